@@ -1,0 +1,45 @@
+"""The `gato` console script: one subcommand per job, each implemented in its own module.
+
+Every subcommand module exposes `add_arguments(parser: argparse.ArgumentParser) -> None` and
+`run(args: argparse.Namespace) -> int`. Modules are imported only when their subcommand runs, so
+`gato --help` stays fast.
+"""
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "main": ("gato.main", "The whole mission on the default data: generate, train, evaluate."),
+    "tasks": ("gato.envs.cli", "List registered tasks and suites with their specs."),
+    "tokenize": ("gato.tokenizers.cli", "Tokenize default data and print what the tokenizers made."),
+    "generate": ("gato.data.generate", "Generate expert episodes as RLDS datasets (TFDS)."),
+    "train": ("gato.train.cli", "Train a model from an experiment config."),
+    "eval": ("gato.eval.cli", "Evaluate checkpoints per task suite."),
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    parser = argparse.ArgumentParser(prog="gato", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, description=help_text)
+    return parser, sub
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser, sub = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        args = parser.parse_args(argv)  # prints help / the error for unknown commands
+        parser.print_help()
+        return 2
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    module.add_arguments(sub.choices[argv[0]])
+    args = parser.parse_args(argv)
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

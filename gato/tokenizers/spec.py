@@ -1,0 +1,53 @@
+"""How a task's observations and actions are tokenized: the contract between envs and tokenizers.
+
+Observation keys are paths into a possibly nested dict, joined with "/" ("pixels",
+"walker/orientations"); tokens follow the lexicographic order of these paths (Gato's ordering).
+"""
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+
+KINDS = ("image", "discrete", "continuous", "text")
+ACTION_KINDS = ("discrete", "continuous")
+
+
+@dataclasses.dataclass(frozen=True)
+class TimestepSpec:
+    """Tokenization of one task's timesteps.
+
+    Attributes:
+      observation: key path -> kind, one of KINDS.
+      action_kind: "discrete" (ids in [0, num_actions)) or "continuous" (mu-law bins).
+      action_shape: shape of one action; it becomes prod(action_shape) tokens, row-major.
+      num_actions: for discrete actions, the number of values each element takes (<= 1024).
+      action_minimum, action_maximum: for continuous actions, the environment's bounds; decoded
+        actions are clipped to them.
+    """
+
+    observation: Mapping[str, str]
+    action_kind: str
+    action_shape: tuple[int, ...]
+    num_actions: int | None = None
+    action_minimum: float | tuple[float, ...] | None = None
+    action_maximum: float | tuple[float, ...] | None = None
+
+    def __post_init__(self):
+        bad = {k: v for k, v in self.observation.items() if v not in KINDS}
+        if bad:
+            raise ValueError(f"unknown observation kinds {bad}; expected one of {KINDS}")
+        if self.action_kind not in ACTION_KINDS:
+            raise ValueError(f"action_kind {self.action_kind!r} not in {ACTION_KINDS}")
+        if self.action_kind == "discrete" and not self.num_actions:
+            raise ValueError("a discrete action spec needs num_actions")
+
+    @property
+    def observation_keys(self) -> list[str]:
+        """Key paths in token order (lexicographic)."""
+        return sorted(self.observation)
+
+    @property
+    def action_size(self) -> int:
+        """Number of action tokens per timestep."""
+        return int(np.prod(self.action_shape, dtype=np.int64))

@@ -1,0 +1,30 @@
+"""gato-jax: a Gato-style generalist agent framework in JAX.
+
+The PyPI name `gato` belongs to an unrelated project, so the distribution is `gato-jax`; the import
+package is `gato`. Only `gato` and `gato.*` are installed: the top-level `tokenizers/` and
+`datasets/` folders hold data and TFDS builders, and must not shadow Hugging Face's packages.
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def _requirements(name: str) -> list[str]:
+    lines = (HERE / name).read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+setup(
+    name="gato-jax",
+    version="0.1.0",
+    description="Gato-style generalist agents in JAX: tokenizers, model, trainer, data, evaluation.",
+    python_requires=">=3.11",
+    packages=find_packages(include=["gato", "gato.*"]),
+    package_data={"gato": ["**/*.json"]},
+    install_requires=_requirements("requirements.txt"),
+    extras_require={"test": _requirements("requirements-test.txt")},
+    entry_points={"console_scripts": ["gato=gato.cli:main"]},
+)
