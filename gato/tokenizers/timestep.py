@@ -1,0 +1,187 @@
+"""Timestep tokenizer: observations, a separator and actions as one TokenSequence (Gato, 2.1-2.2).
+
+Layout of one timestep (n_obs observation tokens, then 1 + prod(action_shape) tokens):
+
+    [obs key 1 tokens][obs key 2 tokens]...[SEPARATOR][action tokens]
+    local_pos  0 .. n_obs-1                    0          0 ...
+    loss_mask  False                            False      True ...
+    is_action  False                            False      True ...
+
+Observations are (nested) dicts; they are flattened to "/"-joined key paths, must have exactly the
+spec's keys, and are tokenized in lexicographic path order. Per kind: "image" -> one token per
+16x16 patch (id 0, modality IMAGE, raw pixels in `patches`); "discrete" -> ids in [0, 1024);
+"continuous" -> mu-law bins in [32000, 33024); "text" -> SentencePiece ids (modality TEXT, no
+loss: only actions are targets inside timesteps; documents carry the text loss). Continuous
+actions are binned without mu-law (they lie in [-1, 1]; values outside are clipped), so decoded
+actions are within 1/1024 of the originals. Errors name the offending key.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from gato.tokenizers import continuous, discrete, image, sequence
+from gato.tokenizers.sequence import Modality, TokenSequence
+from gato.tokenizers.spec import TimestepSpec
+from gato.tokenizers.text import default_tokenizer
+from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET, PATCH_SIZE, SEPARATOR_ID
+
+
+def flatten(observation: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> {"a/b": leaf}; leaves are anything that is not a Mapping."""
+    if not isinstance(observation, Mapping):
+        raise TypeError(f"observation must be a dict, got {type(observation).__name__}")
+    flat: dict[str, Any] = {}
+    for name, value in observation.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, prefix=f"{path}/"))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _check_keys(spec: TimestepSpec, flat: Mapping[str, Any]) -> None:
+    missing = sorted(set(spec.observation) - set(flat))
+    extra = sorted(set(flat) - set(spec.observation))
+    if missing or extra:
+        raise ValueError(f"observation keys do not match the spec: missing {missing}, "
+                         f"unexpected {extra}")
+
+
+def _ids(ids: np.ndarray, modality: Modality) -> TokenSequence:
+    seq = sequence.empty(len(ids))
+    seq["tokens"][:] = ids
+    seq["modality"][:] = modality
+    return seq
+
+
+def _image(value: Any, key: str) -> TokenSequence:
+    patches, patch_pos = image.patchify(value, key)
+    seq = sequence.empty(len(patches))
+    seq["modality"][:] = Modality.IMAGE
+    seq["patches"][:] = patches
+    seq["patch_pos"][:] = patch_pos
+    return seq
+
+
+def _text(value: Any, key: str) -> TokenSequence:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if not isinstance(value, str):
+        raise ValueError(f"text {key!r}: expected str, got {type(value).__name__}")
+    return default_tokenizer().tokenize_text(value, loss=False)
+
+
+OBSERVATION_TOKENIZERS: dict[str, Callable[[Any, str], TokenSequence]] = {
+    "image": _image,
+    "discrete": lambda v, k: _ids(discrete.tokenize(v, key=k), Modality.DISCRETE),
+    "continuous": lambda v, k: _ids(continuous.tokenize(v, mu_law=True, key=k),
+                                    Modality.CONTINUOUS),
+    "text": _text,
+}
+
+
+def tokenize_observation(spec: TimestepSpec, observation: Mapping[str, Any]) -> TokenSequence:
+    """Observation tokens in key-path order, local_pos 0..n_obs-1, no loss."""
+    flat = flatten(observation)
+    _check_keys(spec, flat)
+    seq = sequence.concat(
+        [OBSERVATION_TOKENIZERS[spec.observation[k]](flat[k], k) for k in spec.observation_keys]
+    )
+    seq["local_pos"][:] = np.arange(sequence.length(seq), dtype=np.int32)
+    seq["loss_mask"][:] = False
+    return seq
+
+
+def _check_action_size(spec: TimestepSpec, action: np.ndarray) -> None:
+    if action.size != spec.action_size:
+        raise ValueError(f"action: expected shape {spec.action_shape} "
+                         f"({spec.action_size} values), got shape {action.shape}")
+
+
+def tokenize_action(spec: TimestepSpec, action: Any) -> np.ndarray:
+    """Action -> int32 ids [prod(action_shape)] (discrete ids or continuous bins, no mu-law)."""
+    action = np.asarray(action)
+    _check_action_size(spec, action)
+    if spec.action_kind == "discrete":
+        ids = discrete.tokenize(action, key="action")
+        if ids.size and ids.max() >= spec.num_actions:
+            raise ValueError(f"action: value {ids.max()} outside [0, {spec.num_actions})")
+        return ids
+    return continuous.tokenize(action, mu_law=False, key="action")
+
+
+def action_sequence(spec: TimestepSpec, action: Any) -> TokenSequence:
+    """The separator token followed by the action tokens (loss and is_action on actions)."""
+    ids = tokenize_action(spec, action)
+    modality = Modality.DISCRETE if spec.action_kind == "discrete" else Modality.CONTINUOUS
+    seq = sequence.concat([_ids(np.array([SEPARATOR_ID]), Modality.SEPARATOR),
+                           _ids(ids, modality)])
+    seq["loss_mask"][1:] = True
+    seq["is_action"][1:] = True
+    return seq
+
+
+def tokenize_timestep(spec: TimestepSpec, observation: Mapping[str, Any],
+                      action: Any) -> TokenSequence:
+    """Observation tokens, separator, action tokens (see the module docstring for the layout)."""
+    return sequence.concat([tokenize_observation(spec, observation), action_sequence(spec, action)])
+
+
+def tokenize_episode(spec: TimestepSpec, observations: Mapping[str, Any],
+                     actions: Any) -> TokenSequence:
+    """Timesteps in time order; observations: (nested) dict of [T, ...] leaves, actions [T, ...]."""
+    flat = flatten(observations)
+    _check_keys(spec, flat)
+    actions = np.asarray(actions)
+    steps = len(actions)
+    for key, value in flat.items():
+        if len(value) != steps:
+            raise ValueError(f"observation {key!r}: {len(value)} steps, but actions have {steps}")
+    return sequence.concat([
+        tokenize_timestep(spec, {k: v[t] for k, v in flat.items()}, actions[t])
+        for t in range(steps)
+    ])
+
+
+def action_token_range(spec: TimestepSpec) -> tuple[int, int]:
+    """Half-open range [lo, hi) of ids an action token can take."""
+    if spec.action_kind == "discrete":
+        return 0, int(spec.num_actions)
+    return CONTINUOUS_OFFSET, CONTINUOUS_OFFSET + CONTINUOUS_BINS
+
+
+def detokenize_action(spec: TimestepSpec, ids: Any) -> np.ndarray:
+    """Action ids -> action of spec.action_shape: int32 (exact) or float32 (bin centre, clipped
+    to spec.action_minimum/maximum)."""
+    ids = np.asarray(ids).reshape(-1)
+    _check_action_size(spec, ids)
+    lo, hi = action_token_range(spec)
+    if ids.size and (ids.min() < lo or ids.max() >= hi):
+        raise ValueError(f"action ids must be in [{lo}, {hi}), got {ids}")
+    if spec.action_kind == "discrete":
+        return discrete.detokenize(ids, spec.action_shape)
+    action = continuous.detokenize(ids, spec.action_shape, mu_law=False)
+    low = -np.inf if spec.action_minimum is None else np.asarray(spec.action_minimum)
+    high = np.inf if spec.action_maximum is None else np.asarray(spec.action_maximum)
+    return np.clip(action, low, high).astype(np.float32)
+
+
+def _observation_size(kind: str, shape: tuple[int, ...], key: str) -> int:
+    if kind == "image":
+        return (shape[0] // PATCH_SIZE) * (shape[1] // PATCH_SIZE)
+    if kind == "text":
+        raise ValueError(f"text observation {key!r} has no fixed number of tokens")
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def tokens_per_timestep(spec: TimestepSpec, observation_shapes: Mapping[str, Any]) -> int:
+    """Tokens in one timestep given each observation key path's shape (no text keys)."""
+    flat = flatten(observation_shapes)
+    _check_keys(spec, flat)
+    n_obs = sum(_observation_size(spec.observation[k], tuple(flat[k]), k) for k in flat)
+    return n_obs + 1 + spec.action_size
