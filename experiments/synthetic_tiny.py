@@ -1,0 +1,65 @@
+"""Tiny Gato on the synthetic mixed-modality source: the CPU smoke run of the trainer.
+
+Launch:
+    gato train --config experiments/synthetic_tiny.py --workdir /tmp/gato_tiny
+Variants (comma separated): batch=N, seq_len=N, steps=N, size=tiny|small|79m, fsdp=N.
+    gato train --config experiments/synthetic_tiny.py:batch=8,steps=50 --workdir /tmp/gato_tiny
+"""
+
+import ml_collections
+
+from gato.train.config import parse_variant
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    variant = parse_variant(arg)
+    c = ml_collections.ConfigDict()
+
+    c.model = ml_collections.ConfigDict()
+    c.model.name = variant.get("size", "tiny")  # a gato.model.get_model_config size name
+    c.model.overrides = ml_collections.ConfigDict({"dropout_rate": 0.0})  # ModelConfig fields
+
+    c.data = ml_collections.ConfigDict()
+    c.data.source = "synthetic"  # a name in gato.data.sources.SOURCES
+    c.data.image_patches = 4  # patches per observation image (square number)
+    c.data.num_continuous = 3  # continuous observation values per timestep
+    c.data.num_discrete = 2  # discrete observation (and action) values per timestep
+    c.data.discrete_range = 16  # discrete observations lie in [0, discrete_range)
+    c.data.num_tasks = 3  # control tasks 1..num_tasks; task 0 is text
+    c.data.text_fraction = 0.25  # fraction of rows that are text documents
+    c.data.text_vocab = 256  # text rows use ids in [0, text_vocab)
+
+    c.optimizer = ml_collections.ConfigDict()
+    c.optimizer.learning_rate = 3e-3  # peak learning rate (paper: 1e-4 at 1.18B scale)
+    c.optimizer.warmup_steps = 10  # linear warm-up steps (paper: 15000)
+    c.optimizer.final_lr_fraction = 0.1  # cosine decays to this fraction of the peak
+    c.optimizer.b1 = 0.9  # Adam beta1
+    c.optimizer.b2 = 0.95  # Adam beta2
+    c.optimizer.eps = 1e-8  # Adam epsilon
+    c.optimizer.weight_decay = 0.1  # AdamW decoupled decay, on ndim >= 2 params
+    c.optimizer.clip_norm = 1.0  # global-norm gradient clipping (<= 0: off)
+
+    c.train = ml_collections.ConfigDict()
+    c.train.total_steps = int(variant.get("steps", 30))  # optimizer updates
+    c.train.batch_size = int(variant.get("batch", 8))  # global batch, sequences
+    c.train.seq_len = int(variant.get("seq_len", 64))  # tokens per sequence
+    c.train.seed = 0  # params init, dropout and data seed
+    c.train.log_every = 5  # steps between metric writes
+    c.train.checkpoint_every = 10  # steps between checkpoints
+    c.train.keep_checkpoints = 3  # checkpoints kept on disk
+    c.train.eval_every = 0  # steps between eval callbacks (0: never)
+    c.train.peak_flops_per_device = 0.0  # MFU denominator; 0: measure a matmul at start-up
+    c.train.nan_check_keys = ("train/loss", "train/grad_norm", "train/param_norm")  # must be finite
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.callbacks = ()  # "module:function" names, fn(params, step, config) -> {name: value}
+
+    c.mesh = ml_collections.ConfigDict()
+    c.mesh.axes = [("data", -1), ("fsdp", int(variant.get("fsdp", 1)))]  # -1: remaining devices
+    c.mesh.logical_axis_rules = ()  # empty: the model's DEFAULT_LOGICAL_AXIS_RULES
+
+    c.checkpoint = ml_collections.ConfigDict()
+    c.checkpoint.resume = True  # resume from WORKDIR/checkpoints when it holds one
+    c.checkpoint.resume_from = ""  # explicit checkpoint (dir or step dir) when WORKDIR has none
+    c.checkpoint.init_from = ""  # params-only initialization from this checkpoint
+    return c

@@ -1,0 +1,68 @@
+"""Experiment configs: Python files `experiments/NAME.py` with `get_config(arg) -> ConfigDict`.
+
+`load_config("experiments/NAME.py:variant")` imports the file by path (it is not a package
+module) and passes the text after the colon to `get_config`. `apply_overrides(config,
+["train.batch_size=8", ...])` sets dotted keys; values are parsed as Python literals when they
+can be (8, 1e-4, True, [("data", -1)]) and kept as strings otherwise.
+"""
+
+import ast
+import importlib.util
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import ml_collections
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+    """Loads `path.py[:arg]`; raises FileNotFoundError / ValueError naming the file."""
+    path_text, _, arg = spec.partition(":")
+    path = pathlib.Path(path_text)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path_text!r} not found")
+    module_spec = importlib.util.spec_from_file_location(f"gato_experiment_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise ValueError(f"config file {path_text!r} defines no get_config(arg)")
+    config = module.get_config(arg or None)
+    if not isinstance(config, ml_collections.ConfigDict):
+        raise ValueError(f"{path_text}: get_config returned {type(config).__name__}, "
+                         "expected ml_collections.ConfigDict")
+    return config
+
+
+def parse_value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def apply_overrides(config: ml_collections.ConfigDict,
+                    overrides: Sequence[str]) -> ml_collections.ConfigDict:
+    """Sets each `dotted.key=value` on `config` (in place) and returns it."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} is not of the form key=value")
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            if part not in node:
+                raise KeyError(f"override {item!r}: config has no section {part!r}")
+            node = node[part]
+        if leaf not in node:
+            raise KeyError(f"override {item!r}: config section has no key {leaf!r}")
+        node[leaf] = parse_value(text)
+    return config
+
+
+def parse_variant(arg: str | None) -> dict[str, Any]:
+    """Variant string "batch=8,local" -> {"batch": 8, "local": True}."""
+    out: dict[str, Any] = {}
+    for part in filter(None, (arg or "").split(",")):
+        key, sep, text = part.partition("=")
+        out[key.strip()] = parse_value(text.strip()) if sep else True
+    return out

@@ -1,0 +1,166 @@
+"""`train_and_evaluate(config, workdir)`: the one train loop (data-parallel, multi-host ready).
+
+Each step: this host's batch -> global sharded arrays -> jitted train step (donated state).
+Metrics of step s are fetched while step s+1 runs, checked for NaN/inf (the run stops with an
+error naming the step; the bad state is never saved), and written every `log_every` steps.
+Checkpoints every `checkpoint_every` steps, at the end, and on SIGTERM/SIGINT (the current step
+finishes, the state is saved, the loop returns).
+"""
+
+import contextlib
+import importlib
+import logging
+import pathlib
+import signal
+import time
+from typing import Any
+
+import jax
+import numpy as np
+import tqdm
+
+from gato.train import checkpoint as ckpt
+from gato.train import mesh as mesh_lib
+from gato.train import metrics as metrics_lib
+from gato.train import setup as setup_lib
+from gato.train.optimizer import make_optimizer
+from gato.train.step import make_train_step
+
+
+class StopRequest:
+    """Records SIGTERM/SIGINT so the loop can finish the step, save and exit cleanly."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(ValueError):  # not the main thread: no handlers
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        logging.warning("signal %d: stopping after this step", signum)
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def any_process(self) -> bool:
+        """True if any process was asked to stop (all processes must agree to save together)."""
+        if jax.process_count() == 1:
+            return self.requested
+        from jax.experimental import multihost_utils
+
+        return bool(np.any(multihost_utils.process_allgather(np.array(self.requested))))
+
+
+def run_eval_callbacks(config: Any, params: Any, step: int) -> dict[str, float]:
+    """Calls each "module:function" of config.eval.callbacks with (params, step, config)."""
+    out: dict[str, float] = {}
+    for target in config.get("eval", {}).get("callbacks", ()):
+        module_name, _, attr = target.partition(":")
+        out |= getattr(importlib.import_module(module_name), attr)(params, step, config)
+    return out
+
+
+def peak_flops(config: Any) -> float:
+    """Total peak FLOP/s of all devices: configured per device, else measured by a matmul."""
+    per_device = float(config.train.get("peak_flops_per_device") or 0.0)
+    if per_device <= 0:
+        per_device = metrics_lib.measure_matmul_flops()
+        logging.info("measured matmul rate: %.3g FLOP/s per device", per_device)
+    return per_device * jax.device_count()
+
+
+def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, float]:
+    """Trains `config` in `workdir`; returns the last step's metrics (floats)."""
+    from gato.model import masked_loss
+    from gato.model.flops import flops_per_token
+
+    workdir = pathlib.Path(workdir)
+    tc = config.train
+    # ---------------------------------------------------------------- set-up
+    model, model_config = setup_lib.setup_model(config.model)
+    mesh, rules = setup_lib.setup_mesh(config)
+    tx, schedule = make_optimizer(config.optimizer, tc.total_steps)
+    state_setup = setup_lib.setup_state(model, tx, mesh, rules, tc.seq_len)
+    data_iter = setup_lib.setup_data(config, mesh)
+    checkpointer = ckpt.Checkpointer(workdir / "checkpoints", tc.keep_checkpoints)
+    ckpt.write_config(workdir / "checkpoints", config)
+    rng = jax.random.PRNGKey(tc.seed)
+    init_rng, step_rng = jax.random.split(rng)
+    state = setup_lib.restore_or_init(config, checkpointer, state_setup, data_iter, init_rng)
+    start = int(jax.device_get(state.step))
+
+    step_fn = jax.jit(
+        make_train_step(model, tx, schedule, masked_loss),
+        in_shardings=(state_setup.shardings, mesh_lib.batch_sharding(mesh),
+                      mesh_lib.replicated(mesh)),
+        out_shardings=(state_setup.shardings, mesh_lib.replicated(mesh)),
+        donate_argnums=0,
+    )
+    flops = flops_per_token(model_config, tc.seq_len)
+    peak = peak_flops(config)
+    tokens_per_step = tc.batch_size * tc.seq_len
+    writer = metrics_lib.MetricsWriter(workdir)
+    writer.write(start, {"perf/peak_flops": peak, "perf/flops_per_token": flops})
+    bar = tqdm.tqdm(total=tc.total_steps, initial=start, disable=jax.process_index() != 0,
+                    desc="train", dynamic_ncols=True)
+    last: dict[str, float] = {}
+    timer = {"t": time.perf_counter(), "steps": 0}
+
+    def report(step: int, device_metrics: dict[str, jax.Array]) -> None:
+        """Fetches step metrics, fails on NaN/inf, logs every log_every steps."""
+        nonlocal last
+        values = {k: float(v) for k, v in jax.device_get(device_metrics).items()}
+        bad = [k for k in tc.nan_check_keys if k in values and not np.isfinite(values[k])]
+        if bad:
+            raise FloatingPointError(
+                f"non-finite {', '.join(bad)} at step {step}: "
+                + ", ".join(f"{k}={values[k]}" for k in bad)
+                + f"; last good checkpoint: step {checkpointer.latest_step()}")
+        timer["steps"] += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{values['train/loss']:.4f}")
+        if step == start + 1:  # exclude compilation from the throughput
+            timer.update(t=time.perf_counter(), steps=0)
+        elif step % tc.log_every == 0 or step == tc.total_steps:
+            elapsed = time.perf_counter() - timer["t"]
+            values |= metrics_lib.throughput(timer["steps"] * tokens_per_step, elapsed, flops,
+                                             peak)
+            timer.update(t=time.perf_counter(), steps=0)
+            bar.set_postfix(loss=f"{values['train/loss']:.4f}",
+                            tok_s=f"{values['train/tokens_per_s']:.0f}")
+            writer.write(step, values)
+        last = {"step": step, **values}
+
+    # ---------------------------------------------------------------- loop
+    pending = None
+    try:
+        with StopRequest() as stop:
+            for step in range(start + 1, tc.total_steps + 1):
+                batch = mesh_lib.global_batch(next(data_iter), mesh)
+                state, device_metrics = step_fn(state, batch, step_rng)
+                if pending is not None:
+                    report(*pending)
+                pending = (step, device_metrics)
+                stopping = stop.any_process()
+                if step % tc.checkpoint_every == 0 or step == tc.total_steps or stopping:
+                    report(*pending)
+                    pending = None
+                    checkpointer.save(state, data_iter.get_state())
+                if tc.get("eval_every") and step % tc.eval_every == 0:
+                    writer.write(step, run_eval_callbacks(config, state.params, step))
+                if stopping:
+                    logging.warning("stopped by signal after step %d (checkpoint saved)", step)
+                    break
+            if pending is not None:
+                report(*pending)
+    finally:
+        bar.close()
+        checkpointer.close()
+        writer.close()
+    return last

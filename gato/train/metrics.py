@@ -1,0 +1,83 @@
+"""One metrics writer (TensorBoard scalars + JSONL), throughput/MFU, and a matmul FLOP/s probe.
+
+Only process 0 writes. JSONL lines look like {"step": 10, "train/loss": 2.3, ...}.
+"""
+
+import json
+import math
+import pathlib
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class MetricsWriter:
+    """Writes scalars to WORKDIR/tensorboard (tensorboardX) and WORKDIR/metrics.jsonl."""
+
+    def __init__(self, workdir: str | pathlib.Path, enabled: bool | None = None):
+        self.enabled = jax.process_index() == 0 if enabled is None else enabled
+        self.workdir = pathlib.Path(workdir)
+        self._tb = None
+        self._jsonl = None
+        if self.enabled:
+            from tensorboardX import SummaryWriter
+
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
+            self._jsonl = open(self.workdir / "metrics.jsonl", "a")  # noqa: SIM115
+
+    def write(self, step: int, scalars: dict[str, Any]) -> None:
+        """Writes every scalar at `step`; values are converted to Python floats."""
+        if not self.enabled:
+            return
+        values = {k: float(v) for k, v in scalars.items()}
+        for key, value in values.items():
+            self._tb.add_scalar(key, value, step)
+        self._jsonl.write(json.dumps({"step": int(step), **values}) + "\n")
+        self._jsonl.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self._tb.close()
+            self._jsonl.close()
+
+
+def read_jsonl(path: str | pathlib.Path) -> list[dict[str, float]]:
+    """Reads a metrics.jsonl file back as a list of dicts."""
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def measure_matmul_flops(size: int = 1024, repeats: int = 5,
+                         dtype: Any = jnp.float32) -> float:
+    """Measured dense matmul rate of one local device in FLOP/s (best of `repeats`).
+
+    A [size, size] @ [size, size] product is 2 * size^3 FLOPs. Used as the MFU denominator when
+    no peak is configured: on CPU there is no spec-sheet peak, so the machine's own rate is the
+    honest reference.
+    """
+    device = jax.local_devices()[0]
+    x = jax.device_put(jnp.ones((size, size), dtype), device)
+    matmul = jax.jit(lambda a: a @ a)
+    matmul(x).block_until_ready()
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul(x).block_until_ready()
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size**3 / best
+
+
+def throughput(tokens: int, seconds: float, flops_per_token: float,
+               peak_flops: float) -> dict[str, float]:
+    """train/tokens_per_s and train/mfu (model FLOPs / (elapsed * total peak FLOP/s))."""
+    tokens_per_s = tokens / max(seconds, 1e-9)
+    return {"train/tokens_per_s": tokens_per_s,
+            "train/mfu": tokens_per_s * flops_per_token / peak_flops}
+
+
+def is_finite(metrics: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    return all(np.isfinite(float(metrics[k])) for k in keys if k in metrics)

@@ -1,0 +1,105 @@
+"""The set-up helpers of the train loop: model, mesh, data, sharded state, and where to start."""
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+from gato.data import sources
+from gato.tokenizers import sequence as seqlib
+from gato.train import checkpoint as ckpt
+from gato.train import mesh as mesh_lib
+from gato.train.step import TrainState
+
+
+@dataclasses.dataclass
+class StateSetup:
+    """What the loop needs to create, restore and jit the train state."""
+
+    abstract: TrainState  # ShapeDtypeStructs carrying their shardings
+    shardings: TrainState  # NamedShardings
+    init: Callable[[jax.Array], TrainState]  # jitted rng -> sharded fresh state
+
+
+def setup_model(model_config: Any) -> tuple[Any, Any]:
+    """Returns (Gato module, ModelConfig) from config.model (name + overrides)."""
+    from gato.model import Gato, get_model_config
+
+    overrides = dict(model_config.get("overrides") or {})
+    config = get_model_config(model_config.name, **overrides)
+    return Gato(config), config
+
+
+def setup_mesh(config: Any) -> tuple[Mesh, tuple]:
+    from gato.model import DEFAULT_LOGICAL_AXIS_RULES
+
+    mesh = mesh_lib.make_mesh(config.mesh)
+    return mesh, mesh_lib.logical_rules(config.mesh, DEFAULT_LOGICAL_AXIS_RULES)
+
+
+def setup_data(config: Any, mesh: Mesh) -> Any:
+    """This host's data iterator, making batch_size / process_count rows per step."""
+    return sources.make_iterator(
+        config.data, batch_size=mesh_lib.per_host_batch_size(config.train.batch_size, mesh),
+        seq_len=config.train.seq_len, seed=config.train.seed,
+        process_index=jax.process_index(), process_count=jax.process_count())
+
+
+def example_batch(batch_size: int, seq_len: int) -> dict[str, np.ndarray]:
+    """An all-padding batch with the training layout (for init and shape inference)."""
+    seq = seqlib.empty(seq_len)
+    batch = {k: np.broadcast_to(v, (batch_size, *v.shape)).copy() for k, v in seq.items()}
+    batch["task_id"] = np.zeros((batch_size,), np.int32)
+    return batch
+
+
+def setup_state(model: Any, tx: Any, mesh: Mesh, rules: tuple, seq_len: int) -> StateSetup:
+    """Shapes and shardings of the train state, from the model's logical axis annotations."""
+    batch = example_batch(1, seq_len)
+
+    def init_params(rng):
+        return model.init({"params": rng, "patch_pos": rng}, batch, train=False)["params"]
+
+    boxed = jax.eval_shape(init_params, jax.random.PRNGKey(0))
+    param_sharding = mesh_lib.param_shardings(boxed, mesh, rules)
+    abstract_params = nn.unbox(boxed)
+    abstract_opt = jax.eval_shape(tx.init, abstract_params)
+    shardings = TrainState(
+        step=mesh_lib.replicated(mesh), params=param_sharding,
+        opt_state=mesh_lib.opt_state_shardings(tx, abstract_opt, param_sharding, mesh))
+    abstract = TrainState(jax.ShapeDtypeStruct((), jnp.int32), abstract_params, abstract_opt)
+
+    def init_state(rng):
+        params = nn.unbox(init_params(rng))
+        return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
+
+    init = jax.jit(init_state, out_shardings=shardings)
+    return StateSetup(ckpt.abstract_with_shardings(abstract, shardings), shardings, init)
+
+
+def restore_or_init(config: Any, checkpointer: ckpt.Checkpointer, setup: StateSetup,
+                    data_iter: Any, rng: jax.Array) -> TrainState:
+    """Starts from: workdir checkpoint -> checkpoint.resume_from -> init_from -> scratch."""
+    cfg = config.checkpoint
+    latest = checkpointer.latest_step()
+    if cfg.get("resume", True) and latest is not None:
+        logging.info("resuming from %s step %d", checkpointer.directory, latest)
+        state, data_state = checkpointer.restore(setup.abstract, latest)
+    elif cfg.get("resume_from"):
+        logging.info("resuming from explicit checkpoint %s", cfg.resume_from)
+        state, data_state = ckpt.restore_from_path(cfg.resume_from, setup.abstract)
+    else:
+        state, data_state = setup.init(rng), None
+        if cfg.get("init_from"):
+            logging.info("initializing params from %s", cfg.init_from)
+            params = ckpt.restore_params(cfg.init_from, setup.abstract.params)
+            state = state._replace(params=params)
+    if data_state is not None:
+        data_iter.set_state(data_state)
+    return state
