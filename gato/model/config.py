@@ -1,0 +1,107 @@
+"""Model hyperparameters: a frozen dataclass and the named sizes of Gato (Reed et al. 2022, T. 6).
+
+Sizes (blocks / heads / width / feed-forward / key size):
+
+    79m    8 / 24 /  768 / 3072 /  32
+    364m  12 / 12 / 1536 / 6144 / 128
+    1.18b 24 / 16 / 2048 / 8192 / 128
+    small  4 /  4 /  256 / 1024 /  64   (CPU runs)
+    tiny   2 /  2 /   64 /  256 /  32   (tests)
+
+See `gato.model.gato.param_breakdown` for how parameters are counted against these names.
+"""
+
+import dataclasses
+from typing import Any
+
+from gato.tokenizers.vocab import PATCH_POSITION_BUCKETS, VOCAB_SIZE
+
+DTYPES = ("float32", "bfloat16")
+REMAT_POLICIES = (
+    "nothing_saveable",
+    "everything_saveable",
+    "dots_saveable",
+    "dots_with_no_batch_dims_saveable",
+)
+ATTENTION_IMPLS = (None, "xla", "cudnn")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Hyperparameters of the Gato decoder.
+
+    Attributes:
+      vocab_size: number of token ids (text, discrete, continuous, separator); the embedding table
+        and the tied output layer have exactly this many rows, so logits never exceed it.
+      num_layers, num_heads, embed_dim, mlp_dim, head_dim: transformer shape; head_dim is the
+        key/value size per head (num_heads * head_dim need not equal embed_dim).
+      max_len: context length in tokens (the longest sequence the model is trained on).
+      max_local_positions: rows of the local observation position table; larger indices clip.
+      patch_position_buckets: rows of the patch row and column position tables.
+      dtype: compute dtype, "bfloat16" or "float32"; logits and the loss are always float32.
+      param_dtype: storage dtype of the parameters.
+      remat: False, True (recompute everything in the backward pass) or a policy name from
+        REMAT_POLICIES (`jax.checkpoint_policies`).
+      scan_layers: stack the blocks with `nn.scan` (params get a leading "layers" axis).
+      dropout_rate: dropout on the embeddings and on each residual branch (train mode only).
+      attention_impl: passed to `jax.nn.dot_product_attention` (None lets JAX choose; "cudnn"
+        selects cuDNN flash attention on GPU and needs a 16-bit dtype).
+    """
+
+    vocab_size: int = VOCAB_SIZE
+    num_layers: int = 8
+    num_heads: int = 24
+    embed_dim: int = 768
+    mlp_dim: int = 3072
+    head_dim: int = 32
+    max_len: int = 1024
+    max_local_positions: int = 512
+    patch_position_buckets: int = PATCH_POSITION_BUCKETS
+    dtype: str = "float32"
+    param_dtype: str = "float32"
+    remat: bool | str = False
+    scan_layers: bool = True
+    dropout_rate: float = 0.0
+    attention_impl: str | None = None
+
+    def __post_init__(self):
+        for name in ("vocab_size", "num_layers", "num_heads", "embed_dim", "mlp_dim", "head_dim",
+                     "max_len", "max_local_positions", "patch_position_buckets"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"ModelConfig.{name} must be positive, got {getattr(self, name)}")
+        for name in ("dtype", "param_dtype"):
+            if getattr(self, name) not in DTYPES:
+                raise ValueError(f"ModelConfig.{name}={getattr(self, name)!r} not in {DTYPES}")
+        if not isinstance(self.remat, bool) and self.remat not in REMAT_POLICIES:
+            raise ValueError(f"ModelConfig.remat={self.remat!r}: use a bool or {REMAT_POLICIES}")
+        if self.attention_impl not in ATTENTION_IMPLS:
+            raise ValueError(
+                f"ModelConfig.attention_impl={self.attention_impl!r} not in {ATTENTION_IMPLS}")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ValueError(f"ModelConfig.dropout_rate must be in [0, 1), got {self.dropout_rate}")
+
+    def replace(self, **overrides: Any) -> "ModelConfig":
+        return dataclasses.replace(self, **overrides)
+
+
+_SIZES: dict[str, dict[str, int]] = {
+    "79m": dict(num_layers=8, num_heads=24, embed_dim=768, mlp_dim=3072, head_dim=32),
+    "364m": dict(num_layers=12, num_heads=12, embed_dim=1536, mlp_dim=6144, head_dim=128),
+    "1.18b": dict(num_layers=24, num_heads=16, embed_dim=2048, mlp_dim=8192, head_dim=128),
+    "small": dict(num_layers=4, num_heads=4, embed_dim=256, mlp_dim=1024, head_dim=64),
+    "tiny": dict(num_layers=2, num_heads=2, embed_dim=64, mlp_dim=256, head_dim=32,
+                 max_len=256, max_local_positions=128),
+}
+MODEL_SIZES = tuple(_SIZES)
+
+
+def get_model_config(name: str, **overrides: Any) -> ModelConfig:
+    """The named model size (one of MODEL_SIZES) with `overrides` applied to its fields."""
+    key = name.lower()
+    if key not in _SIZES:
+        raise ValueError(f"unknown model size {name!r}; expected one of {MODEL_SIZES}")
+    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown ModelConfig fields {unknown}; fields are {sorted(fields)}")
+    return ModelConfig(**{**_SIZES[key], **overrides})

@@ -1,0 +1,133 @@
+"""Token embedding of Gato (Reed et al. 2022, 2.2): a table for ids, a ResNet block for patches.
+
+Every token becomes one `embed_dim` vector:
+
+  - ids (text, discrete, continuous, separator) through one shared `nn.Embed` table, the same table
+    that produces the output logits (tied, `TokenEmbed.attend`);
+  - image patches through a single pre-activation ResNet v2 block (GroupNorm -> GELU -> conv3x3 ->
+    GroupNorm -> GELU -> conv3x3, plus the input), flattened and projected linearly to embed_dim,
+    plus learned row and column patch position encodings (see `patch_position_buckets`);
+  - observation tokens (modality IMAGE, DISCRETE or CONTINUOUS, not action) add a learned local
+    position encoding indexed by `local_pos`; text is not an observation here (documents carry no
+    local positions), so text inside observations gets none either;
+  - action tokens all add one shared learned action encoding.
+
+There is no absolute sequence position encoding: as in Gato, order reaches the causal transformer
+only through the causal mask and the local encodings. This also makes a ring-buffer KV cache
+implement a sliding attention window exactly (see `gato.model.gato`).
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gato.model.config import ModelConfig
+from gato.tokenizers.sequence import Modality
+
+PATCH_SCALE = 4.0  # sqrt(patch size): Gato divides [-1, 1] pixels by it
+
+
+def normalize_patches(patches: jax.Array) -> jax.Array:
+    """uint8 pixels [..., 16, 16, 3] -> float32 in [-1, 1] / 4 (same arithmetic as
+    `gato.tokenizers.image.normalize`)."""
+    return (patches.astype(jnp.float32) / 255.0 * 2.0 - 1.0) / PATCH_SCALE
+
+
+def patch_position_buckets(
+    interval: jax.Array, buckets: int, train: bool, rng: jax.Array | None
+) -> jax.Array:
+    """Quantizes normalized [lo, hi) intervals [...,2] to a bucket index [...] in [0, buckets).
+
+    The interval covers buckets [floor(lo*buckets), ceil(hi*buckets)). In train mode a bucket is
+    drawn uniformly inside that range (needs `rng`); at eval the rounded-half-up mean of the
+    range, (first + end) // 2, is used.
+    """
+    lo = jnp.floor(interval[..., 0] * buckets).astype(jnp.int32)
+    hi = jnp.ceil(interval[..., 1] * buckets).astype(jnp.int32)
+    lo = jnp.clip(lo, 0, buckets - 1)
+    hi = jnp.clip(hi, lo + 1, buckets)
+    if not train:
+        return (lo + hi) // 2
+    if rng is None:
+        raise ValueError("train-mode patch positions need an rng (pass rngs={'patch_pos': ...})")
+    u = jax.random.uniform(rng, lo.shape)
+    return jnp.minimum(lo + jnp.floor(u * (hi - lo)).astype(jnp.int32), hi - 1)
+
+
+class PatchEncoder(nn.Module):
+    """One ResNet v2 block per 16x16x3 patch, flattened, projected: [B,L,16,16,3] -> [B,L,D]."""
+
+    config: ModelConfig
+
+    @nn.compact
+    def __call__(self, patches: jax.Array) -> jax.Array:
+        cfg = self.config
+        lead, (h, w, c) = patches.shape[:-3], patches.shape[-3:]
+        x = normalize_patches(patches).reshape((-1, h, w, c)).astype(cfg.dtype)
+        y = x
+        for i in range(2):
+            y = nn.GroupNorm(num_groups=1, dtype=cfg.dtype, param_dtype=cfg.param_dtype,
+                             name=f"norm{i}")(y)
+            y = nn.gelu(y)
+            y = nn.Conv(c, (3, 3), padding="SAME", dtype=cfg.dtype, param_dtype=cfg.param_dtype,
+                        kernel_init=nn.with_logical_partitioning(
+                            nn.initializers.lecun_normal(), (None, None, "patch_in", None)),
+                        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (None,)),
+                        name=f"conv{i}")(y)
+        x = (x + y).reshape((*lead, h * w * c))
+        return nn.Dense(cfg.embed_dim, dtype=cfg.dtype, param_dtype=cfg.param_dtype,
+                        kernel_init=nn.with_logical_partitioning(
+                            nn.initializers.lecun_normal(), ("patch_in", "embed")),
+                        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("embed",)),
+                        name="proj")(x)
+
+
+def _table(module: nn.Module, name: str, rows: int, cfg: ModelConfig) -> jax.Array:
+    init = nn.with_logical_partitioning(nn.initializers.normal(0.02), ("positions", "embed"))
+    return module.param(name, init, (rows, cfg.embed_dim), cfg.param_dtype)
+
+
+class TokenEmbed(nn.Module):
+    """Embeds token sequences: fields [B, L, ...] -> [B, L, embed_dim] in config.dtype."""
+
+    config: ModelConfig
+
+    def setup(self):
+        cfg = self.config
+        self.table = nn.Embed(
+            cfg.vocab_size, cfg.embed_dim, dtype=cfg.dtype, param_dtype=cfg.param_dtype,
+            embedding_init=nn.with_logical_partitioning(
+                nn.initializers.normal(0.02), ("vocab", "embed")))
+        self.patch_encoder = PatchEncoder(cfg)
+        rows = cfg.patch_position_buckets
+        self.patch_row_embedding = _table(self, "patch_row_embedding", rows, cfg)
+        self.patch_col_embedding = _table(self, "patch_col_embedding", rows, cfg)
+        self.local_position_embedding = _table(
+            self, "local_position_embedding", cfg.max_local_positions, cfg)
+        action_init = nn.with_logical_partitioning(nn.initializers.normal(0.02), ("embed",))
+        self.action_embedding = self.param(
+            "action_embedding", action_init, (cfg.embed_dim,), cfg.param_dtype)
+
+    def __call__(self, batch: dict[str, jax.Array], train: bool) -> jax.Array:
+        cfg = self.config
+        modality = batch["modality"].astype(jnp.int32)
+        is_image = (modality == Modality.IMAGE)[..., None]
+        is_action = batch["is_action"][..., None]
+        x = jnp.where(is_image, self.patch_encoder(batch["patches"]), self.table(batch["tokens"]))
+
+        rng = self.make_rng("patch_pos") if train else None
+        buckets = patch_position_buckets(batch["patch_pos"].reshape((*modality.shape, 2, 2)),
+                                         cfg.patch_position_buckets, train, rng)
+        rows = self.patch_row_embedding.astype(cfg.dtype)[buckets[..., 0]]
+        cols = self.patch_col_embedding.astype(cfg.dtype)[buckets[..., 1]]
+        x = x + is_image * (rows + cols)
+
+        observed = (modality == Modality.IMAGE) | (modality == Modality.DISCRETE)
+        observed = (observed | (modality == Modality.CONTINUOUS)) & ~batch["is_action"]
+        local = jnp.clip(batch["local_pos"], 0, cfg.max_local_positions - 1)
+        x = x + observed[..., None] * self.local_position_embedding.astype(cfg.dtype)[local]
+        return (x + is_action * self.action_embedding.astype(cfg.dtype)).astype(cfg.dtype)
+
+    def attend(self, x: jax.Array) -> jax.Array:
+        """Tied output layer: [..., D] -> float32 logits [..., vocab_size]."""
+        return self.table.attend(x).astype(jnp.float32)

@@ -1,0 +1,88 @@
+"""The Gato model: token embedding, decoder-only transformer, tied output layer.
+
+    model = Gato(config)
+    variables = model.init({"params": rng, "patch_pos": rng}, batch, train=False)
+    logits = model.apply({"params": params}, batch, train=True,
+                         rngs={"patch_pos": rng, "dropout": rng})        # [B, L, vocab] float32
+
+    cache = init_cache(config, batch_size, cache_len)                    # or method=Gato.init_cache
+    logits, cache = model.apply({"params": params}, chunk, cache, method=Gato.extend)
+
+`batch` holds the TokenSequence fields with a leading batch axis (tokens, modality, is_action,
+local_pos, patches, patch_pos; loss_mask and task_id are ignored by the model). Parameters are
+created boxed in `nn.Partitioned` with logical axis names (see DEFAULT_LOGICAL_AXIS_RULES); apply
+accepts them boxed or unboxed (`flax.linen.meta.unbox`).
+
+There is no absolute position encoding (Gato, section 2.2): order is seen through the causal mask
+and the local observation encodings. Hence the ring-buffer cache implements a sliding window
+exactly; `window=` gives the same sliding window in the full forward pass.
+"""
+
+import flax.linen as nn
+import jax
+
+from gato.model.cache import KVCache, attention_mask, write
+from gato.model.cache import init_cache as _init_cache
+from gato.model.config import ModelConfig
+from gato.model.embed import TokenEmbed
+from gato.model.transformer import Decoder
+
+MODEL_FIELDS = ("tokens", "modality", "is_action", "local_pos", "patches", "patch_pos")
+
+
+def check_batch(batch: dict[str, jax.Array]) -> None:
+    """Raises ValueError naming a missing field or a field whose leading [B, L] shape differs."""
+    missing = [k for k in MODEL_FIELDS if k not in batch]
+    if missing:
+        raise ValueError(f"batch is missing fields {missing}; it has {sorted(batch)}")
+    lead = batch["tokens"].shape
+    if len(lead) != 2:
+        raise ValueError(f"batch['tokens'] must be [B, L], got shape {lead}")
+    for k in MODEL_FIELDS:
+        if batch[k].shape[:2] != lead:
+            raise ValueError(f"batch[{k!r}] has shape {batch[k].shape}; expected leading {lead}")
+
+
+class Gato(nn.Module):
+    """Gato generalist agent model; see the module docstring for the call conventions."""
+
+    config: ModelConfig
+
+    def setup(self):
+        self.embed = TokenEmbed(self.config)
+        self.decoder = Decoder(self.config)
+        self.embed_dropout = nn.Dropout(self.config.dropout_rate)
+
+    def __call__(
+        self, batch: dict[str, jax.Array], train: bool = False, window: int | None = None
+    ) -> jax.Array:
+        """Logits [B, L, vocab_size] float32; logits[:, i] predict tokens[:, i + 1].
+
+        train: sample patch positions (rng "patch_pos") and apply dropout (rng "dropout").
+        window: if set, each token attends only to the last `window` tokens (itself included).
+        """
+        check_batch(batch)
+        x = self.embed_dropout(self.embed(batch, train), deterministic=not train)
+        x = nn.with_logical_constraint(x, ("batch", "length", "embed"))
+        x, _ = self.decoder(x, deterministic=not train, window=window)
+        return self.embed.attend(x)
+
+    def init_cache(self, batch_size: int, cache_len: int) -> KVCache:
+        """An empty KV cache (same as `gato.model.cache.init_cache(config, ...)`)."""
+        return _init_cache(self.config, batch_size, cache_len)
+
+    def extend(
+        self, chunk: dict[str, jax.Array], cache: KVCache
+    ) -> tuple[jax.Array, KVCache]:
+        """Appends T >= 1 tokens (fields [B, T, ...], T <= cache_len) in eval mode.
+
+        Returns (logits [B, T, vocab_size] float32 for these tokens, the updated cache).
+        """
+        check_batch(chunk)
+        chunk_len = chunk["tokens"].shape[1]
+        if chunk_len > cache.cache_len:
+            raise ValueError(f"chunk of {chunk_len} tokens exceeds cache_len {cache.cache_len}")
+        mask = attention_mask(cache.count, cache.cache_len, chunk_len)
+        x = self.embed(chunk, train=False)
+        x, (keys, values) = self.decoder(x, (cache.keys, cache.values), mask)
+        return self.embed.attend(x), write(cache, keys, values)
