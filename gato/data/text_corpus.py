@@ -49,10 +49,17 @@ _REF = re.compile(r"`([^`]+)`__?")
 _LITERAL = re.compile(r"``(.+?)``")
 _STRONG = re.compile(r"\*\*(.+?)\*\*")
 _TARGET = re.compile(r"^(.*?)\s*<[^>]+>$")
+_BULLET = re.compile(r"^\s*(?:[*+-]|#\.|\d+\.)\s+")
 
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
+
+
+def _content_indent(line: str) -> int:
+    """Indent of a line's text, after a list marker if there is one ("* text" -> 2)."""
+    bullet = _BULLET.match(line)
+    return bullet.end() if bullet else _indent(line)
 
 
 def _role_text(match: re.Match) -> str:
@@ -134,7 +141,7 @@ def rst_to_text(source: str, keep_code: bool = True) -> str:
             if text:
                 current.append(text.strip() + ":")
             flush()
-            end = _block_end(lines, i + 1, _indent(line))
+            end = _block_end(lines, i + 1, _content_indent(line))
             if keep_code:
                 paragraphs.append("\n".join(_code(lines[i + 1 : end])))
             i = end
