@@ -1,0 +1,1 @@
+"""The gato_atari TFDS dataset: RLDS episodes of the atari suite's tasks."""

@@ -1,0 +1,106 @@
+"""`gato generate`: expert (or random) episodes -> staged shards -> TFDS RLDS datasets.
+
+    gato generate --suite control --episodes 100 --data-dir ~/tensorflow_datasets --workers 8
+    python -m gato.data.generate --tasks cartpole-swingup --episodes 10 --data-dir /tmp/tfds
+
+Shards are staged in `<data-dir>/staging/gato_<suite>/<task>/<policy>-seed<S>-cap<K>/` and
+generated in parallel by `gato.data.generation` (a rerun only regenerates missing or corrupt
+shards); then each task's dataset `<data-dir>/gato_<suite>/<task>/1.0.0` (array_record) is built
+by the TFDS builder in `datasets/gato_<suite>/`. The `tfds build` CLI needs TensorFlow, which the
+project does not install; the `python -m` command above is its equivalent.
+"""
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import tensorflow_datasets as tfds
+
+import gato
+from gato.data import generation
+from gato.envs import registry
+
+DATASETS_DIR = Path(gato.__file__).resolve().parents[1] / "datasets"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--suite", help="comma-separated suites (control, atari)")
+    parser.add_argument("--tasks", help="comma-separated task names")
+    parser.add_argument("--episodes", type=int, default=100, help="episodes per task")
+    parser.add_argument("--data-dir", required=True, help="TFDS data dir to write datasets to")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--policy", choices=("expert", "random"), default="expert")
+    parser.add_argument("--max-episode-steps", type=int, default=None,
+                        help="cap on actions per episode (default: the task's own cap)")
+    parser.add_argument("--seed", type=int, default=0, help="base seed of all episodes")
+    parser.add_argument("--shard-size", type=int, default=10, help="episodes per staged shard")
+
+
+def load_builder_class(suite: str) -> type:
+    """The builder class of `datasets/gato_<suite>/gato_<suite>.py`, imported from its file."""
+    name = f"gato_{suite}"
+    module_name = f"gato_datasets_{name}"
+    if module_name not in sys.modules:
+        path = DATASETS_DIR / name / f"{name}.py"
+        if not path.exists():
+            raise FileNotFoundError(f"no dataset builder for suite {suite!r} at {path}")
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        with tfds.core.registered.skip_registration():
+            spec.loader.exec_module(module)
+        sys.modules[module_name] = module
+    return getattr(sys.modules[module_name], f"Gato{suite.capitalize()}")
+
+
+def build_dataset(task: registry.Task, data_dir: str, args: argparse.Namespace) -> Any:
+    """Writes the task's TFDS dataset from its (already generated) staged shards."""
+    builder = load_builder_class(task.suite)(
+        config=task.name, data_dir=data_dir, episodes=args.episodes, policy=args.policy,
+        seed=args.seed, max_episode_steps=args.max_episode_steps, shard_size=args.shard_size,
+        workers=args.workers, ensure_shards=False)
+    mode = tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS  # rebuild from the shards
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(download_mode=mode))
+    return builder
+
+
+def format_report(report: dict[str, dict[str, Any]]) -> str:
+    """A table: task, episodes, generated now, steps, mean return, generation and build seconds."""
+    lines = [f"{'task':<28}{'episodes':>9}{'new':>6}{'steps':>10}{'mean return':>13}"
+             f"{'gen s':>9}{'build s':>9}"]
+    for task, row in report.items():
+        lines.append(f"{task:<28}{row['episodes']:>9}{row['generated']:>6}{row['steps']:>10}"
+                     f"{row['mean_return']:>13.2f}{row['seconds']:>9.1f}"
+                     f"{row.get('build_seconds', 0.0):>9.1f}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    tasks = registry.select(args.suite, args.tasks)
+    bad = [t.name for t in tasks if t.spec is None or t.make_env is None]
+    if bad:
+        raise ValueError(f"tasks {bad} have no environment to generate episodes from")
+    started = time.perf_counter()
+    configs = [generation.make_run_config(
+        t.name, Path(args.data_dir) / "staging" / f"gato_{t.suite}", args.episodes, args.policy,
+        args.seed, args.max_episode_steps, args.shard_size) for t in tasks]
+    report = generation.ensure_shards(configs, args.workers)
+    for task in tasks:
+        build_started = time.perf_counter()
+        build_dataset(task, args.data_dir, args)
+        report[task.name]["build_seconds"] = time.perf_counter() - build_started
+    print(format_report(report))
+    print(f"total {time.perf_counter() - started:.1f} s; datasets in {args.data_dir}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gato.data.generate", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

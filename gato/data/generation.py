@@ -1,0 +1,141 @@
+"""Parallel, resumable generation of staged episode shards (the engine of `gato generate`).
+
+Episodes are rolled out in spawned worker processes (MuJoCo / ALE live in the workers), one staged
+shard per job (see `gato.data.staging`). Episode i of a task is seeded by (seed, task, i) alone,
+so any number of workers gives the same data, and a rerun regenerates only missing or corrupt
+shards.
+"""
+
+import dataclasses
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from gato.data import episodes as episodes_lib
+from gato.data import staging
+from gato.envs import registry
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """What to generate for one task, and where its shards are staged."""
+
+    task: str
+    directory: Path
+    num_episodes: int
+    policy: str
+    seed: int
+    max_episode_steps: int
+    shard_size: int
+
+    def shards(self) -> list[staging.Shard]:
+        return staging.plan_shards(self.directory, self.task, self.num_episodes, self.shard_size)
+
+
+def make_run_config(task_name: str, staging_root: str | Path, num_episodes: int, policy: str,
+                    seed: int, max_episode_steps: int | None, shard_size: int) -> RunConfig:
+    """A RunConfig with its shard directory `<staging_root>/<task>/<run key>`."""
+    if policy not in ("expert", "random"):
+        raise ValueError(f"policy must be 'expert' or 'random', got {policy!r}")
+    cap = int(max_episode_steps or registry.get(task_name).max_episode_steps)
+    directory = Path(staging_root) / task_name / staging.run_key(policy, seed, cap)
+    return RunConfig(task_name, directory, int(num_episodes), policy, int(seed), cap,
+                     int(shard_size))
+
+
+def make_policy(task: registry.Task, env: Any, policy: str, seed: int) -> Any:
+    """The task's scripted expert (gato.policies.make_expert) or a uniform random policy."""
+    from gato import policies
+
+    if policy == "random":
+        return policies.RandomPolicy(task.spec, seed)
+    return policies.make_expert(task.name, env)
+
+
+def generate_shard(job: tuple[RunConfig, staging.Shard]) -> dict[str, Any]:
+    """Rolls out and writes one shard; returns its stats. Runs in a worker process."""
+    config, shard = job
+    task = registry.get(config.task)
+    started = time.perf_counter()
+    episodes, metadata = [], []
+    for index in range(shard.start, shard.end):
+        seed = staging.episode_seed(config.seed, config.task, index)
+        env = task.make_env(seed)
+        try:
+            policy = make_policy(task, env, config.policy, seed)
+            episodes.append(episodes_lib.record_episode(env, policy, seed,
+                                                        config.max_episode_steps))
+        finally:
+            env.close()
+        metadata.append({"episode_id": index, "seed": seed, "task": config.task,
+                         "policy": config.policy})
+    staging.write_shard(shard, episodes, metadata)
+    return {**shard_stats(config.task, episodes), "seconds": time.perf_counter() - started}
+
+
+def shard_stats(task: str, episodes: list[episodes_lib.Episode]) -> dict[str, Any]:
+    """Episode count, step count and summed return of a shard's episodes."""
+    return {"task": task, "episodes": len(episodes),
+            "steps": sum(episodes_lib.episode_length(e) for e in episodes),
+            "return_sum": sum(episodes_lib.episode_return(e) for e in episodes)}
+
+
+def scan(configs: list[RunConfig]) -> tuple[list[dict], list[tuple[RunConfig, staging.Shard]]]:
+    """Stats of the valid staged shards, and the jobs for missing or corrupt ones."""
+    done, todo = [], []
+    for config in configs:
+        for path in staging.remove_temporaries(config.directory):
+            print(f"removed unfinished shard {path}", file=sys.stderr)
+        for shard in config.shards():
+            if not shard.path.exists():
+                todo.append((config, shard))
+                continue
+            try:
+                episodes, _ = staging.read_shard(shard)
+            except ValueError as e:
+                print(f"{e}; regenerating it", file=sys.stderr)
+                shard.path.unlink()
+                todo.append((config, shard))
+                continue
+            done.append({**shard_stats(config.task, episodes), "seconds": 0.0})
+    return done, todo
+
+
+def run_jobs(jobs: list[tuple[RunConfig, staging.Shard]], workers: int) -> list[dict]:
+    """Runs shard jobs in `workers` spawned processes (in-process if workers <= 1)."""
+    bar = tqdm(total=sum(s.num_episodes for _, s in jobs), unit="episode", desc="generate",
+               disable=not jobs)
+    results = []
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            results.append(generate_shard(job))
+            bar.update(job[1].num_episodes)
+    else:
+        with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+            for result in pool.imap_unordered(generate_shard, jobs):
+                results.append(result)
+                bar.update(result["episodes"])
+    bar.close()
+    return results
+
+
+def ensure_shards(configs: list[RunConfig], workers: int) -> dict[str, dict[str, Any]]:
+    """Generates every missing shard of `configs`; returns per-task stats of all their shards."""
+    done, todo = scan(configs)
+    generated = run_jobs(todo, workers)
+    report: dict[str, dict[str, Any]] = {c.task: {"episodes": 0, "steps": 0, "return_sum": 0.0,
+                                                  "generated": 0, "seconds": 0.0}
+                                         for c in configs}
+    for stats in done + generated:
+        row = report[stats["task"]]
+        for key in ("episodes", "steps", "return_sum", "seconds"):
+            row[key] += stats[key]
+    for stats in generated:
+        report[stats["task"]]["generated"] += stats["episodes"]
+    for row in report.values():
+        row["mean_return"] = row.pop("return_sum") / max(row["episodes"], 1)
+    return report
