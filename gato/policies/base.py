@@ -1,0 +1,20 @@
+"""The policy interface: observation in, action out (acme's actor, reduced to what we use)."""
+
+from typing import Protocol, runtime_checkable
+
+import dm_env
+import numpy as np
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Maps each timestep of an episode to an action.
+
+    `reset(seed)` is called before every episode; `step(timestep)` returns the action for the
+    observation in `timestep` (a numpy array shaped like the task's action spec: int for discrete
+    actions, float for continuous ones).
+    """
+
+    def reset(self, seed: int) -> None: ...
+
+    def step(self, timestep: dm_env.TimeStep) -> np.ndarray: ...
