@@ -119,3 +119,23 @@ def test_bad_actions_raise():
         timestep.detokenize_action(ATARI, [18])
     with pytest.raises(ValueError, match="'pixels': 2 steps"):
         timestep.tokenize_episode(ATARI, {"pixels": np.zeros((2, 16, 16, 3), np.uint8)}, [1, 2, 3])
+
+
+@pytest.mark.parametrize("spec", [MIXED, ATARI], ids=["mixed", "atari"])
+def test_vectorized_episode_equals_concatenated_timesteps(spec):
+    steps = 4
+    obs = [mixed_observation(seed) for seed in range(steps)]
+    if spec is ATARI:
+        obs = [{"pixels": o["pixels"]} for o in obs]
+        actions = np.array([3, 0, 17, 9])
+    else:
+        actions = np.random.default_rng(1).uniform(-1, 1, (steps, 2, 2))
+    stacked = {"pixels": np.stack([o["pixels"] for o in obs])}
+    if spec is MIXED:
+        stacked["body"] = {k: np.stack([o["body"][k] for o in obs]) for k in obs[0]["body"]}
+    episode = timestep.tokenize_episode(spec, stacked, actions)
+    want = sequence.concat(
+        [timestep.tokenize_timestep(spec, o, a) for o, a in zip(obs, actions, strict=True)])
+    sequence.validate(episode)
+    for name in sequence.FIELDS:
+        np.testing.assert_array_equal(episode[name], want[name], err_msg=name)

@@ -68,6 +68,22 @@ def patchify(image: Any, key: str = "image") -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(patches), patch_positions(height, width)
 
 
+def patchify_frames(frames: Any, key: str = "image") -> tuple[np.ndarray, np.ndarray]:
+    """`patchify` over a stack of frames uint8 [T, H, W, C] -> ([T, N, 16, 16, 3], [N, 4])."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or len(frames) == 0:
+        raise ValueError(f"image {key!r}: expected frames [T, H, W, C], got shape {frames.shape}")
+    check_image(frames[0], key)
+    steps, height, width, channels = frames.shape
+    if channels == 1:
+        frames = np.repeat(frames, IMAGE_CHANNELS, axis=-1)
+    rows, cols = height // PATCH_SIZE, width // PATCH_SIZE
+    grid = frames.reshape(steps, rows, PATCH_SIZE, cols, PATCH_SIZE, IMAGE_CHANNELS)
+    patches = grid.transpose(0, 1, 3, 2, 4, 5).reshape(
+        steps, rows * cols, PATCH_SIZE, PATCH_SIZE, IMAGE_CHANNELS)
+    return np.ascontiguousarray(patches), patch_positions(height, width)
+
+
 def unpatchify(patches: Any, height: int, width: int) -> np.ndarray:
     """Inverse of `patchify`: [N, 16, 16, C] patches in raster order -> [height, width, C]."""
     patches = np.asarray(patches)

@@ -97,33 +97,44 @@ def tokenize_observation(spec: TimestepSpec, observation: Mapping[str, Any]) -> 
     return seq
 
 
-def _check_action_size(spec: TimestepSpec, action: np.ndarray) -> None:
-    if action.size != spec.action_size:
-        raise ValueError(f"action: expected shape {spec.action_shape} "
-                         f"({spec.action_size} values), got shape {action.shape}")
+def _action_ids(spec: TimestepSpec, actions: Any, steps: int) -> np.ndarray:
+    """Actions of `steps` timesteps -> int32 ids [steps * action_size], row-major."""
+    actions = np.asarray(actions)
+    if actions.size != steps * spec.action_size:
+        per_step = f"{steps} x " if steps != 1 else ""
+        raise ValueError(f"action: expected shape {per_step}{spec.action_shape} "
+                         f"({spec.action_size} values per step), got shape {actions.shape}")
+    if spec.action_kind == "discrete":
+        ids = discrete.tokenize(actions, key="action")
+        if ids.size and ids.max() >= spec.num_actions:
+            raise ValueError(f"action: value {ids.max()} outside [0, {spec.num_actions})")
+        return ids
+    return continuous.tokenize(actions, mu_law=False, key="action")
 
 
 def tokenize_action(spec: TimestepSpec, action: Any) -> np.ndarray:
     """Action -> int32 ids [prod(action_shape)] (discrete ids or continuous bins, no mu-law)."""
-    action = np.asarray(action)
-    _check_action_size(spec, action)
-    if spec.action_kind == "discrete":
-        ids = discrete.tokenize(action, key="action")
-        if ids.size and ids.max() >= spec.num_actions:
-            raise ValueError(f"action: value {ids.max()} outside [0, {spec.num_actions})")
-        return ids
-    return continuous.tokenize(action, mu_law=False, key="action")
+    return _action_ids(spec, action, 1)
+
+
+def _action_block(spec: TimestepSpec, actions: Any, steps: int) -> TokenSequence:
+    """The separator then the action tokens of each step: fields [steps, 1 + action_size, ...]."""
+    ids = _action_ids(spec, actions, steps).reshape(steps, spec.action_size)
+    block = {name: arr.reshape(steps, 1 + spec.action_size, *arr.shape[1:])
+             for name, arr in sequence.empty(steps * (1 + spec.action_size)).items()}
+    block["tokens"][:, 0] = SEPARATOR_ID
+    block["tokens"][:, 1:] = ids
+    block["modality"][:, 0] = Modality.SEPARATOR
+    block["modality"][:, 1:] = (
+        Modality.DISCRETE if spec.action_kind == "discrete" else Modality.CONTINUOUS)
+    block["loss_mask"][:, 1:] = True
+    block["is_action"][:, 1:] = True
+    return block
 
 
 def action_sequence(spec: TimestepSpec, action: Any) -> TokenSequence:
     """The separator token followed by the action tokens (loss and is_action on actions)."""
-    ids = tokenize_action(spec, action)
-    modality = Modality.DISCRETE if spec.action_kind == "discrete" else Modality.CONTINUOUS
-    seq = sequence.concat([_ids(np.array([SEPARATOR_ID]), Modality.SEPARATOR),
-                           _ids(ids, modality)])
-    seq["loss_mask"][1:] = True
-    seq["is_action"][1:] = True
-    return seq
+    return {name: arr[0] for name, arr in _action_block(spec, action, 1).items()}
 
 
 def tokenize_timestep(spec: TimestepSpec, observation: Mapping[str, Any],
@@ -134,7 +145,11 @@ def tokenize_timestep(spec: TimestepSpec, observation: Mapping[str, Any],
 
 def tokenize_episode(spec: TimestepSpec, observations: Mapping[str, Any],
                      actions: Any) -> TokenSequence:
-    """Timesteps in time order; observations: (nested) dict of [T, ...] leaves, actions [T, ...]."""
+    """Timesteps in time order; observations: (nested) dict of [T, ...] leaves, actions [T, ...].
+
+    The result equals concatenating `tokenize_timestep` over t; without text keys every key is
+    tokenized for all T steps at once (vectorized), which is what data pipelines call.
+    """
     flat = flatten(observations)
     _check_keys(spec, flat)
     actions = np.asarray(actions)
@@ -142,10 +157,40 @@ def tokenize_episode(spec: TimestepSpec, observations: Mapping[str, Any],
     for key, value in flat.items():
         if len(value) != steps:
             raise ValueError(f"observation {key!r}: {len(value)} steps, but actions have {steps}")
-    return sequence.concat([
-        tokenize_timestep(spec, {k: v[t] for k, v in flat.items()}, actions[t])
-        for t in range(steps)
-    ])
+    if steps == 0:
+        return sequence.empty(0)
+    if "text" in spec.observation.values():
+        return sequence.concat([
+            tokenize_timestep(spec, {k: v[t] for k, v in flat.items()}, actions[t])
+            for t in range(steps)
+        ])
+    blocks = [_episode_block(spec.observation[k], np.asarray(flat[k]), k)
+              for k in spec.observation_keys]
+    n_obs = sum(b["tokens"].shape[1] for b in blocks)
+    blocks.append(_action_block(spec, actions, steps))
+    stacked = {name: np.concatenate([b[name] for b in blocks], axis=1)
+               for name in sequence.FIELDS}
+    stacked["local_pos"][:, :n_obs] = np.arange(n_obs, dtype=np.int32)
+    return {name: v.reshape(-1, *v.shape[2:]) for name, v in stacked.items()}
+
+
+def _episode_block(kind: str, values: np.ndarray, key: str) -> TokenSequence:
+    """One observation key over T steps: fields shaped [T, n, ...], no loss, local_pos unset."""
+    steps = len(values)
+    if kind == "image":
+        patches, patch_pos = image.patchify_frames(values, key)
+        block = {name: arr.reshape(steps, -1, *arr.shape[1:])
+                 for name, arr in sequence.empty(steps * patches.shape[1]).items()}
+        block["modality"][:] = Modality.IMAGE
+        block["patches"][:] = patches
+        block["patch_pos"][:] = patch_pos
+        return block
+    if kind == "discrete":
+        ids, modality = discrete.tokenize(values, key=key), Modality.DISCRETE
+    else:
+        ids, modality = continuous.tokenize(values, mu_law=True, key=key), Modality.CONTINUOUS
+    seq = _ids(ids, modality)
+    return {name: arr.reshape(steps, -1, *arr.shape[1:]) for name, arr in seq.items()}
 
 
 def action_token_range(spec: TimestepSpec) -> tuple[int, int]:
@@ -159,7 +204,9 @@ def detokenize_action(spec: TimestepSpec, ids: Any) -> np.ndarray:
     """Action ids -> action of spec.action_shape: int32 (exact) or float32 (bin centre, clipped
     to spec.action_minimum/maximum)."""
     ids = np.asarray(ids).reshape(-1)
-    _check_action_size(spec, ids)
+    if ids.size != spec.action_size:
+        raise ValueError(f"action: expected {spec.action_size} ids for shape "
+                         f"{spec.action_shape}, got {ids.size}")
     lo, hi = action_token_range(spec)
     if ids.size and (ids.min() < lo or ids.max() >= hi):
         raise ValueError(f"action ids must be in [{lo}, {hi}), got {ids}")
