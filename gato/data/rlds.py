@@ -1,0 +1,163 @@
+"""Readers: the project's RLDS datasets, RL Unplugged's, and TFDS text corpora, as numpy.
+
+    source = load_episodes("cartpole-swingup", "~/tensorflow_datasets")
+    len(source); episode = source[3]   # an Episode (see gato.data.episodes)
+
+`load_episodes` finds `<data_dir>/gato_*/<task>/<version>/` (written by `gato generate`); a name
+"rlu_control_suite/cartpole_swingup" or "rlu_atari/Pong_run_1" reads RL Unplugged instead (see
+`gato.data.rlu`). Sources are random access (len, [i]) and picklable, so they serve as grain
+`RandomAccessDataSource`s; they open their files lazily in each process.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gato.data import episodes as episodes_lib
+from gato.data.episodes import Episode
+
+
+def list_datasets(data_dir: str | Path) -> list[str]:
+    """Every prepared TFDS dataset under data_dir, as "name[/config]/version"."""
+    root = Path(data_dir).expanduser()
+    found = [p.parent.relative_to(root).as_posix()
+             for p in root.glob("*/*/dataset_info.json")]
+    found += [p.parent.relative_to(root).as_posix()
+              for p in root.glob("*/*/*/dataset_info.json")]
+    return sorted(found)
+
+
+def _version_key(path: Path) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in path.name.split("."))
+    except ValueError:
+        return (-1,)
+
+
+def find_builder_dir(data_dir: str | Path, names: list[str]) -> Path:
+    """The newest prepared version dir of the first of `names` ("dataset[/config]") that exists.
+
+    Raises FileNotFoundError listing what data_dir holds.
+    """
+    root = Path(data_dir).expanduser()
+    for name in names:
+        versions = [p.parent for p in (root / name).glob("*/dataset_info.json")]
+        if versions:
+            return max(versions, key=_version_key)
+    held = list_datasets(root) if root.exists() else []
+    raise FileNotFoundError(
+        f"no prepared dataset {' or '.join(names)} in {root}; it holds: "
+        f"{', '.join(held) or 'nothing'}. Generate it with `gato generate --data-dir {root}`.")
+
+
+def file_format(builder_dir: str | Path) -> str:
+    """The file format a prepared TFDS dataset was written in ("array_record", "tfrecord")."""
+    info = json.loads((Path(builder_dir) / "dataset_info.json").read_text())
+    return info.get("fileFormat", "tfrecord")
+
+
+def steps_to_episode(steps: Any) -> Episode:
+    """A decoded RLDS steps sequence (TFDS PythonDataSource of step dicts) -> stacked Episode."""
+    rows = [dict(step) for step in steps]
+    if not rows:
+        raise ValueError("episode has no steps")
+    observations = [episodes_lib.flatten_observation(r["observation"]) if isinstance(
+        r["observation"], dict) else {"pixels": r["observation"]} for r in rows]
+    episode = {"observation": {k: np.stack([o[k] for o in observations])
+                               for k in sorted(observations[0])}}
+    for key in episodes_lib.STEP_KEYS:
+        episode[key] = np.stack([np.asarray(r[key]) for r in rows])
+    for key in ("is_first", "is_last", "is_terminal"):
+        episode[key] = episode[key].astype(bool)
+    return episode
+
+
+class EpisodeSource:
+    """Random access to the episodes of one split of a prepared array_record RLDS dataset."""
+
+    def __init__(self, builder_dir: str | Path, split: str = "train"):
+        self.builder_dir = Path(builder_dir)
+        self.split = split
+        self._source: Any = None
+
+    def examples(self) -> Any:
+        """The underlying TFDS data source of raw example dicts (opened on first use)."""
+        if self._source is None:
+            import tensorflow_datasets as tfds
+
+            builder = tfds.builder_from_directory(self.builder_dir)
+            if self.split not in builder.info.splits:
+                raise KeyError(f"split {self.split!r} not in {self.builder_dir}; "
+                               f"splits: {sorted(builder.info.splits.keys())}")
+            self._source = builder.as_data_source(self.split)
+        return self._source
+
+    def __len__(self) -> int:
+        return len(self.examples())
+
+    def __getitem__(self, i: int) -> Episode:
+        return steps_to_episode(self.examples()[i]["steps"])
+
+    def __iter__(self) -> Iterator[Episode]:
+        return (self[i] for i in range(len(self)))
+
+    def metadata(self, i: int) -> dict[str, Any]:
+        """The episode-level fields of episode i (episode_id, seed, task, policy)."""
+        example = self.examples()[i]
+        return {k: v.decode() if isinstance(v, bytes) else v
+                for k, v in example.items() if k != "steps"}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_source": None}
+
+    def __repr__(self) -> str:
+        return f"EpisodeSource({str(self.builder_dir)!r}, split={self.split!r})"
+
+
+def load_episodes(task_name: str, data_dir: str | Path, split: str = "train") -> Any:
+    """The episodes of `task_name` (or an RL Unplugged "rlu_*/config" name) in data_dir."""
+    if task_name.startswith("rlu_"):
+        from gato.data import rlu
+
+        return rlu.load_rlu_episodes(task_name, data_dir, split)
+    candidates = [f"gato_control/{task_name}", f"gato_atari/{task_name}"]
+    return EpisodeSource(find_builder_dir(data_dir, candidates), split)
+
+
+class TextSource:
+    """Random access to the documents (str) of a TFDS text corpus split."""
+
+    def __init__(self, source: Any, field: str):
+        self.source = source
+        self.field = field
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, i: int) -> str:
+        value = self.source[i][self.field]
+        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def load_text_documents(name: str, data_dir: str | Path, split: str = "train",
+                        field: str = "text") -> TextSource:
+    """Documents of a prepared TFDS text corpus ("lm1b", "c4/en", "wikipedia/20230601.en").
+
+    array_record datasets are read through TFDS's data source, tfrecord ones through
+    `gato.data.tfrecord` (no TensorFlow either way).
+    """
+    builder_dir = find_builder_dir(data_dir, [name])
+    fmt = file_format(builder_dir)
+    if fmt == "array_record":
+        source = EpisodeSource(builder_dir, split).examples()
+    elif fmt == "tfrecord":
+        from gato.data import tfrecord
+
+        source = tfrecord.TfdsRecordSource(builder_dir, split)
+    else:
+        raise ValueError(f"{builder_dir} is stored as {fmt!r}; only array_record and tfrecord "
+                         "are readable without TensorFlow")
+    return TextSource(source, field)

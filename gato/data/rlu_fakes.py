@@ -1,0 +1,79 @@
+"""Small RL Unplugged datasets written in the exact layout TFDS prepares them in (for tests).
+
+`write_rlu_dataset` takes TFDS's own builder for the name (e.g. "rlu_atari/Pong_run_1", whose
+features come from tensorflow_datasets.rl_unplugged), serializes episodes with those features as
+tf.train.Example records into `<name>-train.tfrecord-00000-of-00001`, and writes
+dataset_info.json / features.json beside it, as `tfds.load` would have. No TensorFlow needed.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from gato.data import tfrecord
+
+
+def _import_rlu_builders() -> None:
+    """Registers TFDS's RLU builders (not imported by `import tensorflow_datasets` without TF)."""
+    from tensorflow_datasets.rl_unplugged.rlu_atari import rlu_atari  # noqa: F401
+    from tensorflow_datasets.rl_unplugged.rlu_control_suite import rlu_control_suite  # noqa: F401
+
+
+def _pil_frames(frames: np.ndarray) -> list[Any]:
+    """uint8 [T, H, W, 1] -> PIL grayscale images (TFDS encodes those to PNG without TF)."""
+    from PIL import Image
+
+    return [Image.fromarray(frame[..., 0], mode="L") for frame in frames]
+
+
+def random_rlu_episode(rng: np.random.Generator, name: str, length: int,
+                       episode_id: int) -> dict[str, Any]:
+    """A random episode with the features of RLU dataset `name` (numpy arrays, images raw)."""
+    _import_rlu_builders()
+    builder = tfds.builder(name)
+    steps_spec = builder.info.features["steps"].feature
+    obs_spec = steps_spec["observation"]
+    if isinstance(obs_spec, tfds.features.FeaturesDict):
+        observation = {k: rng.normal(size=(length, *f.shape)).astype(np.float32)
+                       for k, f in obs_spec.items()}
+    else:
+        observation = rng.integers(0, 256, (length, *obs_spec.shape), dtype=np.uint8)
+    action_spec = steps_spec["action"]
+    if np.issubdtype(action_spec.np_dtype, np.integer):
+        action = rng.integers(0, 18, (length, *action_spec.shape)).astype(np.int64)
+    else:
+        action = rng.uniform(-1, 1, (length, *action_spec.shape)).astype(np.float32)
+    flags = np.arange(length)
+    steps = {"observation": observation, "action": action,
+             "reward": rng.normal(size=length).astype(np.float32),
+             "discount": np.ones(length, np.float32), "is_first": flags == 0,
+             "is_last": flags == length - 1, "is_terminal": flags == length - 1}
+    extra = {k: (np.float32(steps["reward"].sum()) if k == "episode_return" else episode_id)
+             for k in builder.info.features if k != "steps"}
+    return {"steps": steps, **extra}
+
+
+def write_rlu_dataset(data_dir: str | Path, name: str, episodes: list[dict[str, Any]]) -> Path:
+    """Writes `episodes` as the prepared TFDS dataset `name` in data_dir; returns its dir."""
+    _import_rlu_builders()
+    builder = tfds.builder(name, data_dir=str(data_dir))
+    features = builder.info.features
+    out = Path(builder.data_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records = []
+    for episode in episodes:
+        steps = dict(episode["steps"])
+        if isinstance(features["steps"].feature["observation"], tfds.features.Image):
+            steps["observation"] = _pil_frames(steps["observation"])
+        records.append(features.serialize_example({**episode, "steps": steps}))
+    template = tfds.core.naming.ShardedFileTemplate(
+        data_dir=out, dataset_name=builder.name, split="train", filetype_suffix="tfrecord")
+    tfrecord.write_records(template.sharded_filepath(shard_index=0, num_shards=1), records)
+    split = tfds.core.SplitInfo(name="train", shard_lengths=[len(records)],
+                                num_bytes=sum(map(len, records)), filename_template=template)
+    builder.info.set_splits(tfds.core.SplitDict([split]))
+    builder.info.set_file_format("tfrecord")
+    builder.info.write_to_directory(out)
+    return out
