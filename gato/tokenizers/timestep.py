@@ -189,8 +189,9 @@ def _episode_block(kind: str, values: np.ndarray, key: str) -> TokenSequence:
         ids, modality = discrete.tokenize(values, key=key), Modality.DISCRETE
     else:
         ids, modality = continuous.tokenize(values, mu_law=True, key=key), Modality.CONTINUOUS
-    seq = _ids(ids, modality)
-    return {name: arr.reshape(steps, -1, *arr.shape[1:]) for name, arr in seq.items()}
+    per_step = ids.size // steps
+    return {name: arr.reshape(steps, per_step, *arr.shape[1:])
+            for name, arr in _ids(ids, modality).items()}
 
 
 def action_token_range(spec: TimestepSpec) -> tuple[int, int]:
