@@ -1,0 +1,149 @@
+"""Agents the rollout loop drives: the `Agent` interface and the model-backed `ModelAgent`.
+
+`ModelAgent` deploys a Gato checkpoint as the paper does (section 2.3): the prompt goes through
+the KV cache first; then, every timestep, the observation tokens and a separator are appended
+with one `extend` call, and the action tokens are sampled one at a time, each constrained to the
+task's action token range, and appended to the cache (the last one together with the next
+observation). One batched model call per token serves all environments of the batch.
+"""
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import dm_env
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gato.eval.decoding import mask_to_range
+from gato.model import Gato, init_cache
+from gato.model.gato import MODEL_FIELDS
+from gato.tokenizers import sequence as seqlib
+from gato.tokenizers.sequence import Modality, TokenSequence
+from gato.tokenizers.spec import TimestepSpec
+from gato.tokenizers.timestep import action_token_range, detokenize_action, tokenize_observation
+from gato.tokenizers.vocab import SEPARATOR_ID
+
+
+class Agent(Protocol):
+    """What the rollout loop needs from an agent acting in B environments of one task.
+
+    `reset` starts B episodes (prompt: batched TokenSequence fields [B, L, ...] or None; envs and
+    seeds: the B environments, None where one failed to start, and their episode seeds).
+    `act` returns one action per environment for the rows where `active` [B] is True (entries of
+    inactive rows are ignored; their timesteps may be None or stale).
+    """
+
+    def reset(self, batch_size: int, prompt: TokenSequence | None, *,
+              envs: Sequence[dm_env.Environment | None] = (), seeds: Sequence[int] = ()
+              ) -> None: ...
+
+    def act(self, timesteps: Sequence[dm_env.TimeStep | None], active: np.ndarray
+            ) -> list[Any]: ...
+
+
+def _single(tokens: np.ndarray, modality: Modality, is_action: bool) -> TokenSequence:
+    """A [B, 1] chunk of one token per row."""
+    seq = {k: v[:, None] for k, v in seqlib.empty(len(tokens)).items()}
+    seq["tokens"][:, 0] = tokens
+    seq["modality"][:] = modality
+    seq["is_action"][:] = is_action
+    seq["loss_mask"][:] = is_action
+    return seq
+
+
+def _concat_time(chunks: Sequence[TokenSequence]) -> TokenSequence:
+    return {k: np.concatenate([c[k] for c in chunks], axis=1) for k in seqlib.FIELDS}
+
+
+class ModelAgent:
+    """Gato checkpoint as an agent: KV-cached, constrained autoregressive action decoding.
+
+    Sampling randomness is per row: key(seed of the row's episode) folded with the token count, so
+    an episode's actions do not depend on which other episodes share its batch.
+    """
+
+    def __init__(self, model: Gato, params: Any, spec: TimestepSpec, *, temperature: float = 1.0,
+                 greedy: bool = False, cache_len: int | None = None):
+        self.model, self.params, self.spec = model, params, spec
+        self.temperature, self.greedy = float(temperature), bool(greedy)
+        self.cache_len = int(cache_len or model.config.max_len)
+        self.lo, self.hi = action_token_range(spec)
+        if self.hi > model.config.vocab_size:
+            raise ValueError(f"action ids [{self.lo}, {self.hi}) exceed the model's vocab_size "
+                             f"{model.config.vocab_size}")
+        self.action_modality = (Modality.DISCRETE if spec.action_kind == "discrete"
+                                else Modality.CONTINUOUS)
+        self._extend = jax.jit(self._extend_fn)
+        self._sample = jax.jit(self._sample_fn)
+        self._cache = self._pending = self._keys = None
+        self._count = 0
+
+    def _extend_fn(self, params, chunk, cache):
+        logits, cache = self.model.apply({"params": params}, chunk, cache, method=Gato.extend)
+        return logits[:, -1], cache
+
+    def _sample_fn(self, logits, keys, count):
+        masked = mask_to_range(logits.astype(jnp.float32), self.lo, self.hi)
+        if self.greedy:
+            return jnp.argmax(masked, axis=-1).astype(jnp.int32)
+        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, count))(keys)
+        return jax.vmap(lambda k, row: jax.random.categorical(k, row / self.temperature))(
+            step_keys, masked).astype(jnp.int32)
+
+    def _feed(self, chunk: TokenSequence) -> jax.Array:
+        """Appends `chunk` ([B, T] fields) to the cache; returns the last logits [B, V]."""
+        model_chunk = {k: jnp.asarray(chunk[k]) for k in MODEL_FIELDS}
+        logits, self._cache = self._extend(self.params, model_chunk, self._cache)
+        return logits
+
+    def reset(self, batch_size: int, prompt: TokenSequence | None, *,
+              envs: Sequence[dm_env.Environment | None] = (), seeds: Sequence[int] = ()
+              ) -> None:
+        seeds = list(seeds) or list(range(batch_size))
+        if len(seeds) != batch_size:
+            raise ValueError(f"got {len(seeds)} seeds for a batch of {batch_size}")
+        self._keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+        self._cache = init_cache(self.model.config, batch_size, self.cache_len)
+        self._pending, self._count = None, 0
+        if prompt is not None and prompt["tokens"].shape[1] > 0:
+            if prompt["tokens"].shape[0] != batch_size:
+                raise ValueError(f"prompt has {prompt['tokens'].shape[0]} rows, batch has "
+                                 f"{batch_size}")
+            for start in range(0, prompt["tokens"].shape[1], self.cache_len):
+                self._feed({k: v[:, start:start + self.cache_len] for k, v in prompt.items()})
+
+    def _observation_chunk(self, timesteps, active: np.ndarray) -> TokenSequence:
+        """Observation tokens + separator for every row ([B, n_obs + 1]); inactive rows copy an
+        active row (their outputs are ignored)."""
+        first = int(np.flatnonzero(active)[0])
+        rows = [tokenize_observation(self.spec, (timesteps[i] if active[i] else
+                                                 timesteps[first]).observation)
+                for i in range(len(active))]
+        lengths = {seqlib.length(r) for r in rows}
+        if len(lengths) != 1:
+            raise ValueError(f"observations of one task gave different token counts {lengths}")
+        obs = {k: np.stack([r[k] for r in rows]) for k in seqlib.FIELDS}
+        sep = _single(np.full(len(rows), SEPARATOR_ID), Modality.SEPARATOR, is_action=False)
+        parts = ([self._pending] if self._pending is not None else []) + [obs, sep]
+        return _concat_time(parts)
+
+    def act(self, timesteps: Sequence[dm_env.TimeStep | None], active: np.ndarray) -> list[Any]:
+        if self._cache is None:
+            raise RuntimeError("ModelAgent.act called before reset")
+        if not np.any(active):
+            return [None] * len(active)
+        logits = self._feed(self._observation_chunk(timesteps, np.asarray(active)))
+        ids = []
+        for j in range(self.spec.action_size):
+            token = self._sample(logits, self._keys, self._count)
+            self._count += 1
+            ids.append(np.asarray(token))
+            chunk = _single(ids[-1], self.action_modality, is_action=True)
+            if j + 1 < self.spec.action_size:
+                logits = self._feed(chunk)
+            else:
+                self._pending = chunk
+        ids = np.stack(ids, axis=1)  # [B, action_size]
+        return [detokenize_action(self.spec, row) if a else None
+                for row, a in zip(ids, active, strict=True)]

@@ -1,0 +1,42 @@
+"""The `eval` section of an experiment config: how checkpoints are rolled out and scored."""
+
+import ml_collections
+
+PROMPT_MODES = ("none", "start", "end")
+
+
+def default_eval_config() -> ml_collections.ConfigDict:
+    """Evaluation defaults; experiments override fields under `config.eval`."""
+    c = ml_collections.ConfigDict()
+    c.suites = "control"  # comma-separated suites to evaluate ("" for none)
+    c.tasks = ""  # comma-separated extra task names
+    c.episodes = 10  # episodes per task
+    c.batch_size = 5  # environments of one task stepped together in lockstep
+    c.seed = 0  # episode i of a task uses environment/policy seed `seed + i`
+    c.temperature = 1.0  # sampling temperature for action tokens
+    c.greedy = False  # argmax decoding instead of sampling
+    c.prompt = "end"  # demonstration prompt: "none", "start" or "end" of an expert episode
+    c.prompt_tokens = 256  # prompt length in tokens
+    c.prompt_split = "train"  # dataset split the demonstrations come from
+    c.data_dir = ""  # TFDS data_dir holding the demonstration datasets ("" = TFDS default)
+    c.max_steps = 0  # episode-length cap; 0 uses each task's max_episode_steps
+    c.gif = True  # save one rollout GIF per task
+    c.gif_max_frames = 200  # frames kept in each GIF
+    c.gif_size = 128  # rendered frame height and width in pixels (control suite)
+    return c
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Raises ValueError naming the offending key if the eval config is unusable."""
+    if config.prompt not in PROMPT_MODES:
+        raise ValueError(f"eval.prompt={config.prompt!r}; expected one of {PROMPT_MODES}")
+    for key in ("episodes", "batch_size"):
+        if int(config[key]) < 1:
+            raise ValueError(f"eval.{key} must be >= 1, got {config[key]}")
+    if config.prompt != "none" and int(config.prompt_tokens) < 1:
+        raise ValueError(f"eval.prompt_tokens must be >= 1, got {config.prompt_tokens}")
+    if not config.greedy and float(config.temperature) <= 0:
+        raise ValueError(f"eval.temperature must be > 0 (or set eval.greedy), "
+                         f"got {config.temperature}")
+    if int(config.max_steps) < 0:
+        raise ValueError(f"eval.max_steps must be >= 0, got {config.max_steps}")

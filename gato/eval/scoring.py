@@ -1,0 +1,94 @@
+"""Per-task and per-suite scores: return statistics, expert- and human-normalized scores.
+
+Expert-normalized score (Gato, Reed et al. 2022): (return - random) / (expert - random), with the
+expert and random mean returns from the reference table (`gato.envs.scores`). Human-normalized
+(Atari only): (return - random) / (human - random) with the published human/random table.
+"""
+
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+THRESHOLDS = tuple(i / 100 for i in range(0, 201, 5))  # 0%, 5%, ..., 200% of expert
+
+log = logging.getLogger(__name__)
+
+
+def normalize(value: float, low: float, high: float) -> float:
+    """(value - low) / (high - low); raises ValueError if the reference range is empty."""
+    if not math.isfinite(high - low) or high == low:
+        raise ValueError(f"cannot normalize against an empty range [{low}, {high}]")
+    return (value - low) / (high - low)
+
+
+def return_stats(returns: Sequence[float]) -> dict[str, float]:
+    """Mean, std (population), min and max of episode returns; NaN when there are none."""
+    r = np.asarray(returns, np.float64)
+    if r.size == 0:
+        return {"mean_return": math.nan, "std_return": math.nan,
+                "min_return": math.nan, "max_return": math.nan}
+    return {"mean_return": float(r.mean()), "std_return": float(r.std()),
+            "min_return": float(r.min()), "max_return": float(r.max())}
+
+
+def _reference_scores(task_name: str, suite: str, mean_return: float) -> dict[str, float | None]:
+    """Expert-normalized (all suites) and human-normalized (Atari) scores of a mean return."""
+    out: dict[str, float | None] = {"expert_normalized": None, "human_normalized": None}
+    try:
+        from gato.envs import scores
+        ref = scores.reference(task_name)
+        out["expert_normalized"] = normalize(mean_return, ref["random_mean"], ref["expert_mean"])
+    except (ImportError, KeyError, ValueError) as e:
+        log.warning("no expert-normalized score for %s: %s", task_name, e)
+        return out
+    if suite == "atari":
+        try:
+            out["human_normalized"] = float(scores.human_normalized(task_name, mean_return))
+        except (AttributeError, KeyError, ValueError) as e:
+            log.warning("no human-normalized score for %s: %s", task_name, e)
+    return out
+
+
+def task_summary(task_name: str, suite: str, episodes: Sequence[dict]) -> dict:
+    """Scores of one task from its episode records ({"return", "length", "error", "seed"}).
+
+    Episodes that ended in an environment error are counted in `errors` and left out of the
+    return statistics.
+    """
+    ok = [e for e in episodes if e.get("error") is None]
+    stats = return_stats([e["return"] for e in ok])
+    row = {"suite": suite, "task": task_name, "episodes": len(episodes),
+           "errors": len(episodes) - len(ok), **stats,
+           "mean_length": float(np.mean([e["length"] for e in ok])) if ok else math.nan}
+    if ok:
+        row.update(_reference_scores(task_name, suite, stats["mean_return"]))
+    else:
+        row.update({"expert_normalized": None, "human_normalized": None})
+    return row
+
+
+def tasks_at_or_above(scores: Sequence[float], thresholds: Sequence[float] = THRESHOLDS
+                      ) -> list[int]:
+    """For each threshold x, the number of tasks whose normalized score is >= x (Gato Fig. 5)."""
+    s = np.asarray([v for v in scores if v is not None and math.isfinite(v)], np.float64)
+    return [int((s >= t).sum()) for t in thresholds]
+
+
+def suite_summary(suite: str, rows: Sequence[dict]) -> dict:
+    """Aggregate of one suite's task rows: mean/median normalized score and threshold counts."""
+    norm = [r["expert_normalized"] for r in rows if r.get("expert_normalized") is not None]
+    human = [r["human_normalized"] for r in rows if r.get("human_normalized") is not None]
+    return {
+        "suite": suite,
+        "tasks": len(rows),
+        "scored_tasks": len(norm),
+        "episodes": int(sum(r["episodes"] for r in rows)),
+        "errors": int(sum(r["errors"] for r in rows)),
+        "mean_expert_normalized": float(np.mean(norm)) if norm else None,
+        "median_expert_normalized": float(np.median(norm)) if norm else None,
+        "mean_human_normalized": float(np.mean(human)) if human else None,
+        "tasks_at_50pct": tasks_at_or_above(norm, (0.5,))[0],
+        "tasks_at_100pct": tasks_at_or_above(norm, (1.0,))[0],
+    }

@@ -1,0 +1,117 @@
+"""Test fakes for evaluation (kept in the package so tests can share them, as acme does).
+
+`CounterEnv` is a tiny deterministic dm_env with discrete observations and actions: the reward is 1
+when the action equals the observed `target`. `CrashingEnv` wraps any environment and raises at a
+chosen step, to exercise the evaluator's error handling.
+"""
+
+import dataclasses
+
+import dm_env
+import numpy as np
+from dm_env import specs
+
+from gato.envs.registry import Task
+from gato.tokenizers.spec import TimestepSpec
+
+COUNTER_ACTIONS = 4
+COUNTER_SPEC = TimestepSpec(observation={"target": "discrete", "time": "discrete"},
+                            action_kind="discrete", action_shape=(), num_actions=COUNTER_ACTIONS)
+
+
+class CounterEnv(dm_env.Environment):
+    """Observations {"target": int32 [], "time": int32 []}; action int in [0, 4); `length` steps;
+    reward 1.0 when action == target. Targets are drawn from the seed."""
+
+    def __init__(self, seed: int, length: int = 12):
+        self.seed, self.length = int(seed), int(length)
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        return {"target": np.int32(self._targets[self._t]), "time": np.int32(self._t)}
+
+    def reset(self) -> dm_env.TimeStep:
+        self._targets = np.random.default_rng(self.seed).integers(0, COUNTER_ACTIONS, self.length)
+        self._t = 0
+        return dm_env.restart(self._obs())
+
+    def step(self, action) -> dm_env.TimeStep:
+        action = int(np.asarray(action))
+        if not 0 <= action < COUNTER_ACTIONS:
+            raise ValueError(f"CounterEnv: action {action} outside [0, {COUNTER_ACTIONS})")
+        reward = float(action == self._targets[self._t])
+        self._t += 1
+        if self._t >= self.length:
+            self._t -= 1
+            return dm_env.termination(reward, self._obs())
+        return dm_env.transition(reward, self._obs())
+
+    def observation_spec(self):
+        return {"target": specs.Array((), np.int32, "target"),
+                "time": specs.Array((), np.int32, "time")}
+
+    def action_spec(self):
+        return specs.DiscreteArray(COUNTER_ACTIONS, np.int32, "action")
+
+
+class CounterExpert:
+    """The optimal policy of CounterEnv: play the observed target."""
+
+    def reset(self, seed: int) -> None:
+        del seed
+
+    def step(self, timestep: dm_env.TimeStep) -> np.ndarray:
+        return np.int32(timestep.observation["target"])
+
+
+def counter_task(length: int = 12, name: str = "test-counter") -> Task:
+    """An unregistered Task around CounterEnv (suite "test")."""
+    return Task(name=name, suite="test", spec=COUNTER_SPEC,
+                make_env=lambda seed: CounterEnv(seed, length), max_episode_steps=length)
+
+
+class CrashingEnv(dm_env.Environment):
+    """Wraps `env` and raises RuntimeError on step number `crash_at` (0-based)."""
+
+    def __init__(self, env: dm_env.Environment, crash_at: int):
+        self._env, self.crash_at, self._t = env, int(crash_at), 0
+
+    def reset(self) -> dm_env.TimeStep:
+        self._t = 0
+        return self._env.reset()
+
+    def step(self, action) -> dm_env.TimeStep:
+        if self._t == self.crash_at:
+            raise RuntimeError(f"simulated crash at step {self._t}")
+        self._t += 1
+        return self._env.step(action)
+
+    def observation_spec(self):
+        return self._env.observation_spec()
+
+    def action_spec(self):
+        return self._env.action_spec()
+
+
+def crashing_task(task: Task, crash_at: int, crash_seeds: set[int]) -> Task:
+    """`task` whose environments built with a seed in `crash_seeds` crash at step `crash_at`."""
+
+    def make_env(seed: int) -> dm_env.Environment:
+        env = task.make_env(seed)
+        return CrashingEnv(env, crash_at) if seed in crash_seeds else env
+
+    return dataclasses.replace(task, make_env=make_env)
+
+
+def tiny_model(seed: int = 0, **overrides):
+    """(Gato module, params) of a randomly initialized tiny model (float32)."""
+    import flax.linen as nn
+    import jax
+
+    from gato.model import Gato, get_model_config
+    from gato.train.setup import example_batch
+
+    config = get_model_config("tiny", **{"max_len": 128, **overrides})
+    model = Gato(config)
+    params = model.init({"params": jax.random.PRNGKey(seed), "patch_pos": jax.random.PRNGKey(0)},
+                        example_batch(1, 8), train=False)["params"]
+    return model, nn.unbox(params)
