@@ -3,9 +3,9 @@
     source = load_episodes("cartpole-swingup", "~/tensorflow_datasets")
     len(source); episode = source[3]   # an Episode (see gato.data.episodes)
 
-`load_episodes` finds `<data_dir>/gato_*/<task>/<version>/` (written by `gato generate`); a name
-"rlu_control_suite/cartpole_swingup" or "rlu_atari/Pong_run_1" reads RL Unplugged instead (see
-`gato.data.rlu`). Sources are random access (len, [i]) and picklable, so they serve as grain
+`load_episodes` finds `<data_dir>/gato_<suite>/<task>/<version>/` (written by `gato generate`);
+a name "rlu_control_suite/cartpole_swingup" or "rlu_atari/Pong_run_1" reads RL Unplugged instead
+(see `gato.data.rlu`). Sources are random access (len, [i]) and picklable, so they serve as grain
 `RandomAccessDataSource`s; they open their files lazily in each process.
 """
 
@@ -123,8 +123,10 @@ def load_episodes(task_name: str, data_dir: str | Path, split: str = "train") ->
         from gato.data import rlu
 
         return rlu.load_rlu_episodes(task_name, data_dir, split)
-    candidates = [f"gato_control/{task_name}", f"gato_atari/{task_name}"]
-    return EpisodeSource(find_builder_dir(data_dir, candidates), split)
+    root = Path(data_dir).expanduser()
+    found = sorted(p.relative_to(root).as_posix() for p in root.glob(f"gato_*/{task_name}"))
+    candidates = found or [f"gato_control/{task_name}", f"gato_atari/{task_name}"]
+    return EpisodeSource(find_builder_dir(root, candidates), split)
 
 
 class TextSource:

@@ -1,4 +1,7 @@
-"""Small RL Unplugged datasets written in the exact layout TFDS prepares them in (for tests).
+"""Fakes for tests: a nested-observation environment task, and small RL Unplugged datasets.
+
+`fake_task` is a registry Task whose env has a nested observation (a uint8 image and a dict of
+floats), discrete actions and a true termination, so tests cover what the control suite lacks.
 
 `write_rlu_dataset` takes TFDS's own builder for the name (e.g. "rlu_atari/Pong_run_1", whose
 features come from tensorflow_datasets.rl_unplugged), serializes episodes with those features as
@@ -9,10 +12,59 @@ dataset_info.json / features.json beside it, as `tfds.load` would have. No Tenso
 from pathlib import Path
 from typing import Any
 
+import dm_env
 import numpy as np
 import tensorflow_datasets as tfds
+from dm_env import specs
 
 from gato.data import tfrecord
+from gato.envs.registry import Task
+from gato.tokenizers.spec import TimestepSpec
+
+
+class NestedEnv(dm_env.Environment):
+    """Observation {"pixels": uint8 [8,8,3], "proprio": {"pos": f64 [2], "vel": f64 []}}.
+
+    Actions are ids in [0, 3); reward is the action; the episode terminates (discount 0) after
+    `length` steps, `length` drawn from [3, 8) by the seed.
+    """
+
+    def __init__(self, seed: int):
+        self._rng = np.random.default_rng(seed)
+        self._length = int(self._rng.integers(3, 8))
+        self._t = 0
+
+    def _observation(self) -> dict[str, Any]:
+        return {"pixels": self._rng.integers(0, 256, (8, 8, 3), dtype=np.uint8),
+                "proprio": {"pos": self._rng.normal(size=2), "vel": np.float64(self._t)}}
+
+    def reset(self) -> dm_env.TimeStep:
+        self._t = 0
+        return dm_env.restart(self._observation())
+
+    def step(self, action: Any) -> dm_env.TimeStep:
+        self._t += 1
+        reward = float(np.asarray(action))
+        if self._t >= self._length:
+            return dm_env.termination(reward, self._observation())
+        return dm_env.transition(reward, self._observation())
+
+    def observation_spec(self) -> dict[str, Any]:
+        return {"pixels": specs.Array((8, 8, 3), np.uint8, "pixels"),
+                "proprio": {"pos": specs.Array((2,), np.float64, "pos"),
+                            "vel": specs.Array((), np.float64, "vel")}}
+
+    def action_spec(self) -> specs.DiscreteArray:
+        return specs.DiscreteArray(3, dtype=np.int32, name="action")
+
+
+def fake_task(name: str = "fake-nested") -> Task:
+    """A Task around NestedEnv (register it temporarily, e.g. with monkeypatch.setitem)."""
+    spec = TimestepSpec(observation={"pixels": "image", "proprio/pos": "continuous",
+                                     "proprio/vel": "continuous"},
+                        action_kind="discrete", action_shape=(), num_actions=3)
+    return Task(name=name, suite="fake", spec=spec, make_env=NestedEnv,
+                max_episode_steps=20, description="nested-observation fake for tests")
 
 
 def _import_rlu_builders() -> None:
