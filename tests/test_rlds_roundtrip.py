@@ -8,6 +8,7 @@ import pytest
 from gato import cli
 from gato.data import builder, episodes, fakes, generation, rlds, staging
 from gato.envs import registry
+from gato.policies import has_expert
 
 
 def _staged(config: generation.RunConfig) -> list[tuple[dict, dict]]:
@@ -54,23 +55,30 @@ def test_nested_observations_round_trip(tmp_path, monkeypatch):
     _assert_same(again[4], staged[4][0])
 
 
-def test_gato_generate_cli_control(tmp_path, capsys):
-    argv = ["generate", "--tasks", "cartpole-swingup", "--episodes", "3", "--shard-size", "2",
-            "--max-episode-steps", "20", "--policy", "random", "--data-dir", str(tmp_path)]
+@pytest.mark.parametrize("task,suite,policy,key,dtype", [
+    ("cartpole-swingup", "control", "random", "position", np.float32),
+    ("pong", "atari", "expert", "pixels", np.uint8),
+])
+def test_gato_generate_cli(tmp_path, capsys, task, suite, policy, key, dtype):
+    if policy == "expert" and not has_expert(task):
+        policy = "random"
+    argv = ["generate", "--tasks", task, "--episodes", "3", "--shard-size", "2",
+            "--max-episode-steps", "20", "--policy", policy, "--data-dir", str(tmp_path)]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
-    assert "cartpole-swingup" in out and "mean return" in out
-    config = generation.make_run_config("cartpole-swingup", tmp_path / "staging" / "gato_control",
-                                        3, "random", 0, 20, 2)
+    assert task in out and "mean return" in out
+    config = generation.make_run_config(task, tmp_path / "staging" / f"gato_{suite}", 3, policy,
+                                        0, 20, 2)
     staged = _staged(config)
-    source = rlds.load_episodes("cartpole-swingup", tmp_path)
+    source = rlds.load_episodes(task, tmp_path)
     assert len(source) == 3
-    for i, (episode, _) in enumerate(staged):
+    for i, (episode, meta) in enumerate(staged):
         _assert_same(source[i], episode)
-        assert episodes.episode_length(episode) == 21  # 20 actions + the final observation
-        assert not episode["is_terminal"].any()  # a time-limit truncation, not a termination
-    assert source[0]["observation"]["position"].dtype == np.float32
-    assert source[0]["action"].shape == (21, 1)
+        assert meta["policy"] == policy and meta["episode_id"] == i
+        assert episodes.episode_length(episode) <= 21  # 20 actions + the final observation
+    assert source[0]["observation"][key].dtype == dtype
+    spec = registry.get(task).spec
+    assert source[0]["action"].shape[1:] == spec.action_shape
 
 
 def test_missing_dataset_error_lists_what_exists(tmp_path):

@@ -107,25 +107,34 @@ def random_rlu_episode(rng: np.random.Generator, name: str, length: int,
     return {"steps": steps, **extra}
 
 
-def write_rlu_dataset(data_dir: str | Path, name: str, episodes: list[dict[str, Any]]) -> Path:
-    """Writes `episodes` as the prepared TFDS dataset `name` in data_dir; returns its dir."""
-    _import_rlu_builders()
-    builder = tfds.builder(name, data_dir=str(data_dir))
+def write_tfrecord_dataset(builder: Any, examples: list[dict[str, Any]]) -> Path:
+    """Writes examples as `builder`'s prepared train split in tfrecord format; returns its dir.
+
+    Examples must already be encodable without TensorFlow (images as PIL images).
+    """
     features = builder.info.features
     out = Path(builder.data_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records = []
-    for episode in episodes:
-        steps = dict(episode["steps"])
-        if isinstance(features["steps"].feature["observation"], tfds.features.Image):
-            steps["observation"] = _pil_frames(steps["observation"])
-        records.append(features.serialize_example({**episode, "steps": steps}))
+    records = [features.serialize_example(example) for example in examples]
     template = tfds.core.naming.ShardedFileTemplate(
         data_dir=out, dataset_name=builder.name, split="train", filetype_suffix="tfrecord")
     tfrecord.write_records(template.sharded_filepath(shard_index=0, num_shards=1), records)
     split = tfds.core.SplitInfo(name="train", shard_lengths=[len(records)],
                                 num_bytes=sum(map(len, records)), filename_template=template)
     builder.info.set_splits(tfds.core.SplitDict([split]))
-    builder.info.set_file_format("tfrecord")
+    builder.info.set_file_format("tfrecord", override=True)
     builder.info.write_to_directory(out)
     return out
+
+
+def write_rlu_dataset(data_dir: str | Path, name: str, episodes: list[dict[str, Any]]) -> Path:
+    """Writes `episodes` as the prepared TFDS dataset `name` in data_dir; returns its dir."""
+    _import_rlu_builders()
+    builder = tfds.builder(name, data_dir=str(data_dir))
+    examples = []
+    for episode in episodes:
+        steps = dict(episode["steps"])
+        if isinstance(builder.info.features["steps"].feature["observation"], tfds.features.Image):
+            steps["observation"] = _pil_frames(steps["observation"])
+        examples.append({**episode, "steps": steps})
+    return write_tfrecord_dataset(builder, examples)
