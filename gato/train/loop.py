@@ -125,15 +125,17 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
         timer["steps"] += 1
         bar.update(1)
         bar.set_postfix(loss=f"{values['train/loss']:.4f}")
+        log = step % tc.log_every == 0 or step == tc.total_steps
         if step == start + 1:  # exclude compilation from the throughput
             timer.update(t=time.perf_counter(), steps=0)
-        elif step % tc.log_every == 0 or step == tc.total_steps:
+        elif log:
             elapsed = time.perf_counter() - timer["t"]
             values |= metrics_lib.throughput(timer["steps"] * tokens_per_step, elapsed, flops,
                                              peak)
             timer.update(t=time.perf_counter(), steps=0)
             bar.set_postfix(loss=f"{values['train/loss']:.4f}",
                             tok_s=f"{values['train/tokens_per_s']:.0f}")
+        if log:
             writer.write(step, values)
         last = {"step": step, **values}
 

@@ -38,15 +38,21 @@ def mesh_shape(axes: Sequence[tuple[str, int]], num_devices: int) -> tuple[int, 
 
 
 def make_mesh(mesh_config: Any, devices: Sequence[jax.Device] | None = None) -> Mesh:
-    """Builds the Mesh named by `mesh_config.axes` over all (global) devices."""
+    """Builds the Mesh named by `mesh_config.axes` over all (global) devices.
+
+    `mesh_config.num_devices` (optional, 0 = all) restricts the mesh to the first N devices.
+    """
     devices = list(jax.devices() if devices is None else devices)
+    if mesh_config.get("num_devices"):
+        devices = devices[: int(mesh_config.num_devices)]
     axes = [tuple(a) for a in mesh_config.axes]
     names = [name for name, _ in axes]
     for required in BATCH_AXES:
         if required not in names:
             raise ValueError(f"mesh.axes must name a {required!r} axis, got {axes}")
     shape = mesh_shape(axes, len(devices))
-    return jax.make_mesh(shape, names, devices=devices)
+    auto = (jax.sharding.AxisType.Auto,) * len(shape)  # jit propagates shardings (not Explicit)
+    return jax.make_mesh(shape, names, axis_types=auto, devices=devices)
 
 
 def logical_rules(mesh_config: Any, default: Sequence[tuple[str, Any]]) -> tuple:

@@ -1,0 +1,97 @@
+"""Test helpers for the trainer (kept in the package: tests run with --import-mode=importlib).
+
+Tiny configs, metrics readers, subprocess runners with N host-platform CPU devices, and an eval
+callback that slows a run down so a test can kill it mid-flight.
+"""
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import ml_collections
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+TINY_CONFIG = REPO / "experiments" / "synthetic_tiny.py"
+
+
+def tiny_config(*overrides: str, variant: str = "") -> ml_collections.ConfigDict:
+    """experiments/synthetic_tiny.py[:variant] with `key=value` overrides applied."""
+    from gato.train.config import apply_overrides, load_config
+
+    spec = f"{TINY_CONFIG}:{variant}" if variant else str(TINY_CONFIG)
+    return apply_overrides(load_config(spec), overrides)
+
+
+def losses(workdir: str | pathlib.Path, key: str = "train/loss") -> dict[int, float]:
+    """{step: value} from WORKDIR/metrics.jsonl; a later line for a step wins (resumed runs)."""
+    from gato.train.metrics import read_jsonl
+
+    return {int(r["step"]): r[key] for r in read_jsonl(pathlib.Path(workdir) / "metrics.jsonl")
+            if key in r}
+
+
+def mesh_losses(cases: dict[str, dict[str, Any]], overrides: Sequence[str],
+                root: str) -> dict[str, dict[int, float]]:
+    """Trains the tiny config once per case ({"num_devices": n, "axes": [...]}); its losses."""
+    from gato.train.loop import train_and_evaluate
+
+    out = {}
+    for name, case in cases.items():
+        config = tiny_config(*overrides)
+        config.mesh.num_devices = case["num_devices"]
+        config.mesh.axes = case["axes"]
+        train_and_evaluate(config, pathlib.Path(root) / name)
+        out[name] = losses(pathlib.Path(root) / name)
+    return out
+
+
+def device_env(num_devices: int, **extra: str) -> dict[str, str]:
+    """Environment for a subprocess with `num_devices` host-platform CPU devices."""
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"
+    env["JAX_PLATFORMS"] = "cpu"
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def run_python(code: str, num_devices: int, timeout: float = 300) -> str:
+    """Runs `code` in a fresh interpreter with `num_devices` CPU devices; returns stdout."""
+    proc = subprocess.run([sys.executable, "-c", code], env=device_env(num_devices), cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode:
+        raise RuntimeError(f"subprocess failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc.stdout
+
+
+def gato_train(args: Sequence[str], num_devices: int = 1, **popen: Any) -> subprocess.Popen:
+    """Starts `python -m gato.cli train ARGS` in a subprocess."""
+    return subprocess.Popen([sys.executable, "-m", "gato.cli", "train", *args],
+                            env=device_env(num_devices), cwd=REPO, text=True, **popen)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def last_json_line(text: str) -> dict[str, Any]:
+    """The last line of `text` that parses as a JSON object."""
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise ValueError(f"no JSON line in output:\n{text[-2000:]}")
+
+
+def slow_down(params: Any, step: int, config: Any) -> dict[str, float]:
+    """Eval callback: sleeps `config.eval.sleep_s` seconds so a test can kill the run."""
+    del params, step
+    time.sleep(float(config.eval.get("sleep_s", 1.0)))
+    return {}
