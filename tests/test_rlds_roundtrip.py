@@ -49,6 +49,7 @@ def test_nested_observations_round_trip(tmp_path, monkeypatch):
         assert loaded["is_first"][0] and not loaded["is_first"][1:].any()
         assert loaded["is_last"][-1] and not loaded["is_last"][:-1].any()
         assert loaded["is_terminal"][-1] and loaded["discount"][-1] == 0.0
+        _assert_same(rlds.steps_to_episode(source.examples()[i]["steps"]), episode)  # slow path
         assert source.metadata(i) == meta == {"episode_id": i, "seed": meta["seed"],
                                               "task": "fake-nested", "policy": "random"}
     again = pickle.loads(pickle.dumps(source))  # grain workers pickle their data source

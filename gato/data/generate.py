@@ -82,6 +82,13 @@ def run(args: argparse.Namespace) -> int:
     bad = [t.name for t in tasks if t.spec is None or t.make_env is None]
     if bad:
         raise ValueError(f"tasks {bad} have no environment to generate episodes from")
+    if args.policy == "expert":
+        from gato.policies import expert_tasks, has_expert
+
+        missing = [t.name for t in tasks if not has_expert(t.name)]
+        if missing:
+            raise ValueError(f"no expert policy for {missing}; use --policy random or tasks "
+                             f"with experts: {', '.join(expert_tasks())}")
     started = time.perf_counter()
     configs = [generation.make_run_config(
         t.name, Path(args.data_dir) / "staging" / f"gato_{t.suite}", args.episodes, args.policy,

@@ -59,17 +59,51 @@ def file_format(builder_dir: str | Path) -> str:
     return info.get("fileFormat", "tfrecord")
 
 
-def steps_to_episode(steps: Any) -> Episode:
-    """A decoded RLDS steps sequence (TFDS PythonDataSource of step dicts) -> stacked Episode."""
+def _stack_decoded(feature: Any, raw: Any, length: int) -> Any:
+    """Decodes a stacked raw leaf [T, ...]: numeric tensors at once, encoded ones step by step."""
+    import tensorflow_datasets as tfds
+
+    if isinstance(feature, tfds.features.FeaturesDict):
+        return {k: _stack_decoded(f, raw[k], length) for k, f in feature.items()}
+    if (isinstance(feature, tfds.features.Tensor) and isinstance(raw, np.ndarray)
+            and raw.dtype.kind in "biuf" and None not in feature.shape):
+        return raw.astype(feature.np_dtype, copy=False).reshape((length, *feature.shape))
+    return np.stack([np.asarray(feature.decode_example_np(x)) for x in raw])
+
+
+def _stacked_steps(steps: Any, steps_feature: Any) -> dict[str, Any]:
+    """Step fields stacked over time, decoding whole arrays where TFDS allows it."""
+    getitem = getattr(steps, "getitem", None)
+    if steps_feature is not None and hasattr(getitem, "flat_example") and hasattr(getitem, "nest"):
+        raw = getitem.nest(list(getitem.flat_example))  # TFDS's undecoded per-field arrays
+        return _stack_decoded(steps_feature, raw, len(steps))
     rows = [dict(step) for step in steps]
-    if not rows:
+    stacked = {k: np.stack([np.asarray(r[k]) for r in rows]) for k in rows[0]
+               if k != "observation"}
+    first = rows[0]["observation"]
+    if isinstance(first, dict):
+        flat = [episodes_lib.flatten_observation(r["observation"]) for r in rows]
+        stacked["observation"] = {k: np.stack([o[k] for o in flat]) for k in flat[0]}
+    else:
+        stacked["observation"] = np.stack([r["observation"] for r in rows])
+    return stacked
+
+
+def steps_to_episode(steps: Any, steps_feature: Any = None) -> Episode:
+    """Decoded RLDS steps (a TFDS PythonDataSource of step dicts) -> a stacked Episode.
+
+    With the steps' features (`info.features["steps"].feature`) whole fields are decoded at once
+    (about 10x faster); a bare image observation (rlu_atari) becomes observation "pixels".
+    """
+    if len(steps) == 0:
         raise ValueError("episode has no steps")
-    observations = [episodes_lib.flatten_observation(r["observation"]) if isinstance(
-        r["observation"], dict) else {"pixels": r["observation"]} for r in rows]
-    episode = {"observation": {k: np.stack([o[k] for o in observations])
-                               for k in sorted(observations[0])}}
+    stacked = _stacked_steps(steps, steps_feature)
+    observation = stacked["observation"]
+    observation = (episodes_lib.flatten_observation(observation)
+                   if isinstance(observation, dict) else {"pixels": observation})
+    episode = {"observation": {k: observation[k] for k in sorted(observation)}}
     for key in episodes_lib.STEP_KEYS:
-        episode[key] = np.stack([np.asarray(r[key]) for r in rows])
+        episode[key] = np.asarray(stacked[key])
     for key in ("is_first", "is_last", "is_terminal"):
         episode[key] = episode[key].astype(bool)
     return episode
@@ -82,6 +116,7 @@ class EpisodeSource:
         self.builder_dir = Path(builder_dir)
         self.split = split
         self._source: Any = None
+        self._features: Any = None
 
     def examples(self) -> Any:
         """The underlying TFDS data source of raw example dicts (opened on first use)."""
@@ -93,13 +128,21 @@ class EpisodeSource:
                 raise KeyError(f"split {self.split!r} not in {self.builder_dir}; "
                                f"splits: {sorted(builder.info.splits.keys())}")
             self._source = builder.as_data_source(self.split)
+            self._features = builder.info.features
         return self._source
+
+    @property
+    def features(self) -> Any:
+        """The dataset's top-level TFDS features (FeaturesDict)."""
+        self.examples()
+        return self._features
 
     def __len__(self) -> int:
         return len(self.examples())
 
     def __getitem__(self, i: int) -> Episode:
-        return steps_to_episode(self.examples()[i]["steps"])
+        steps = self.examples()[i]["steps"]
+        return steps_to_episode(steps, self.features["steps"].feature)
 
     def __iter__(self) -> Iterator[Episode]:
         return (self[i] for i in range(len(self)))
@@ -111,7 +154,7 @@ class EpisodeSource:
                 for k, v in example.items() if k != "steps"}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_source": None}
+        return {**self.__dict__, "_source": None, "_features": None}
 
     def __repr__(self) -> str:
         return f"EpisodeSource({str(self.builder_dir)!r}, split={self.split!r})"

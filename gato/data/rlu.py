@@ -65,7 +65,8 @@ class RluEpisodeSource:
         return len(self._examples)
 
     def __getitem__(self, i: int) -> Episode:
-        return rlds.steps_to_episode(self._examples[i]["steps"])
+        steps = self._examples[i]["steps"]
+        return rlds.steps_to_episode(steps, self._examples.features["steps"].feature)
 
     def metadata(self, i: int) -> dict[str, Any]:
         """Episode-level fields (episode_id, checkpoint_id / timestamp, ...) of episode i."""
@@ -86,6 +87,10 @@ class _ArrayRecordExamples:
 
     def __getitem__(self, i: int) -> Any:
         return self._source.examples()[i]
+
+    @property
+    def features(self) -> Any:
+        return self._source.features
 
 
 def load_rlu_episodes(name: str, data_dir: str | Path, split: str = "train") -> RluEpisodeSource:

@@ -113,6 +113,13 @@ class TfdsRecordSource:
             self._load()
         return len(self._index)
 
+    @property
+    def features(self) -> Any:
+        """The dataset's top-level TFDS features (FeaturesDict)."""
+        if self._index is None:
+            self._load()
+        return self._features
+
     def __getitem__(self, i: int) -> Any:
         if self._index is None:
             self._load()
