@@ -72,3 +72,16 @@ def test_missing_rlu_dataset_lists_what_exists(tmp_path):
                                                       "rlu_atari/Pong_run_1", 2, 0)])
     with pytest.raises(FileNotFoundError, match="rlu_atari/Pong_run_1/1.3.0"):
         rlds.load_episodes("rlu_atari/Breakout_run_1", tmp_path)
+
+
+def test_control_task_falls_back_to_rlu(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    name = "rlu_control_suite/cartpole_swingup"
+    written = [fakes.random_rlu_episode(np.random.default_rng(2), name, 3, 0)]
+    fakes.write_rlu_dataset(tmp_path, name, written)
+    monkeypatch.setattr(tfds.core.constants, "DATA_DIR", str(tmp_path))
+    source = rlds.load_episodes("cartpole-swingup", None)  # None: TFDS's default data dir
+    assert isinstance(source, rlu.RluEpisodeSource) and source.name == name
+    np.testing.assert_array_equal(source[0]["observation"]["velocity"],
+                                  written[0]["steps"]["observation"]["velocity"])

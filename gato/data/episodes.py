@@ -11,17 +11,27 @@ termination (env discount 0), not a time-limit truncation.
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import dm_env
 import numpy as np
 
 Episode = dict[str, Any]
+
+
+class EpisodeSourceLike(Protocol):
+    """Random access to episodes (a grain RandomAccessDataSource): len(source), source[i]."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, i: int) -> Episode: ...
+
+
 STEP_KEYS = ("action", "reward", "discount", "is_first", "is_last", "is_terminal")
 
 
 def flatten_observation(observation: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dict -> {"a/b": leaf}; a bare array becomes {"": array} only when prefix is set."""
+    """Nested dict -> {"a/b": leaf}: key paths joined with "/", leaves unchanged."""
     flat = {}
     for key, value in observation.items():
         path = f"{prefix}{key}"

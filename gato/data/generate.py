@@ -20,7 +20,7 @@ from typing import Any
 import tensorflow_datasets as tfds
 
 import gato
-from gato.data import generation
+from gato.data import generation, rlds
 from gato.envs import registry
 
 DATASETS_DIR = Path(gato.__file__).resolve().parents[1] / "datasets"
@@ -30,7 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", help="comma-separated suites (control, atari)")
     parser.add_argument("--tasks", help="comma-separated task names")
     parser.add_argument("--episodes", type=int, default=100, help="episodes per task")
-    parser.add_argument("--data-dir", required=True, help="TFDS data dir to write datasets to")
+    parser.add_argument("--data-dir", default=None,
+                        help="TFDS data dir to write to (default: $TFDS_DATA_DIR or "
+                             "~/tensorflow_datasets)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--policy", choices=("expert", "random"), default="expert")
     parser.add_argument("--max-episode-steps", type=int, default=None,
@@ -89,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise ValueError(f"no expert policy for {missing}; use --policy random or tasks "
                              f"with experts: {', '.join(expert_tasks())}")
+    args.data_dir = str(rlds.data_root(args.data_dir))
     started = time.perf_counter()
     configs = [generation.make_run_config(
         t.name, Path(args.data_dir) / "staging" / f"gato_{t.suite}", args.episodes, args.policy,

@@ -20,9 +20,18 @@ from gato.data import episodes as episodes_lib
 from gato.data.episodes import Episode
 
 
-def list_datasets(data_dir: str | Path) -> list[str]:
+def data_root(data_dir: str | Path | None) -> Path:
+    """data_dir, or TFDS's default ($TFDS_DATA_DIR or ~/tensorflow_datasets) when None."""
+    if data_dir is None:
+        import tensorflow_datasets as tfds
+
+        data_dir = tfds.core.constants.DATA_DIR
+    return Path(data_dir).expanduser()
+
+
+def list_datasets(data_dir: str | Path | None) -> list[str]:
     """Every prepared TFDS dataset under data_dir, as "name[/config]/version"."""
-    root = Path(data_dir).expanduser()
+    root = data_root(data_dir)
     found = [p.parent.relative_to(root).as_posix()
              for p in root.glob("*/*/dataset_info.json")]
     found += [p.parent.relative_to(root).as_posix()
@@ -37,12 +46,12 @@ def _version_key(path: Path) -> tuple[int, ...]:
         return (-1,)
 
 
-def find_builder_dir(data_dir: str | Path, names: list[str]) -> Path:
+def find_builder_dir(data_dir: str | Path | None, names: list[str]) -> Path:
     """The newest prepared version dir of the first of `names` ("dataset[/config]") that exists.
 
     Raises FileNotFoundError listing what data_dir holds.
     """
-    root = Path(data_dir).expanduser()
+    root = data_root(data_dir)
     for name in names:
         versions = [p.parent for p in (root / name).glob("*/dataset_info.json")]
         if versions:
@@ -160,14 +169,26 @@ class EpisodeSource:
         return f"EpisodeSource({str(self.builder_dir)!r}, split={self.split!r})"
 
 
-def load_episodes(task_name: str, data_dir: str | Path, split: str = "train") -> Any:
-    """The episodes of `task_name` (or an RL Unplugged "rlu_*/config" name) in data_dir."""
-    if task_name.startswith("rlu_"):
-        from gato.data import rlu
+def load_episodes(task_name: str, data_dir: str | Path | None,
+                  split: str = "train") -> episodes_lib.EpisodeSourceLike:
+    """The episodes of `task_name` (or an RL Unplugged "rlu_*/config" name) in data_dir.
 
+    data_dir None means TFDS's default. The project's dataset (`gato_<suite>/<task>`) is used if
+    prepared; otherwise a prepared rlu_control_suite dataset of the same task (same observation
+    keys). rlu_atari frames (84x84 grayscale) differ from the project's Atari frames, so those are
+    read only when named explicitly. Returns a random-access source (len, [i] -> Episode).
+    """
+    from gato.data import rlu
+
+    if task_name.startswith("rlu_"):
         return rlu.load_rlu_episodes(task_name, data_dir, split)
-    root = Path(data_dir).expanduser()
+    root = data_root(data_dir)
     found = sorted(p.relative_to(root).as_posix() for p in root.glob(f"gato_*/{task_name}"))
+    if not found and root.exists():
+        control = [n for n in rlu.prepared(root).get(task_name, [])
+                   if n.startswith("rlu_control_suite/")]
+        if control:
+            return rlu.load_rlu_episodes(control[0], root, split)
     candidates = found or [f"gato_control/{task_name}", f"gato_atari/{task_name}"]
     return EpisodeSource(find_builder_dir(root, candidates), split)
 
@@ -187,7 +208,7 @@ class TextSource:
         return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def load_text_documents(name: str, data_dir: str | Path, split: str = "train",
+def load_text_documents(name: str, data_dir: str | Path | None, split: str = "train",
                         field: str = "text") -> TextSource:
     """Documents of a prepared TFDS text corpus ("lm1b", "c4/en", "wikipedia/20230601.en").
 

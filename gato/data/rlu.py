@@ -37,7 +37,7 @@ def task_name(name: str) -> str:
     raise ValueError(f"{name!r} is not one of {DATASETS} (as 'dataset/config')")
 
 
-def prepared(data_dir: str | Path) -> dict[str, list[str]]:
+def prepared(data_dir: str | Path | None) -> dict[str, list[str]]:
     """Project task name -> the prepared RLU datasets ("rlu_atari/Pong_run_1") for it."""
     found: dict[str, list[str]] = {}
     for entry in rlds.list_datasets(data_dir):
@@ -93,7 +93,8 @@ class _ArrayRecordExamples:
         return self._source.features
 
 
-def load_rlu_episodes(name: str, data_dir: str | Path, split: str = "train") -> RluEpisodeSource:
+def load_rlu_episodes(name: str, data_dir: str | Path | None,
+                      split: str = "train") -> RluEpisodeSource:
     """Episodes of the prepared RLU dataset `name`, e.g. "rlu_control_suite/cartpole_swingup"."""
     task_name(name)  # validates the name before touching the disk
     return RluEpisodeSource(name, rlds.find_builder_dir(data_dir, [name]), split)
