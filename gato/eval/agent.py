@@ -7,6 +7,7 @@ task's action token range, and appended to the cache (the last one together with
 observation). One batched model call per token serves all environments of the batch.
 """
 
+import functools
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -52,6 +53,32 @@ def _single(tokens: np.ndarray, modality: Modality, is_action: bool) -> TokenSeq
     return seq
 
 
+@functools.lru_cache(maxsize=16)
+def compiled_extend(config: Any):
+    """jit of Gato(config).extend returning (last logits [B, V], cache); cached per config so
+    agents and evaluations of one model share compilations."""
+    model = Gato(config)
+
+    def extend(params, chunk, cache):
+        logits, cache = model.apply({"params": params}, chunk, cache, method=Gato.extend)
+        return logits[:, -1], cache
+
+    return jax.jit(extend)
+
+
+@functools.partial(jax.jit, static_argnames=("lo", "hi", "greedy"))
+def sample_rows(logits: jax.Array, keys: jax.Array, count: jax.Array, temperature: jax.Array,
+                lo: int, hi: int, greedy: bool) -> jax.Array:
+    """One id in [lo, hi) per row of logits [B, V]; row b samples with fold_in(keys[b], count)
+    (keys: uint32 [B, 2]), so a row's draws do not depend on the other rows. Returns int32 [B]."""
+    masked = mask_to_range(logits.astype(jnp.float32), lo, hi)
+    if greedy:
+        return jnp.argmax(masked, axis=-1).astype(jnp.int32)
+    step_keys = jax.vmap(lambda k: jax.random.fold_in(k, count))(keys)
+    return jax.vmap(lambda k, row: jax.random.categorical(k, row / temperature))(
+        step_keys, masked).astype(jnp.int32)
+
+
 def _concat_time(chunks: Sequence[TokenSequence]) -> TokenSequence:
     return {k: np.concatenate([c[k] for c in chunks], axis=1) for k in seqlib.FIELDS}
 
@@ -74,22 +101,9 @@ class ModelAgent:
                              f"{model.config.vocab_size}")
         self.action_modality = (Modality.DISCRETE if spec.action_kind == "discrete"
                                 else Modality.CONTINUOUS)
-        self._extend = jax.jit(self._extend_fn)
-        self._sample = jax.jit(self._sample_fn)
+        self._extend = compiled_extend(model.config)
         self._cache = self._pending = self._keys = None
         self._count = 0
-
-    def _extend_fn(self, params, chunk, cache):
-        logits, cache = self.model.apply({"params": params}, chunk, cache, method=Gato.extend)
-        return logits[:, -1], cache
-
-    def _sample_fn(self, logits, keys, count):
-        masked = mask_to_range(logits.astype(jnp.float32), self.lo, self.hi)
-        if self.greedy:
-            return jnp.argmax(masked, axis=-1).astype(jnp.int32)
-        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, count))(keys)
-        return jax.vmap(lambda k, row: jax.random.categorical(k, row / self.temperature))(
-            step_keys, masked).astype(jnp.int32)
 
     def _feed(self, chunk: TokenSequence) -> jax.Array:
         """Appends `chunk` ([B, T] fields) to the cache; returns the last logits [B, V]."""
@@ -136,7 +150,8 @@ class ModelAgent:
         logits = self._feed(self._observation_chunk(timesteps, np.asarray(active)))
         ids = []
         for j in range(self.spec.action_size):
-            token = self._sample(logits, self._keys, self._count)
+            token = sample_rows(logits, self._keys, jnp.int32(self._count),
+                                jnp.float32(self.temperature), self.lo, self.hi, self.greedy)
             self._count += 1
             ids.append(np.asarray(token))
             chunk = _single(ids[-1], self.action_modality, is_action=True)

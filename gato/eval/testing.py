@@ -112,6 +112,10 @@ def tiny_model(seed: int = 0, **overrides):
 
     config = get_model_config("tiny", **{"max_len": 128, **overrides})
     model = Gato(config)
-    params = model.init({"params": jax.random.PRNGKey(seed), "patch_pos": jax.random.PRNGKey(0)},
-                        example_batch(1, 8), train=False)["params"]
-    return model, nn.unbox(params)
+    batch = example_batch(1, 8)
+
+    @jax.jit
+    def init(rng):
+        return nn.unbox(model.init({"params": rng, "patch_pos": rng}, batch, train=False)["params"])
+
+    return model, init(jax.random.PRNGKey(seed))

@@ -1,0 +1,117 @@
+"""`gato eval`: evaluate checkpoints per task suite.
+
+    gato eval --checkpoint WORKDIR/checkpoints/1000 --suite control
+    gato eval --checkpoint WORKDIR --tasks cartpole-swingup,pong --episodes 4 --greedy
+    gato eval --run WORKDIR --suite control        # every checkpoint, newest first, unscored only
+
+Outputs go to WORKDIR/eval/step_<step>/ (results.json, tasks.csv, suites.csv, PNG plots, GIFs;
+see `gato.eval.report`) and scalars to WORKDIR/tensorboard. The eval settings start from
+`default_eval_config()`, take the run's config.json `eval` section, then these flags.
+"""
+
+import argparse
+import logging
+import os
+import pathlib
+import sys
+
+import ml_collections
+
+from gato.eval.config import PROMPT_MODES, default_eval_config
+
+# flag -> eval config key, for flags that override the config when given
+_OVERRIDES = {"suite": "suites", "tasks": "tasks", "episodes": "episodes",
+              "batch_size": "batch_size", "temperature": "temperature", "prompt": "prompt",
+              "prompt_tokens": "prompt_tokens", "prompt_split": "prompt_split",
+              "data_dir": "data_dir", "max_steps": "max_steps", "seed": "seed"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="a run WORKDIR, its checkpoints dir or a step dir")
+    which.add_argument("--run", help="a run WORKDIR: evaluate every checkpoint, newest first")
+    parser.add_argument("--step", type=int, help="with --checkpoint: this step, not the latest")
+    parser.add_argument("--suite", help="comma-separated suites (default: control)")
+    parser.add_argument("--tasks", help="comma-separated task names")
+    parser.add_argument("--episodes", type=int, help="episodes per task")
+    parser.add_argument("--batch-size", type=int, help="environments stepped together")
+    parser.add_argument("--temperature", type=float, help="sampling temperature")
+    parser.add_argument("--greedy", action="store_true", help="argmax decoding")
+    parser.add_argument("--prompt", choices=PROMPT_MODES, help="demonstration prompt mode")
+    parser.add_argument("--prompt-tokens", type=int, help="prompt length in tokens")
+    parser.add_argument("--prompt-split", help="dataset split of the demonstrations")
+    parser.add_argument("--data-dir", help="TFDS data_dir of the demonstration datasets")
+    parser.add_argument("--max-steps", type=int, help="episode-length cap (0: the task's own)")
+    parser.add_argument("--seed", type=int, help="first episode seed")
+    parser.add_argument("--no-gif", action="store_true", help="do not render rollout GIFs")
+    parser.add_argument("--out", help="output directory (default WORKDIR/eval/step_<step>)")
+    parser.add_argument("--force", action="store_true", help="with --run: re-score all steps")
+
+
+def eval_config(args: argparse.Namespace, run_config: dict) -> ml_collections.ConfigDict:
+    """default_eval_config() <- the run's eval section (known keys) <- command-line flags."""
+    config = default_eval_config()
+    for key, value in (run_config.get("eval") or {}).items():
+        if key in config and value is not None:
+            config[key] = type(config[key])(value)
+    for flag, key in _OVERRIDES.items():
+        if getattr(args, flag, None) is not None:
+            config[key] = getattr(args, flag)
+    if args.tasks is not None and args.suite is None:
+        config.suites = ""
+    config.greedy = bool(args.greedy or config.greedy)
+    config.gif = bool(config.gif and not args.no_gif)
+    return config
+
+
+def evaluate_checkpoint(args: argparse.Namespace, path: pathlib.Path, step: int | None,
+                        out: pathlib.Path | None) -> dict:
+    """Loads one checkpoint, checks it against the tasks, evaluates and writes its reports."""
+    from gato.eval import checkpoints
+    from gato.eval.evaluator import Evaluator, select_tasks
+    from gato.model import Gato
+
+    loaded = checkpoints.load_checkpoint(path, step)
+    config = eval_config(args, loaded.config)
+    tasks = select_tasks(config)
+    warnings = checkpoints.check_compatible(loaded, tasks)
+    evaluator = Evaluator(config, Gato(loaded.model_config), tasks=tasks,
+                          workdir=loaded.workdir, out_dir=out)
+    evaluator.warnings += warnings
+    metrics = evaluator.run(loaded.params, loaded.step, extra={"checkpoint": str(loaded.path)})
+    print(f"step {loaded.step}: results in {evaluator.output_dir(loaded.step)}")
+    return metrics
+
+
+def _run_all(args: argparse.Namespace) -> int:
+    from gato.eval import checkpoints
+
+    directory, _ = checkpoints.checkpoints_dir(args.run)
+    steps = checkpoints.list_steps(directory)
+    if not steps:
+        raise FileNotFoundError(f"no checkpoints in {str(directory)!r}")
+    workdir = directory.parent if directory.name == "checkpoints" else directory
+    for step in steps:
+        out = pathlib.Path(args.out) / f"step_{step}" if args.out else None
+        done = (out or workdir / "eval" / f"step_{step}") / "results.json"
+        if done.exists() and not args.force:
+            print(f"step {step}: already scored ({done}), skipping")
+            continue
+        evaluate_checkpoint(args, directory, step, out)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("MUJOCO_GL", "osmesa")  # headless rendering of the rollout GIFs
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from gato.eval.checkpoints import CheckpointError
+
+    try:
+        if args.run:
+            return _run_all(args)
+        evaluate_checkpoint(args, pathlib.Path(args.checkpoint), args.step,
+                            pathlib.Path(args.out) if args.out else None)
+        return 0
+    except (FileNotFoundError, CheckpointError, ValueError, KeyError) as e:
+        print(f"gato eval: error: {e}", file=sys.stderr)
+        return 1

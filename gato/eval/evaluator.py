@@ -1,0 +1,179 @@
+"""The evaluator: roll out an agent on every task of the eval config, score, and report.
+
+    evaluator = Evaluator(config.eval, model, workdir=workdir)
+    metrics = evaluator.run(params, step)   # {"eval/control/cartpole-swingup/normalized_score": ..}
+
+`run` builds a `ModelAgent` per task; `evaluate(make_agent, step)` takes any agent factory, so
+scripted stand-ins go through the same code. Outputs (see `gato.eval.report`) go to
+`out_dir` (default WORKDIR/eval/step_<step>) and scalars to WORKDIR/tensorboard.
+"""
+
+import logging
+import pathlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import ml_collections
+
+from gato.envs import registry
+from gato.envs.registry import Task
+from gato.eval import report, scoring
+from gato.eval.agent import Agent, ModelAgent
+from gato.eval.config import validate
+from gato.eval.prompts import PromptSource, load_prompt_source
+from gato.eval.rollout import run_batch
+
+log = logging.getLogger(__name__)
+
+
+def select_tasks(config: ml_collections.ConfigDict) -> list[Task]:
+    """The config's tasks that have environments (text tasks are skipped with a warning)."""
+    tasks = registry.select(config.get("suites") or None, config.get("tasks") or None)
+    skipped = [t.name for t in tasks if t.make_env is None or t.spec is None]
+    if skipped:
+        log.warning("skipping tasks without environments: %s", ", ".join(skipped))
+    return [t for t in tasks if t.name not in skipped]
+
+
+class Evaluator:
+    """Evaluates agents on `tasks` (default: config.suites + config.tasks) per `config` (the
+    `eval` section, see `default_eval_config`)."""
+
+    def __init__(self, config: ml_collections.ConfigDict, model: Any = None, *,
+                 tasks: Sequence[Task] | None = None, workdir: str | pathlib.Path | None = None,
+                 out_dir: str | pathlib.Path | None = None,
+                 demonstrations: Mapping[str, Any] | None = None):
+        validate(config)
+        self.config, self.model = config, model
+        self.tasks = list(tasks) if tasks is not None else select_tasks(config)
+        if not self.tasks:
+            raise ValueError("no tasks to evaluate")
+        self.workdir = pathlib.Path(workdir) if workdir else None
+        self.out_dir = pathlib.Path(out_dir) if out_dir else None
+        self.demonstrations = dict(demonstrations or {})
+        self._prompts: dict[str, PromptSource | None] = {}
+        self.warnings: list[str] = []
+
+    def output_dir(self, step: int) -> pathlib.Path | None:
+        if self.out_dir is not None:
+            return self.out_dir
+        return self.workdir / "eval" / f"step_{step}" if self.workdir else None
+
+    def _prompt_source(self, task: Task) -> PromptSource | None:
+        c = self.config
+        if task.name not in self._prompts:
+            if c.prompt == "none":
+                source = None
+            elif task.name in self.demonstrations:
+                source = PromptSource(task, self.demonstrations[task.name], c.prompt,
+                                      c.prompt_tokens)
+            else:
+                try:
+                    source = load_prompt_source(task, c.prompt, c.prompt_tokens, c.data_dir,
+                                                c.prompt_split)
+                except FileNotFoundError as e:
+                    self._warn(f"{e}; evaluating {task.name} without a prompt")
+                    source = None
+            self._prompts[task.name] = source
+        return self._prompts[task.name]
+
+    def _warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
+
+    def evaluate_task(self, task: Task, agent: Agent) -> tuple[dict, list[dict], list]:
+        """(score row, episode records, GIF frames) of config.episodes episodes of `task`."""
+        c = self.config
+        seeds = [int(c.seed) + i for i in range(int(c.episodes))]
+        max_steps = int(c.max_steps) or task.max_episode_steps
+        source = self._prompt_source(task)
+        episodes, frames = [], []
+        for start in range(0, len(seeds), int(c.batch_size)):
+            batch = seeds[start:start + int(c.batch_size)]
+            prompt = source.prompt(batch) if source is not None else None
+            done, new_frames = run_batch(
+                task, agent, batch, max_steps, prompt=prompt,
+                gif_frames=int(c.gif_max_frames) if c.gif and start == 0 else 0,
+                gif_size=int(c.gif_size))
+            prompt_len = 0 if prompt is None else int(prompt["tokens"].shape[1])
+            episodes += [{**e, "prompt_tokens": prompt_len} for e in done]
+            frames = frames or new_frames
+        return scoring.task_summary(task.name, task.suite, episodes), episodes, frames
+
+    def evaluate(self, make_agent: Callable[[Task], Agent], step: int,
+                 extra: Mapping[str, Any] | None = None) -> dict:
+        """Evaluates every task with make_agent(task); writes outputs; returns the results."""
+        rows, all_episodes, gifs = [], {}, {}
+        for task in self.tasks:
+            row, episodes, frames = self.evaluate_task(task, make_agent(task))
+            rows.append(row)
+            all_episodes[task.name] = episodes
+            gifs[task.name] = frames
+            log.info("%s: mean return %.3f, expert-normalized %s", task.name,
+                     row["mean_return"], row["expert_normalized"])
+        suites = [scoring.suite_summary(s, [r for r in rows if r["suite"] == s])
+                  for s in sorted({r["suite"] for r in rows})]
+        results = {"step": int(step), "tasks": rows, "suites": suites, "episodes": all_episodes,
+                   "eval_config": self.config.to_dict(), "warnings": list(self.warnings),
+                   **dict(extra or {})}
+        for suite in suites:
+            print(report.format_table(suite, [r for r in rows if r["suite"] == suite["suite"]]))
+        self._write(results, gifs, step)
+        return results
+
+    def _write(self, results: dict, gifs: Mapping[str, list], step: int) -> None:
+        out = self.output_dir(step)
+        rows, suites = results["tasks"], results["suites"]
+        if self.workdir is not None:
+            report.write_tensorboard(self.workdir / "tensorboard", step, rows, suites)
+        if out is None:
+            return
+        report.write_json(out / "results.json", results)
+        report.write_csv(out / "tasks.csv", rows, report.TASK_COLUMNS)
+        report.write_csv(out / "suites.csv", suites, report.SUITE_COLUMNS)
+        for suite in suites:
+            report.plot_task_scores(out / f"scores_{suite['suite']}.png", suite["suite"],
+                                    [r for r in rows if r["suite"] == suite["suite"]])
+        report.plot_threshold_curve(out / "tasks_above_threshold.png", rows)
+        for name, frames in gifs.items():
+            if frames:
+                report.write_gif(out / "gifs" / f"{name}.gif", frames)
+        log.info("evaluation of step %d written to %s", step, out)
+
+    def run(self, params: Any, step: int, extra: Mapping[str, Any] | None = None
+            ) -> dict[str, float]:
+        """Evaluates the model with `params`; returns named scalar metrics."""
+        if self.model is None:
+            raise ValueError("Evaluator.run needs the model (Evaluator(config, model, ...))")
+        c = self.config
+
+        def make_agent(task: Task) -> Agent:
+            return ModelAgent(self.model, params, task.spec, temperature=float(c.temperature),
+                              greedy=bool(c.greedy))
+
+        results = self.evaluate(make_agent, step, extra)
+        return report.scalar_metrics(results["tasks"], results["suites"])
+
+
+
+_CALLBACK_EVALUATORS: dict[int, Evaluator] = {}
+
+
+def train_callback(params: Any, step: int, config: ml_collections.ConfigDict
+                   ) -> dict[str, float]:
+    """Periodic evaluation from the train loop: list "gato.eval.evaluator:train_callback" in
+    config.eval.callbacks. Settings: default_eval_config() updated with the keys of config.eval;
+    reports go under config.eval.workdir when set (else metrics only)."""
+    key = id(config)
+    if key not in _CALLBACK_EVALUATORS:
+        from gato.eval.config import default_eval_config
+        from gato.train.setup import setup_model
+
+        eval_config = default_eval_config()
+        for name, value in config.get("eval", {}).items():
+            if name in eval_config:
+                eval_config[name] = value
+        model, _ = setup_model(config.model)
+        _CALLBACK_EVALUATORS[key] = Evaluator(eval_config, model,
+                                              workdir=config.eval.get("workdir") or None)
+    return _CALLBACK_EVALUATORS[key].run(params, step)
