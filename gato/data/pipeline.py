@@ -1,0 +1,188 @@
+"""The training data pipeline: episodes and documents -> windows -> task mixture -> batches.
+
+    make_iterator(data_config, batch_size=..., seq_len=..., seed=..., process_index=...,
+                  process_count=...) -> PipelineIterator
+
+yields dicts of numpy arrays: every TokenSequence field with shape [batch_size, seq_len, ...] plus
+`task_id` int32 [batch_size] (an index into `iterator.task_names`, sorted by name). Example i of a
+host is a pure function of (seed, process_index, i) (see `gato.data.examples`); each host reads only
+its shard of every task's episodes (ids i % process_count == process_index).
+
+Why grain: tf.data needs TensorFlow, which this project does not install; grain is the JAX-native
+loader (used by MaxText), reads any random-access source, runs Python transforms in worker
+processes (`mp_prefetch`, data_config.worker_count) without the GIL limiting tokenization, is
+deterministic for a seed whatever the worker count, and its iterators have JSON-serializable
+get_state/set_state that checkpoints store beside the model.
+"""
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import grain
+import ml_collections
+import numpy as np
+
+from gato.data import mixture, prompting
+from gato.data.examples import ExampleMaker, TaskData
+from gato.tokenizers.sequence import FIELDS
+
+_MAX_BAD_LISTED = 20
+
+
+def default_data_config() -> ml_collections.ConfigDict:
+    """The data section of an experiment config, with its defaults."""
+    c = ml_collections.ConfigDict()
+    c.source = "mixture"  # "mixture" = this pipeline (gato.data.sources also knows "synthetic")
+    c.data_dir = None  # TFDS data_dir of the generated RLDS datasets (None: TFDS default)
+    c.split = "train"  # TFDS split the episodes are read from
+    c.suites = "control,atari,text"  # comma-separated suites whose tasks are trained on
+    c.tasks = ""  # comma-separated extra task names (added to the suites' tasks)
+    # suite -> weight; a suite's weight is shared by its tasks
+    c.mixture = ml_collections.ConfigDict({"control": 1.0, "atari": 1.0, "text": 1.0})
+    c.task_weights = ml_collections.ConfigDict()  # task -> weight inside its suite (default 1.0)
+    c.prompt_fraction = 0.25  # fraction of control/Atari windows that get a prompt
+    c.prompt_end_fraction = 0.5  # fraction of prompts taken from an episode's end (goal)
+    c.prompt_tokens = None  # prompt token budget (None: seq_len // 4)
+    c.max_episodes = None  # use at most this many episodes per task (None: all)
+    c.on_bad_episode = "skip"  # "skip" (count and report) or "fail" on corrupt/mismatched episodes
+    c.text = "pydocs"  # text corpus: "pydocs" (gato.data.text_corpus) or a TFDS dataset name
+    c.text_max_documents = None  # use at most this many documents (None: all)
+    c.worker_count = 1  # grain worker processes (0: produce batches in this process)
+    c.read_threads = 1  # threads per process producing examples
+    c.prefetch_batches = 4  # batches buffered per worker
+    return c
+
+
+class PipelineIterator:
+    """Iterator over batches with checkpointable state and data statistics.
+
+    Attributes:
+      task_names: sorted task names; batch["task_id"] indexes this list.
+      stats: examples seen per task, prompt kinds, bad episodes skipped (counts and messages).
+    """
+
+    def __init__(self, dataset: grain.IterDataset, task_names: Sequence[str]):
+        self.task_names = list(task_names)
+        self._iterator = iter(dataset)
+        self.stats = self._empty_stats()
+
+    def _empty_stats(self) -> dict[str, Any]:
+        return {"examples": 0, "per_task": dict.fromkeys(self.task_names, 0),
+                "prompts": {k.name.lower(): 0 for k in prompting.PromptKind},
+                "bad_episode_skips": 0, "bad_episodes": []}
+
+    def __iter__(self) -> "PipelineIterator":
+        return self
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        raw = next(self._iterator)
+        batch = {k: np.array(raw[k]) for k in (*FIELDS, "task_id")}
+        self._count(batch["task_id"], np.asarray(raw["_prompt"]), raw["_bad"])
+        return batch
+
+    def _count(self, task_ids: np.ndarray, prompts: np.ndarray, bad: Sequence[str]) -> None:
+        s = self.stats
+        s["examples"] += int(task_ids.size)
+        for t in task_ids.tolist():
+            s["per_task"][self.task_names[t]] += 1
+        for k in prompting.PromptKind:
+            s["prompts"][k.name.lower()] += int((prompts == k).sum())
+        s["bad_episode_skips"] += len(bad)
+        for message in bad:
+            if message not in s["bad_episodes"] and len(s["bad_episodes"]) < _MAX_BAD_LISTED:
+                s["bad_episodes"].append(message)
+
+    def get_state(self) -> dict[str, Any]:
+        """JSON-serializable state: the loader position and the statistics so far."""
+        return {"loader": self._iterator.get_state(), "stats": _copy_stats(self.stats)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continues from a state returned by get_state (of an iterator with the same config)."""
+        if "loader" not in state:
+            raise ValueError(f"not a data pipeline state (keys {sorted(state)})")
+        self._iterator.set_state(state["loader"])
+        self.stats = _copy_stats(state.get("stats") or self._empty_stats())
+
+    def close(self) -> None:
+        """Stops worker processes (if any)."""
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            close()
+
+
+def _copy_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    return {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+            for k, v in stats.items()}
+
+
+def _collate(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Stacks array fields; keeps `_bad` messages as one flat tuple."""
+    out = {k: np.stack([e[k] for e in examples]) for k in (*FIELDS, "task_id", "_prompt")}
+    out["_bad"] = tuple(m for e in examples for m in e["_bad"])
+    return out
+
+
+def build_iterator(tasks: Sequence[TaskData], data_config: ml_collections.ConfigDict, *,
+                   batch_size: int, seq_len: int, seed: int, process_index: int = 0,
+                   process_count: int = 1, tokenize=None) -> PipelineIterator:
+    """The pipeline over already-resolved tasks (in-memory sources work: tests, custom data).
+
+    `tokenize` overrides gato.tokenizers.timestep.tokenize_episode (it must be picklable when
+    worker_count > 0).
+    """
+    if batch_size < 1 or seq_len < 1:
+        raise ValueError(f"batch_size={batch_size} and seq_len={seq_len} must be >= 1")
+    if not 0 <= process_index < process_count:
+        raise ValueError(f"process_index={process_index} not in [0, process_count={process_count})")
+    tasks = sorted(tasks, key=lambda t: t.name)
+    probs = mixture.task_probabilities(
+        [(t.name, t.suite) for t in tasks], dict(data_config.get("mixture") or {}),
+        dict(data_config.get("task_weights") or {}))
+    maker = ExampleMaker(
+        tasks, probs, seq_len, seed, process_index, process_count,
+        prompt_fraction=float(data_config.get("prompt_fraction", 0.25)),
+        prompt_end_fraction=float(data_config.get("prompt_end_fraction", 0.5)),
+        prompt_tokens=data_config.get("prompt_tokens"),
+        on_bad_episode=data_config.get("on_bad_episode", "skip"), tokenize=tokenize)
+    dataset = (grain.MapDataset.range(0, sys.maxsize).map(maker)
+               .batch(batch_size, drop_remainder=True, batch_fn=_collate)
+               .to_iter_dataset(grain.ReadOptions(
+                   num_threads=int(data_config.get("read_threads", 1)),
+                   prefetch_buffer_size=int(data_config.get("prefetch_batches", 4)))))
+    workers = int(data_config.get("worker_count", 0))
+    if workers > 0:
+        _mark_flags_parsed()
+        buffer = int(data_config.get("prefetch_batches", 4))
+        dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(
+            num_workers=workers, per_worker_buffer_size=buffer))
+    return PipelineIterator(dataset, [t.name for t in tasks])
+
+
+def _mark_flags_parsed() -> None:
+    """grain's worker processes read absl flags; outside an absl app they are not parsed yet."""
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+
+
+def make_iterator(data_config: ml_collections.ConfigDict, *, batch_size: int, seq_len: int,
+                  seed: int, process_index: int = 0, process_count: int = 1) -> PipelineIterator:
+    """The training iterator for this host (the "mixture" source of gato.data.sources).
+
+    Args:
+      data_config: see `default_data_config`.
+      batch_size: sequences per batch on this host.
+      seq_len: tokens per sequence.
+      seed: data seed; the same seed gives the same batches whatever worker_count is.
+      process_index, process_count: this host and the number of hosts (episode sharding).
+    """
+    from gato.data.resolve import resolve_tasks
+
+    tasks = resolve_tasks(data_config, seq_len)
+    return build_iterator(tasks, data_config, batch_size=batch_size, seq_len=seq_len, seed=seed,
+                          process_index=process_index, process_count=process_count)
+
+
+make_train_iterator = make_iterator  # the name docs/ARCHITECTURE.md uses

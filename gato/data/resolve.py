@@ -1,0 +1,81 @@
+"""Resolves a data config to per-task data: the registry's tasks, their RLDS episodes, the text.
+
+Control and Atari tasks read their episodes with `gato.data.rlds.load_episodes(task, data_dir,
+split)` (random access, nothing loaded up front). Text tasks share one packed corpus: the documents
+of data_config.text ("pydocs": `gato.data.text_corpus`, its deterministic train/validation split;
+otherwise a TFDS dataset name with a "text" feature) tokenized with the default SentencePiece model
+and cut into seq_len chunks.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from gato.data.examples import TaskData
+from gato.data.windows import TextChunks
+
+
+def _weight(weights: Mapping[str, Any] | None, key: str) -> float:
+    return float((weights or {}).get(key, 1.0))
+
+
+def load_text_documents(name: str, split: str, data_dir: str | None = None,
+                        max_documents: int | None = None) -> list[str]:
+    """Documents of corpus `name` for `split` ("train" or anything else = validation)."""
+    if name == "pydocs":
+        from gato.data import text_corpus
+
+        train, validation = text_corpus.split(text_corpus.load_documents())
+        documents = train if split == "train" else validation
+    else:
+        import tensorflow_datasets as tfds
+
+        source = tfds.data_source(name, split=split, data_dir=data_dir)
+        n = len(source) if max_documents is None else min(len(source), int(max_documents))
+        documents = [_as_text(source[i], name) for i in range(n)]
+    return documents if max_documents is None else documents[: int(max_documents)]
+
+
+def _as_text(example: Mapping[str, Any], name: str) -> str:
+    if "text" not in example:
+        raise ValueError(f"TFDS text corpus {name!r} has no 'text' feature (has {sorted(example)})")
+    text = example["text"]
+    return text.decode("utf-8") if isinstance(text, bytes) else str(text)
+
+
+def text_chunks(documents: list[str], seq_len: int) -> TextChunks:
+    """Documents tokenized (text tokenizer's tokenize_document: ids + EOS) and packed."""
+    from gato.tokenizers.text import default_tokenizer
+
+    tokenizer = default_tokenizer()
+    return TextChunks([tokenizer.tokenize_document(d) for d in documents], seq_len)
+
+
+def resolve_tasks(data_config: Any, seq_len: int) -> list[TaskData]:
+    """TaskData for every selected task with a positive weight (zero-weight tasks are not read)."""
+    from gato.data import rlds
+    from gato.envs import registry
+
+    split = data_config.get("split", "train")
+    data_dir = data_config.get("data_dir")
+    tasks = registry.select(data_config.get("suites") or None, data_config.get("tasks") or None)
+    tasks = [t for t in tasks if _weight(data_config.get("mixture"), t.suite) > 0
+             and _weight(data_config.get("task_weights"), t.name) > 0]
+    if not tasks:
+        raise ValueError("every selected task has mixture weight 0 "
+                         "(data.mixture, data.task_weights)")
+    chunks = None
+    resolved = []
+    for task in tasks:
+        if task.spec is None:
+            if chunks is None:
+                documents = load_text_documents(data_config.get("text", "pydocs"), split, data_dir,
+                                                data_config.get("text_max_documents"))
+                chunks = text_chunks(documents, seq_len)
+            resolved.append(TaskData(task.name, task.suite, chunks=chunks,
+                                     where=f"text corpus {data_config.get('text', 'pydocs')!r}"))
+        else:
+            episodes = rlds.load_episodes(task.name, data_dir, split)
+            resolved.append(TaskData(task.name, task.suite, spec=task.spec, episodes=episodes,
+                                     where=f"data_dir {data_dir}, split {split!r}",
+                                     max_episodes=data_config.get("max_episodes")))
+    return resolved
