@@ -95,3 +95,15 @@ def slow_down(params: Any, step: int, config: Any) -> dict[str, float]:
     del params, step
     time.sleep(float(config.eval.get("sleep_s", 1.0)))
     return {}
+
+
+def read_jsonl(path: str | pathlib.Path) -> list[dict[str, Any]]:
+    from gato.train.metrics import read_jsonl as read
+
+    return read(path)
+
+
+def leaves(tree: Any) -> list[Any]:
+    import jax
+
+    return jax.tree.leaves(tree)

@@ -1,0 +1,127 @@
+"""End-to-end trainer tests on CPU: CLI run, kill -9 + exact resume, NaN stop, multi-device and
+multi-process agreement. Tiny configs; heavier cases run in subprocesses with their own devices."""
+
+import json
+import pathlib
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from gato import cli
+from gato.train import testing
+
+COMMON = ["train.total_steps=6", "train.checkpoint_every=2", "train.log_every=1",
+          "train.seq_len=32", "train.peak_flops_per_device=1e9"]
+SMALL = ["train.total_steps=2", "train.seq_len=16", "train.log_every=1",
+         "train.checkpoint_every=100", "train.peak_flops_per_device=1e9",
+         "model.overrides={'num_layers': 1, 'dropout_rate': 0.1}"]
+
+
+def sets(overrides):
+    return [arg for item in overrides for arg in ("--set", item)]
+
+
+def train_args(workdir, overrides):
+    return ["--config", str(testing.TINY_CONFIG), "--workdir", str(workdir), *sets(overrides)]
+
+
+def wait_for(path: pathlib.Path, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"training exited ({proc.returncode}) before {path} appeared")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"{path} did not appear within {timeout}s")
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_cli_trains_and_resumes_exactly_after_kill_9(tmp_path):
+    reference = tmp_path / "reference"
+    assert cli.main(["train", *train_args(reference, COMMON)]) == 0
+    assert (reference / "checkpoints" / "config.json").is_file()
+    assert sorted(p.name for p in (reference / "checkpoints").iterdir() if p.name.isdigit()) == [
+        "2", "4", "6"]
+    assert list((reference / "tensorboard").glob("events.out.tfevents.*"))
+    expected = testing.losses(reference)
+    assert sorted(expected) == [1, 2, 3, 4, 5, 6]
+    assert all(np.isfinite(v) for v in expected.values())
+
+    killed = tmp_path / "killed"
+    slow = ["eval.callbacks=('gato.train.testing:slow_down',)", "train.eval_every=1"]
+    proc = testing.gato_train(train_args(killed, COMMON + slow), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    wait_for(killed / "checkpoints" / "2", proc)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+
+    assert cli.main(["train", *train_args(killed, COMMON)]) == 0
+    starts = [r["step"] for r in testing.read_jsonl(killed / "metrics.jsonl")
+              if "perf/peak_flops" in r]
+    assert len(starts) == 2 and starts[1] in (2, 4)  # the second run resumed from a checkpoint
+    resumed = testing.losses(killed)
+    assert sorted(resumed) == sorted(expected)
+    for step, loss in expected.items():
+        assert resumed[step] == pytest.approx(loss, rel=1e-6), step
+
+
+@pytest.mark.slow
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    from gato.train import checkpoint, setup
+    from gato.train.loop import train_and_evaluate
+    from gato.train.optimizer import make_optimizer
+
+    config = testing.tiny_config(
+        *COMMON, "optimizer.learning_rate=1e30", "optimizer.warmup_steps=3",
+        "train.checkpoint_every=1")
+    with pytest.raises(FloatingPointError, match="at step 2.*last good checkpoint: step 1"):
+        train_and_evaluate(config, tmp_path)
+    model, _ = setup.setup_model(config.model)
+    mesh, rules = setup.setup_mesh(config)
+    tx, _ = make_optimizer(config.optimizer, config.train.total_steps)
+    abstract = setup.setup_state(model, tx, mesh, rules, config.train.seq_len).abstract
+    directory = tmp_path / "checkpoints"
+    assert sorted(p.name for p in directory.iterdir() if p.name.isdigit()) == ["1"]
+    state, data_state = checkpoint.restore_from_path(directory, abstract)
+    assert int(state.step) == 1 and data_state == {"step": 1}
+    assert all(np.isfinite(np.asarray(x)).all() for x in testing.leaves(state.params))
+
+
+@pytest.mark.slow
+def test_losses_agree_on_1_2_4_and_8_devices_with_data_and_fsdp_axes(tmp_path):
+    cases = {"1": {"num_devices": 1, "axes": [("data", -1), ("fsdp", 1)]},
+             "2": {"num_devices": 2, "axes": [("data", -1), ("fsdp", 1)]},
+             "4fsdp": {"num_devices": 4, "axes": [("data", 1), ("fsdp", -1)]},
+             "8": {"num_devices": 8, "axes": [("data", -1), ("fsdp", 2)]}}
+    code = ("import json; from gato.train import testing; print(json.dumps(testing.mesh_losses("
+            f"{cases!r}, {SMALL!r}, {str(tmp_path)!r})))")
+    result = testing.last_json_line(testing.run_python(code, num_devices=8, timeout=600))
+    reference = result["1"]
+    assert sorted(reference) == ["1", "2"]
+    for name, got in result.items():
+        for step, loss in reference.items():
+            assert got[step] == pytest.approx(loss, rel=2e-5), (name, step)
+
+
+@pytest.mark.slow
+def test_two_processes_train_together_and_report_the_same_losses(tmp_path):
+    port = testing.free_port()
+    procs = [testing.gato_train(
+        [*train_args(tmp_path, SMALL), "--coordinator", f"localhost:{port}",
+         "--num-processes", "2", "--process-id", str(i)],
+        num_devices=2, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    outputs = [p.communicate(timeout=400) for p in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+    finals = [testing.last_json_line(out)["final"] for out, _ in outputs]
+    assert finals[0]["step"] == finals[1]["step"] == 2
+    assert finals[0]["train/loss"] == finals[1]["train/loss"]
+    assert np.isfinite(finals[0]["train/loss"])
+    logged = testing.losses(tmp_path)
+    assert logged[2] == pytest.approx(finals[0]["train/loss"])
+    assert json.loads((tmp_path / "checkpoints" / "config.json").read_text())["train"][
+        "total_steps"] == 2
