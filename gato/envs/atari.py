@@ -4,7 +4,8 @@ Preprocessing (DQN, Mnih et al. 2015; Machado et al. 2018 for sticky actions):
 - frame skip: each agent step repeats the action for `frame_skip` = 4 emulator frames and sums
   the rewards; the observation is the pixel-wise max over the last two frames (removes flicker);
 - sticky actions: `repeat_action_probability` (ALE's own), 0.0 by default, 0.25 in Machado et al.;
-- no-op starts: up to `noop_max` random NOOP agent steps after reset (0 = off; DQN used 30);
+- no-op starts: up to `noop_max` random NOOP agent steps after reset, seeded by the env seed
+  (default 30 as in DQN, so that episodes of a deterministic policy differ; 0 = off);
 - colour: grayscale [H, W, 1] by default, or RGB [H, W, 3];
 - resize: 210x160 -> `height` x `width` (default 80x80 = 25 patches of 16x16; both multiples of
   16) with PIL's antialiased bilinear filter;
@@ -38,7 +39,7 @@ class AtariConfig:
     game: str
     frame_skip: int = 4
     repeat_action_probability: float = 0.0
-    noop_max: int = 0
+    noop_max: int = 30
     grayscale: bool = True
     height: int = 80
     width: int = 80

@@ -76,8 +76,8 @@ def _pendulum_state(obs):
 
 
 def cartpole(env) -> SwingUpExpert:
-    return SwingUpExpert(env, _cartpole_state, q_diag=(1.0, 10.0, 1.0, 1.0), gain=-2.0,
-                         centering=(0.5, 0.5))
+    return SwingUpExpert(env, _cartpole_state, q_diag=(1.0, 10.0, 1.0, 1.0), gain=-5.0,
+                         centering=(0.5, 0.5), switch_cos=0.7)
 
 
 def pendulum(env) -> SwingUpExpert:

@@ -1,0 +1,104 @@
+"""Measures the reference table: expert and random returns per task, in parallel.
+
+  nice -n 5 python -m gato.envs.measure --processes 2
+
+runs every task that has an expert for --control-episodes / --atari-episodes episodes per policy
+(seeds base_seed + i, the same seeds for expert and random), each capped at the task's
+max_episode_steps (the cap evaluation uses), and writes gato/envs/reference_scores.json.
+"""
+
+import argparse
+import json
+import multiprocessing
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gato.envs import registry, scores
+
+
+def episode_return(task_name: str, policy_kind: str, seed: int) -> float:
+    """Undiscounted return of one episode of `policy_kind` ("expert"/"random") from `seed`."""
+    from gato import policies
+
+    task = registry.get(task_name)
+    env = task.make_env(seed)
+    if policy_kind == "expert":
+        policy = policies.make_expert(task_name, env)
+    else:
+        policy = policies.RandomPolicy(task.spec, seed)
+    policy.reset(seed)
+    timestep, total = env.reset(), 0.0
+    for _ in range(task.max_episode_steps):
+        timestep = env.step(policy.step(timestep))
+        total += float(timestep.reward or 0.0)
+        if timestep.last():
+            break
+    return total
+
+
+def _run_job(job: tuple[str, str, int]) -> tuple[str, str, int, float]:
+    return (*job, episode_return(*job))
+
+
+def measure(task_names: list[str], episodes: dict[str, int], base_seed: int = 0,
+            processes: int = 2) -> dict[str, dict]:
+    """{task: reference entry} over `episodes[suite]` seeds per policy, with a process pool."""
+    jobs = [(name, kind, base_seed + i) for name in task_names for kind in ("expert", "random")
+            for i in range(episodes[registry.get(name).suite])]
+    returns: dict[tuple[str, str], dict[int, float]] = {}
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        for name, kind, seed, ret in pool.imap_unordered(_run_job, jobs):
+            returns.setdefault((name, kind), {})[seed] = ret
+    table = {}
+    for name in task_names:
+        expert = [returns[(name, "expert")][s] for s in sorted(returns[(name, "expert")])]
+        rand = [returns[(name, "random")][s] for s in sorted(returns[(name, "random")])]
+        table[name] = {
+            "expert_mean": float(np.mean(expert)), "expert_std": float(np.std(expert)),
+            "random_mean": float(np.mean(rand)), "random_std": float(np.std(rand)),
+            "episodes": len(expert), "seeds": sorted(returns[(name, "expert")]),
+            "max_episode_steps": registry.get(name).max_episode_steps,
+        }
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gato.policies import expert_tasks
+
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        prog="python -m gato.envs.measure", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default=None, help="comma-separated; default: all experts")
+    parser.add_argument("--control-episodes", type=int, default=30)
+    parser.add_argument("--atari-episodes", type=int, default=10)
+    parser.add_argument("--base-seed", type=int, default=0)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=scores.TABLE_PATH)
+    args = parser.parse_args(argv)
+    names = args.tasks.split(",") if args.tasks else expert_tasks()
+    unknown = [n for n in names if n not in expert_tasks()]
+    if unknown:
+        parser.error(f"no expert for {unknown}; tasks with experts: {', '.join(expert_tasks())}")
+    start = time.time()
+    episodes = {"control": args.control_episodes, "atari": args.atari_episodes}
+    table = measure(names, episodes, args.base_seed, args.processes)
+    command = "python -m gato.envs.measure " + shlex.join(argv)
+    old = json.loads(args.output.read_text()) if args.output.exists() else {}
+    for entry in table.values():
+        entry["measured_with"] = command.strip()
+    old.update(table)
+    args.output.write_text(json.dumps(dict(sorted(old.items())), indent=1) + "\n")
+    for name, e in table.items():
+        print(f"{name:20s} expert {e['expert_mean']:9.2f} +- {e['expert_std']:7.2f}   "
+              f"random {e['random_mean']:9.2f} +- {e['random_std']:7.2f}   n={e['episodes']}")
+    print(f"wrote {args.output} in {time.time() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
