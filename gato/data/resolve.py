@@ -3,8 +3,8 @@
 Control and Atari tasks read their episodes with `gato.data.rlds.load_episodes(task, data_dir,
 split)` (random access, nothing loaded up front). Text tasks share one packed corpus: the documents
 of data_config.text ("pydocs": `gato.data.text_corpus`, its deterministic train/validation split;
-otherwise a TFDS dataset name with a "text" feature) tokenized with the default SentencePiece model
-and cut into seq_len chunks.
+otherwise a prepared TFDS text dataset read by `gato.data.rlds.load_text_documents`), tokenized
+with the default SentencePiece model and cut into seq_len chunks.
 """
 
 from collections.abc import Mapping
@@ -27,19 +27,12 @@ def load_text_documents(name: str, split: str, data_dir: str | None = None,
         train, validation = text_corpus.split(text_corpus.load_documents())
         documents = train if split == "train" else validation
     else:
-        import tensorflow_datasets as tfds
+        from gato.data import rlds
 
-        source = tfds.data_source(name, split=split, data_dir=data_dir)
+        source = rlds.load_text_documents(name, data_dir, split)
         n = len(source) if max_documents is None else min(len(source), int(max_documents))
-        documents = [_as_text(source[i], name) for i in range(n)]
+        documents = [source[i] for i in range(n)]
     return documents if max_documents is None else documents[: int(max_documents)]
-
-
-def _as_text(example: Mapping[str, Any], name: str) -> str:
-    if "text" not in example:
-        raise ValueError(f"TFDS text corpus {name!r} has no 'text' feature (has {sorted(example)})")
-    text = example["text"]
-    return text.decode("utf-8") if isinstance(text, bytes) else str(text)
 
 
 def text_chunks(documents: list[str], seq_len: int) -> TextChunks:

@@ -37,7 +37,12 @@ class BadEpisodeError(ValueError):
 
 
 def validate_episode(spec: TimestepSpec, episode: Episode) -> int:
-    """Checks an episode against `spec` and returns its length T; raises BadEpisodeError."""
+    """Checks an episode against `spec`; returns how many timesteps windows may use.
+
+    That is T, or T - 1 when the last step is flagged is_last: in the RLDS layout it holds the
+    final observation and a placeholder zero action that was never taken, not a training target.
+    Raises BadEpisodeError naming the offending key.
+    """
     for field in ("observation", "action"):
         if field not in episode:
             raise BadEpisodeError(f"missing field {field!r} (has {sorted(episode)})")
@@ -64,7 +69,8 @@ def validate_episode(spec: TimestepSpec, episode: Episode) -> int:
         if kind == "image" and value.ndim not in (3, 4):
             raise BadEpisodeError(
                 f"image observation {key!r} shape {value.shape} is not [T,H,W(,C)]")
-    return length
+    is_last = np.asarray(episode.get("is_last", np.zeros(length, bool)))
+    return length - 1 if length > 1 and is_last.shape == (length,) and is_last[-1] else length
 
 
 def timestep_ends(seq: seqlib.TokenSequence) -> np.ndarray:
