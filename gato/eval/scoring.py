@@ -40,7 +40,7 @@ def _reference_scores(task_name: str, suite: str, mean_return: float) -> dict[st
         from gato.envs import scores
         ref = scores.reference(task_name)
         out["expert_normalized"] = normalize(mean_return, ref["random_mean"], ref["expert_mean"])
-    except (ImportError, KeyError, ValueError) as e:
+    except (ImportError, OSError, KeyError, ValueError) as e:
         log.warning("no expert-normalized score for %s: %s", task_name, e)
         return out
     if suite == "atari":

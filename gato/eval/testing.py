@@ -119,3 +119,31 @@ def tiny_model(seed: int = 0, **overrides):
         return nn.unbox(model.init({"params": rng, "patch_pos": rng}, batch, train=False)["params"])
 
     return model, init(jax.random.PRNGKey(seed))
+
+
+def save_random_checkpoint(workdir, steps=(1,), model: str = "tiny", data: dict | None = None,
+                           **overrides) -> None:
+    """Saves a randomly initialized model with the trainer's Checkpointer under
+    WORKDIR/checkpoints (one checkpoint per step, config.json beside them)."""
+    import pathlib
+
+    import jax.numpy as jnp
+    import ml_collections
+    import optax
+
+    from gato.train.checkpoint import Checkpointer, write_config
+    from gato.train.step import TrainState
+
+    overrides = {"max_len": 64, **overrides}
+    _, params = tiny_model(seed=0, **overrides) if model == "tiny" else (None, None)
+    config = ml_collections.ConfigDict({
+        "model": {"name": model, "overrides": overrides},
+        "data": data if data is not None else {"source": "rlds", "suites": "control", "tasks": ""},
+    })
+    directory = pathlib.Path(workdir) / "checkpoints"
+    checkpointer = Checkpointer(directory, keep=None)
+    opt_state = optax.sgd(0.1).init(params)
+    for step in steps:
+        checkpointer.save(TrainState(jnp.int32(step), params, opt_state), {"epoch": 0})
+    checkpointer.close()
+    write_config(directory, config)
