@@ -73,8 +73,8 @@ def format_table(suite: dict, rows: Sequence[dict]) -> str:
     widths = [max(len(c), *(len(line[i]) for line in body)) for i, c in enumerate(cols)]
     lines = [f"== suite {suite['suite']}: {suite['scored_tasks']}/{suite['tasks']} tasks scored, "
              f"{suite['tasks_at_50pct']} at >= 50% of expert =="]
-    lines.append("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in body]
+    for line in [list(cols), *body]:
+        lines.append("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
     return "\n".join(lines)
 
 
@@ -107,6 +107,7 @@ def plot_threshold_curve(path: pathlib.Path, rows: Sequence[dict]) -> pathlib.Pa
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     x = [100 * t for t in THRESHOLDS]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -114,6 +115,8 @@ def plot_threshold_curve(path: pathlib.Path, rows: Sequence[dict]) -> pathlib.Pa
                               for s in sorted({r["suite"] for r in rows})}
     for name, group in groups.items():
         ax.plot(x, tasks_at_or_above([r.get("expert_normalized") for r in group]), label=name)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("score threshold (% of expert)")
     ax.set_ylabel("tasks at or above threshold")
     ax.legend()

@@ -34,19 +34,22 @@ def return_stats(returns: Sequence[float]) -> dict[str, float]:
 
 
 def _reference_scores(task_name: str, suite: str, mean_return: float) -> dict[str, float | None]:
-    """Expert-normalized (all suites) and human-normalized (Atari) scores of a mean return."""
+    """Expert-normalized (all suites) and human-normalized (Atari) scores of a mean return;
+    None where the reference table has no entry (logged)."""
     out: dict[str, float | None] = {"expert_normalized": None, "human_normalized": None}
     try:
         from gato.envs import scores
+
         ref = scores.reference(task_name)
         out["expert_normalized"] = normalize(mean_return, ref["random_mean"], ref["expert_mean"])
     except (ImportError, OSError, KeyError, ValueError) as e:
         log.warning("no expert-normalized score for %s: %s", task_name, e)
-        return out
     if suite == "atari":
         try:
+            from gato.envs import scores
+
             out["human_normalized"] = float(scores.human_normalized(task_name, mean_return))
-        except (AttributeError, KeyError, ValueError) as e:
+        except (ImportError, AttributeError, KeyError, ValueError) as e:
             log.warning("no human-normalized score for %s: %s", task_name, e)
     return out
 
