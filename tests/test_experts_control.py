@@ -48,3 +48,21 @@ def test_missing_expert_error_lists_experts():
     assert "cartpole-swingup" in expert_tasks()
     with pytest.raises(KeyError, match="cartpole-swingup"):
         make_expert("cheetah-run", None)
+
+
+@pytest.mark.parametrize("name", expert_tasks())
+def test_every_expert_acts_within_its_action_spec(name):
+    task = registry.get(name)
+    env = task.make_env(0)
+    expert = make_expert(name, env)
+    expert.reset(0)
+    timestep = env.reset()
+    for _ in range(5):
+        action = np.asarray(expert.step(timestep))
+        assert action.shape == task.spec.action_shape, name
+        if task.spec.action_kind == "discrete":
+            assert 0 <= int(action) < task.spec.num_actions
+        else:
+            assert np.all(action >= task.spec.action_minimum)
+            assert np.all(action <= task.spec.action_maximum)
+        timestep = env.step(action)

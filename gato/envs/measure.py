@@ -51,8 +51,11 @@ def measure(task_names: list[str], episodes: dict[str, int], base_seed: int = 0,
             for i in range(episodes[registry.get(name).suite])]
     returns: dict[tuple[str, str], dict[int, float]] = {}
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        for name, kind, seed, ret in pool.imap_unordered(_run_job, jobs):
+        for done, (name, kind, seed, ret) in enumerate(pool.imap_unordered(_run_job, jobs), 1):
             returns.setdefault((name, kind), {})[seed] = ret
+            if done % 20 == 0 or done == len(jobs):
+                print(f"{done}/{len(jobs)} episodes ({name} {kind} seed {seed}: {ret:.1f})",
+                      flush=True)
     table = {}
     for name in task_names:
         expert = [returns[(name, "expert")][s] for s in sorted(returns[(name, "expert")])]

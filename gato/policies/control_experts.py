@@ -9,11 +9,15 @@ Each expert reads only its observation at `step`; the env is used once, at const
 model constants (inertia, gravity torque, LQR gains, target position).
 """
 
+from collections.abc import Callable, Sequence
+
 import dm_env
 import mujoco
 import numpy as np
 
 from gato.policies import lqr
+
+StateFn = Callable[[dict], tuple[np.ndarray, np.ndarray]]
 
 
 def _pole_constants(physics, dof: int) -> tuple[float, float]:
@@ -28,19 +32,28 @@ def _pole_constants(physics, dof: int) -> tuple[float, float]:
 
 
 class SwingUpExpert:
-    """Energy-shaping swing-up plus LQR balance for a pole on hinge `dof` (0 = upright).
+    """Energy-shaping swing-up plus LQR balance for a pole on the last hinge (angle 0 = upright).
 
-    `state_fn(observation) -> (qpos [nv], qvel [nv])` recovers the state from observations.
+    Args:
+      env: the dm_control env (its physics gives the pole's inertia, gravity torque, and the LQR
+        linearization around upright).
+      state_fn: observation -> (qpos [nv], qvel [nv]).
+      q_diag: LQR state cost diagonal over (qpos, qvel); the control cost is the identity.
+      gain: energy-pumping gain [1/J]; its sign depends on how the actuator drives the pole.
+      centering: (position, velocity) gains pulling a cart back to the rail's centre.
+      switch_cos: cos(angle) above which the LQR takes over from energy pumping.
     """
 
-    def __init__(self, env, state_fn, q_diag, gain: float, centering=(0.0, 0.0),
+    def __init__(self, env: dm_env.Environment, state_fn: StateFn, q_diag: Sequence[float],
+                 gain: float, centering: tuple[float, float] = (0.0, 0.0),
                  switch_cos: float = 0.85):
         physics = env.physics
         model = physics.model.ptr
         self.dof = model.nv - 1
         self.state_fn = state_fn
         self.inertia, self.mgl = _pole_constants(physics, self.dof)
-        a, b = lqr.linearize(model, np.zeros(model.nq), env._n_sub_steps)
+        sub_steps = round(env.control_timestep() / model.opt.timestep)
+        a, b = lqr.linearize(model, np.zeros(model.nq), sub_steps)
         self.k = lqr.lqr_gain(a, b, np.diag(q_diag), np.eye(model.nu))
         self.gain, self.centering, self.switch_cos = gain, centering, switch_cos
 
@@ -75,19 +88,19 @@ def _pendulum_state(obs):
     return np.array([np.arctan2(sin, cos)]), np.asarray(obs["velocity"])
 
 
-def cartpole(env) -> SwingUpExpert:
+def cartpole(env: dm_env.Environment) -> SwingUpExpert:
     return SwingUpExpert(env, _cartpole_state, q_diag=(1.0, 10.0, 1.0, 1.0), gain=-5.0,
                          centering=(0.5, 0.5), switch_cos=0.7)
 
 
-def pendulum(env) -> SwingUpExpert:
+def pendulum(env: dm_env.Environment) -> SwingUpExpert:
     return SwingUpExpert(env, _pendulum_state, q_diag=(10.0, 1.0), gain=100.0, switch_cos=0.9)
 
 
 class PointMassExpert:
     """PD control of the mass toward the target: u = clip(kp (target - pos) - kd vel)."""
 
-    def __init__(self, env, kp: float = 10.0, kd: float = 3.0):
+    def __init__(self, env: dm_env.Environment, kp: float = 10.0, kd: float = 3.0):
         self.target = np.array(env.physics.named.model.geom_pos["target", :2])
         self.kp, self.kd = kp, kd
 
@@ -107,8 +120,8 @@ class ReacherExpert:
     step finite near the stretched-arm singularity where Jacobian-transpose control stalls.
     """
 
-    def __init__(self, env=None, kp: float = 10.0, kd: float = 0.3, lam: float = 0.1,
-                 link: float = 0.12):
+    def __init__(self, env: dm_env.Environment | None = None, kp: float = 10.0,
+                 kd: float = 0.3, lam: float = 0.1, link: float = 0.12):
         del env
         self.kp, self.kd, self.lam, self.link = kp, kd, lam, link
 
