@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 
 from gato.eval.agent import ModelAgent
+from gato.eval.config import default_eval_config
+from gato.eval.evaluator import Evaluator
+from gato.eval.prompts import PromptSource
 from gato.eval.rollout import run_batch
 from gato.eval.scripted import PolicyAgent, TokenReplayAgent
 from gato.eval.testing import CounterExpert, counter_task, crashing_task, tiny_model
@@ -72,3 +75,39 @@ def test_model_agent_batched_equals_unbatched_sampling(tiny):
     hot = ModelAgent(model, params, task.spec, temperature=100.0)
     returns = {run_batch(task, hot, [s], max_steps=10)[0][0]["return"] for s in range(8)}
     assert len(returns) > 1  # sampling does depend on the seed
+
+
+def _demo(steps: int) -> dict:
+    return {"observation": {"target": np.arange(steps, dtype=np.int32) % 4,
+                            "time": np.arange(steps, dtype=np.int32)},
+            "action": np.arange(steps, dtype=np.int32) % 4,
+            "is_last": np.arange(steps) == steps - 1}
+
+
+def test_model_agent_feeds_prompt_then_observations(tiny):
+    task = counter_task(length=6)
+    model, params = tiny
+    prompt = PromptSource(task, [_demo(20)], "end", 40).prompt([5, 6, 7])  # > cache_len 32
+    agent = ModelAgent(model, params, task.spec, greedy=True)
+    agent.reset(3, prompt, seeds=[5, 6, 7])
+    np.testing.assert_array_equal(np.asarray(agent._cache.count), [40, 40, 40])
+    env_steps = [counter_task(length=6).make_env(s).reset() for s in (5, 6, 7)]
+    actions = agent.act(env_steps, np.array([True, False, True]))
+    assert actions[1] is None and all(0 <= int(actions[i]) < 4 for i in (0, 2))
+    # 2 observation tokens + separator appended; the 1 action token waits for the next call
+    np.testing.assert_array_equal(np.asarray(agent._cache.count), [43, 43, 43])
+    batched, _ = run_batch(task, agent, [5, 6, 7], max_steps=6, prompt=prompt)
+    single = [run_batch(task, agent, [s], 6, prompt={k: v[i:i + 1] for k, v in prompt.items()}
+                        )[0][0] for i, s in enumerate((5, 6, 7))]
+    assert [e["return"] for e in batched] == [e["return"] for e in single]
+
+
+def test_evaluator_run_returns_named_metrics(tiny, tmp_path):
+    model, params = tiny
+    config = default_eval_config()
+    config.update({"episodes": 3, "batch_size": 3, "prompt": "none", "greedy": True,
+                   "gif": False})
+    metrics = Evaluator(config, model, tasks=[counter_task(length=6)], workdir=tmp_path).run(
+        params, step=3)
+    assert 0.0 <= metrics["eval/test/test-counter/return"] <= 6.0
+    assert (tmp_path / "eval" / "step_3" / "results.json").exists()
