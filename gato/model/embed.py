@@ -4,7 +4,8 @@ Every token becomes one `embed_dim` vector:
 
   - ids (text, discrete, continuous, separator) through one shared `nn.Embed` table, the same table
     that produces the output logits (tied, `TokenEmbed.attend`);
-  - image patches through a single pre-activation ResNet v2 block (GroupNorm -> GELU -> conv3x3 ->
+  - image patches, normalized by `gato.tokenizers.image.normalize` ([-1, 1] / 4), through a
+    single pre-activation ResNet v2 block (GroupNorm -> GELU -> conv3x3 ->
     GroupNorm -> GELU -> conv3x3, plus the input), flattened and projected linearly to embed_dim,
     plus learned row and column patch position encodings (see `patch_position_buckets`);
   - observation tokens (modality IMAGE, DISCRETE or CONTINUOUS, not action) add a learned local
@@ -22,15 +23,8 @@ import jax
 import jax.numpy as jnp
 
 from gato.model.config import ModelConfig
+from gato.tokenizers.image import normalize
 from gato.tokenizers.sequence import Modality
-
-PATCH_SCALE = 4.0  # sqrt(patch size): Gato divides [-1, 1] pixels by it
-
-
-def normalize_patches(patches: jax.Array) -> jax.Array:
-    """uint8 pixels [..., 16, 16, 3] -> float32 in [-1, 1] / 4 (same arithmetic as
-    `gato.tokenizers.image.normalize`)."""
-    return (patches.astype(jnp.float32) / 255.0 * 2.0 - 1.0) / PATCH_SCALE
 
 
 def patch_position_buckets(
@@ -63,7 +57,7 @@ class PatchEncoder(nn.Module):
     def __call__(self, patches: jax.Array) -> jax.Array:
         cfg = self.config
         lead, (h, w, c) = patches.shape[:-3], patches.shape[-3:]
-        x = normalize_patches(patches).reshape((-1, h, w, c)).astype(cfg.dtype)
+        x = normalize(patches, jnp.float32).reshape((-1, h, w, c)).astype(cfg.dtype)
         y = x
         for i in range(2):
             y = nn.GroupNorm(num_groups=1, dtype=cfg.dtype, param_dtype=cfg.param_dtype,

@@ -1,0 +1,151 @@
+"""Gato forward pass: shapes, causality, embedding rules, dtypes, scan/remat variants."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gato.model import (
+    Gato,
+    get_model_config,
+    param_shapes,
+    stack_layer_params,
+    unstack_layer_params,
+)
+from gato.model.embed import patch_position_buckets
+from gato.model.testing import init_params, jit_apply, mixed_batch
+from gato.tokenizers.sequence import Modality
+from gato.tokenizers.vocab import VOCAB_SIZE
+
+L = 40
+
+
+@pytest.fixture(scope="module")
+def setup():
+    config = get_model_config("tiny")
+    return config, mixed_batch(0, 2, L), init_params(config)
+
+
+def _logits(config, params, batch, train=False, rngs=None):
+    return jit_apply(config, train)(params, batch, rngs)
+
+
+def _with_dropout(config):
+    return config.replace(dropout_rate=0.1)
+
+
+def test_shapes_and_dtypes(setup):
+    config, batch, params = setup
+    logits = _logits(config, params, batch)
+    assert logits.shape == (2, L, VOCAB_SIZE) and logits.dtype == jnp.float32
+    assert np.isfinite(np.asarray(logits)).all()
+    rngs = {"patch_pos": jax.random.key(2), "dropout": jax.random.key(3)}
+    train_logits = _logits(_with_dropout(config), params, batch, train=True, rngs=rngs)
+    assert train_logits.shape == logits.shape
+    assert not np.allclose(train_logits, logits)
+
+
+def test_missing_field_is_named(setup):
+    config, batch, params = setup
+    bad = {k: v for k, v in batch.items() if k != "local_pos"}
+    with pytest.raises(ValueError, match="local_pos"):
+        _logits(config, params, bad)
+
+
+def test_causal(setup):
+    config, batch, params = setup
+    j = 20
+    changed = {k: v.copy() for k, v in batch.items()}
+    changed["tokens"][:, j] = (changed["tokens"][:, j] + 7) % 32_000
+    changed["patches"][:, j] = 255 - changed["patches"][:, j]
+    changed["modality"][:, j] = Modality.TEXT
+    a, b = _logits(config, params, batch), _logits(config, params, changed)
+    np.testing.assert_allclose(a[:, :j], b[:, :j], atol=1e-5)
+    assert np.abs(a[:, j:] - b[:, j:]).max() > 1e-3
+
+
+def test_local_position_only_on_observations(setup):
+    config, batch, params = setup
+    base = _logits(config, params, batch)
+    text = batch["modality"][0] == Modality.TEXT
+    action = batch["is_action"][0]
+    for where, should_change in ((text, False), (action, False), (~text & ~action, True)):
+        changed = {k: v.copy() for k, v in batch.items()}
+        i = int(np.flatnonzero(where & (batch["modality"][0] != Modality.PAD))[0])
+        changed["local_pos"][0, i] += 5
+        diff = np.abs(_logits(config, params, changed) - base)[0, i].max()
+        assert (diff > 1e-4) == should_change, (i, diff)
+
+
+def test_patch_position_buckets():
+    interval = jnp.array([[0.0, 0.5], [0.25, 0.5], [0.3, 0.31], [0.5, 1.0]])
+    lo, hi = np.array([0, 32, 38, 64]), np.array([64, 64, 40, 128])
+    np.testing.assert_array_equal(patch_position_buckets(interval, 128, False, None),
+                                  (lo + hi) // 2)
+    many = jnp.broadcast_to(interval, (2000, 4, 2))
+    sampled = np.asarray(patch_position_buckets(many, 128, True, jax.random.key(0)))
+    assert (sampled >= lo).all() and (sampled < hi).all()
+    for k in range(4):
+        assert set(np.unique(sampled[:, k])) == set(range(lo[k], hi[k]))
+    with pytest.raises(ValueError, match="rng"):
+        patch_position_buckets(interval, 128, True, None)
+
+
+def test_train_mode_samples_patch_positions(setup):
+    config, batch, params = setup
+    rngs = [{"patch_pos": jax.random.key(i), "dropout": jax.random.key(9)} for i in range(2)]
+    a, b = (_logits(_with_dropout(config), params, batch, train=True, rngs=r) for r in rngs)
+    image = batch["modality"] == Modality.IMAGE
+    first_image = int(np.flatnonzero(image[0])[0])
+    assert np.abs(a - b)[0, first_image].max() > 1e-4
+    np.testing.assert_allclose(a[:, :first_image], b[:, :first_image], atol=1e-6)
+
+
+def test_bfloat16_close_to_float32(setup):
+    config, batch, params = setup
+    ref = _logits(config, params, batch)
+    out = _logits(config.replace(dtype="bfloat16"), params, batch)
+    assert out.dtype == jnp.float32
+    scale = np.abs(np.asarray(ref)).max()
+    assert np.abs(np.asarray(out) - np.asarray(ref)).max() < 0.05 * scale
+
+
+def test_scan_and_loop_layers_agree(setup):
+    config, batch, params = setup
+    ref = _logits(config, params, batch)
+    loop = config.replace(scan_layers=False)
+    loop_params = dict(params, decoder=unstack_layer_params(params["decoder"], config.num_layers))
+    assert jax.tree.structure(loop_params) == jax.tree.structure(param_shapes(loop))
+    np.testing.assert_allclose(_logits(loop, loop_params, batch), ref, atol=1e-5)
+    restacked = stack_layer_params(loop_params["decoder"], config.num_layers)
+    jax.tree.map(np.testing.assert_array_equal, restacked, params["decoder"])
+
+
+def test_remat_gradients_match(setup):
+    """Remat (with a policy, on unscanned layers) gives the plain scanned model's gradients; remat
+    with scanned layers runs in the overfitting test."""
+    config, batch, params = setup
+
+    def grad(p, cfg):
+        return jax.jit(jax.grad(lambda p: jnp.mean(_logits(cfg, p, batch) ** 2)))(p)
+
+    ref = grad(params, config)
+    cfg = config.replace(remat="dots_saveable", scan_layers=False)
+    unstacked = unstack_layer_params(params["decoder"], config.num_layers)
+    grads = grad(dict(params, decoder=unstacked), cfg)
+    grads = dict(grads, decoder=stack_layer_params(grads["decoder"], config.num_layers))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), grads, ref)
+
+
+def test_logical_axis_names():
+    config = get_model_config("tiny")
+    batch = mixed_batch(0, 1, 8)
+    boxed = jax.eval_shape(lambda r: Gato(config).init(
+        {"params": r, "patch_pos": r}, batch)["params"], jax.random.key(0))
+    allowed = {None, "vocab", "embed", "mlp", "heads", "kv", "layers", "patch_in", "positions"}
+    specs = nn.get_partition_spec(boxed)
+    leaves = jax.tree.leaves(specs, is_leaf=lambda x: isinstance(x, jax.sharding.PartitionSpec))
+    assert leaves and all(set(spec) <= allowed for spec in leaves)
+    layer_spec = specs["decoder"]["layers"]["mlp_in"]["kernel"]
+    assert tuple(layer_spec) == ("layers", "embed", "mlp")
