@@ -32,7 +32,8 @@ def test_episode_windows_hold_whole_consecutive_timesteps():
         assert ex["local_pos"][0] == 0 and ex["modality"][0] == Modality.DISCRETE  # boundary
         steps = _steps(ex)
         episode = tasks[0].episodes[steps[0][0]]
-        assert len(steps) == min(SEQ_LEN // STEP, len(episode["action"]))
+        usable = len(episode["action"]) - 1  # the is_last step's placeholder action is dropped
+        assert len(steps) == min(SEQ_LEN // STEP, usable) and steps[-1][1] < usable
         assert [s for _, s in steps] == list(range(steps[0][1], steps[0][1] + len(steps)))
         np.testing.assert_array_equal(ex["loss_mask"], ex["is_action"])  # targets = actions only
 
@@ -91,7 +92,7 @@ def test_real_text_chunks_end_documents_with_eos():
 ])
 def test_validate_episode_names_the_problem(mutate, message):
     episode = fakes.control_episodes(1, seed=3)[0]
-    assert windows.validate_episode(fakes.CONTROL_SPEC, episode) == len(episode["action"])
+    assert windows.validate_episode(fakes.CONTROL_SPEC, episode) == len(episode["action"]) - 1
     mutate(episode)
     with pytest.raises(windows.BadEpisodeError, match=message):
         windows.validate_episode(fakes.CONTROL_SPEC, episode)
