@@ -61,7 +61,7 @@ def test_resume_from_state_continues_exactly(tasks):
     assert sum(stats["per_task"].values()) == 6 * BATCH
 
 
-def test_worker_processes_give_the_same_batches_and_resume(tasks):
+def test_worker_processes_give_the_same_batches_and_resume_across_worker_counts(tasks):
     in_process = _take(pipeline.build_iterator(tasks, _config(), batch_size=BATCH,
                                                seq_len=SEQ_LEN, seed=3), 5)
     workers = pipeline.build_iterator(tasks, _config(worker_count=2), batch_size=BATCH,
@@ -70,10 +70,17 @@ def test_worker_processes_give_the_same_batches_and_resume(tasks):
         _assert_same(in_process[:2], _take(workers, 2))
         state = json.loads(json.dumps(workers.get_state()))
         _assert_same(in_process[2:], _take(workers, 3))
-        workers.set_state(state)
-        _assert_same(in_process[2:], _take(workers, 3))
     finally:
         workers.close()
+    resumed = pipeline.build_iterator(tasks, _config(), batch_size=BATCH, seq_len=SEQ_LEN, seed=3)
+    resumed.set_state(state)
+    _assert_same(in_process[2:], _take(resumed, 3))
+
+
+def test_set_state_rejects_foreign_state(tasks):
+    iterator = pipeline.build_iterator(tasks, _config(), batch_size=BATCH, seq_len=SEQ_LEN, seed=0)
+    with pytest.raises(ValueError, match="not a data pipeline state"):
+        iterator.set_state({"step": 3})
 
 
 def _walk_only(source):

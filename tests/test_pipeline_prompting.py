@@ -1,6 +1,7 @@
 """Prompt conditioning: fractions, goal (end) prompts, masking, other-episode sourcing."""
 
 import numpy as np
+import pytest
 
 from gato.data import pipeline_fakes as fakes
 from gato.data.examples import ExampleMaker, TaskData
@@ -61,3 +62,11 @@ def test_no_prompt_when_fraction_is_zero_and_text_never_prompted():
     maker = ExampleMaker(tasks, np.full(4, 0.25), SEQ_LEN, seed=0, prompt_fraction=0.0)
     kinds = {maker(i)["_prompt"] for i in range(40)}
     assert kinds <= {-1, int(PromptKind.NONE)}
+
+
+@pytest.mark.parametrize("field, value", [("prompt_fraction", 1.5), ("prompt_end_fraction", -0.1),
+                                          ("prompt_tokens", SEQ_LEN)])
+def test_bad_prompt_settings_are_named(field, value):
+    task = TaskData("walk", "control", fakes.CONTROL_SPEC, fakes.control_episodes(2))
+    with pytest.raises(ValueError, match=field):
+        ExampleMaker([task], np.ones(1), SEQ_LEN, seed=0, **{field: value})

@@ -78,6 +78,9 @@ class ExampleMaker:
         if self.on_bad_episode not in ON_BAD_EPISODE:
             raise ValueError(f"on_bad_episode={self.on_bad_episode!r}; "
                              f"expected one of {ON_BAD_EPISODE}")
+        for name in ("prompt_fraction", "prompt_end_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}={getattr(self, name)} must be in [0, 1]")
         if self.prompt_tokens is None:
             self.prompt_tokens = self.seq_len // 4
         if not 0 <= self.prompt_tokens < self.seq_len:

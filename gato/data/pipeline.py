@@ -11,10 +11,12 @@ its shard of every task's episodes (ids i % process_count == process_index).
 Why grain: tf.data needs TensorFlow, which this project does not install; grain is the JAX-native
 loader (used by MaxText), reads any random-access source, runs Python transforms in worker
 processes (`mp_prefetch`, data_config.worker_count) without the GIL limiting tokenization, is
-deterministic for a seed whatever the worker count, and its iterators have JSON-serializable
-get_state/set_state that checkpoints store beside the model.
+deterministic for a seed whatever the worker count, and starts at any position of a random-access
+dataset. The iterator's state is the number of batches consumed (plus statistics): JSON, and valid
+across worker counts, which grain's own per-worker iterator state is not.
 """
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -54,17 +56,50 @@ def default_data_config() -> ml_collections.ConfigDict:
     return c
 
 
+@dataclasses.dataclass(frozen=True)
+class Loader:
+    """The grain pipeline over example indices, startable at any batch.
+
+    Batch j holds examples [j * batch_size, (j + 1) * batch_size) whatever the worker count, so a
+    position is just a batch number: states stay valid if worker_count changes between runs.
+    """
+
+    maker: ExampleMaker
+    batch_size: int
+    worker_count: int = 0
+    read_threads: int = 1
+    prefetch_batches: int = 4
+
+    def iterator(self, start_batch: int) -> grain.DatasetIterator:
+        """A grain iterator yielding collated batches start_batch, start_batch + 1, ..."""
+        dataset = (grain.MapDataset.range(start_batch * self.batch_size, sys.maxsize)
+                   .map(self.maker)
+                   .batch(self.batch_size, drop_remainder=True, batch_fn=_collate)
+                   .to_iter_dataset(grain.ReadOptions(num_threads=self.read_threads,
+                                                      prefetch_buffer_size=self.prefetch_batches)))
+        if self.worker_count > 0:
+            _mark_flags_parsed()
+            dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(
+                num_workers=self.worker_count, per_worker_buffer_size=self.prefetch_batches))
+        return iter(dataset)
+
+
 class PipelineIterator:
     """Iterator over batches with checkpointable state and data statistics.
+
+    Worker processes (if any) start on the first `next`, so `set_state` right after construction
+    costs nothing.
 
     Attributes:
       task_names: sorted task names; batch["task_id"] indexes this list.
       stats: examples seen per task, prompt kinds, bad episodes skipped (counts and messages).
     """
 
-    def __init__(self, dataset: grain.IterDataset, task_names: Sequence[str]):
+    def __init__(self, loader: Loader, task_names: Sequence[str]):
         self.task_names = list(task_names)
-        self._iterator = iter(dataset)
+        self._loader = loader
+        self._iterator: grain.DatasetIterator | None = None
+        self._batches = 0  # batches handed out so far: the position
         self.stats = self._empty_stats()
 
     def _empty_stats(self) -> dict[str, Any]:
@@ -76,7 +111,10 @@ class PipelineIterator:
         return self
 
     def __next__(self) -> dict[str, np.ndarray]:
+        if self._iterator is None:
+            self._iterator = self._loader.iterator(self._batches)
         raw = next(self._iterator)
+        self._batches += 1
         batch = {k: np.array(raw[k]) for k in (*FIELDS, "task_id")}
         self._count(batch["task_id"], np.asarray(raw["_prompt"]), raw["_bad"])
         return batch
@@ -94,21 +132,24 @@ class PipelineIterator:
                 s["bad_episodes"].append(message)
 
     def get_state(self) -> dict[str, Any]:
-        """JSON-serializable state: the loader position and the statistics so far."""
-        return {"loader": self._iterator.get_state(), "stats": _copy_stats(self.stats)}
+        """JSON-serializable state: batches consumed and the statistics so far."""
+        return {"batches": self._batches, "stats": _copy_stats(self.stats)}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Continues from a state returned by get_state (of an iterator with the same config)."""
-        if "loader" not in state:
-            raise ValueError(f"not a data pipeline state (keys {sorted(state)})")
-        self._iterator.set_state(state["loader"])
+        """Continues after the batches counted in `state` (from get_state, same data config)."""
+        if not isinstance(state.get("batches"), int) or state["batches"] < 0:
+            raise ValueError(f"not a data pipeline state: {state!r:.200}")
+        self.close()
+        self._batches = state["batches"]
         self.stats = _copy_stats(state.get("stats") or self._empty_stats())
 
     def close(self) -> None:
-        """Stops worker processes (if any)."""
-        close = getattr(self._iterator, "close", None)
-        if close is not None:
-            close()
+        """Stops worker processes (if any); a later `next` starts them again."""
+        if self._iterator is not None:
+            close = getattr(self._iterator, "close", None)
+            if close is not None:
+                close()
+            self._iterator = None
 
 
 def _copy_stats(stats: dict[str, Any]) -> dict[str, Any]:
@@ -145,18 +186,10 @@ def build_iterator(tasks: Sequence[TaskData], data_config: ml_collections.Config
         prompt_end_fraction=float(data_config.get("prompt_end_fraction", 0.5)),
         prompt_tokens=data_config.get("prompt_tokens"),
         on_bad_episode=data_config.get("on_bad_episode", "skip"), tokenize=tokenize)
-    dataset = (grain.MapDataset.range(0, sys.maxsize).map(maker)
-               .batch(batch_size, drop_remainder=True, batch_fn=_collate)
-               .to_iter_dataset(grain.ReadOptions(
-                   num_threads=int(data_config.get("read_threads", 1)),
-                   prefetch_buffer_size=int(data_config.get("prefetch_batches", 4)))))
-    workers = int(data_config.get("worker_count", 0))
-    if workers > 0:
-        _mark_flags_parsed()
-        buffer = int(data_config.get("prefetch_batches", 4))
-        dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(
-            num_workers=workers, per_worker_buffer_size=buffer))
-    return PipelineIterator(dataset, [t.name for t in tasks])
+    loader = Loader(maker, batch_size, int(data_config.get("worker_count", 0)),
+                    int(data_config.get("read_threads", 1)),
+                    int(data_config.get("prefetch_batches", 4)))
+    return PipelineIterator(loader, [t.name for t in tasks])
 
 
 def _mark_flags_parsed() -> None:
