@@ -49,6 +49,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.keep_checkpoints = 3  # checkpoints kept on disk
     c.train.eval_every = 0  # steps between eval callbacks (0: never)
     c.train.peak_flops_per_device = 0.0  # MFU denominator; 0: measure a matmul at start-up
+    c.train.num_task_ids = c.data.num_tasks + 1  # per-task losses for ids [0, N) (0: off)
     c.train.nan_check_keys = ("train/loss", "train/grad_norm", "train/param_norm")  # must be finite
 
     c.eval = ml_collections.ConfigDict()

@@ -14,7 +14,8 @@ from gato import cli
 from gato.train import testing
 
 COMMON = ["train.total_steps=6", "train.checkpoint_every=2", "train.log_every=1",
-          "train.seq_len=32", "train.peak_flops_per_device=1e9"]
+          "train.seq_len=32", "train.peak_flops_per_device=1e9",
+          "model.overrides={'num_layers': 1}"]
 SMALL = ["train.total_steps=2", "train.seq_len=16", "train.log_every=1",
          "train.checkpoint_every=100", "train.peak_flops_per_device=1e9",
          "model.overrides={'num_layers': 1, 'dropout_rate': 0.1}"]
@@ -40,7 +41,7 @@ def wait_for(path: pathlib.Path, proc: subprocess.Popen, timeout: float = 240) -
 
 
 @pytest.mark.slow
-def test_cli_trains_and_resumes_exactly_after_kill_9(tmp_path):
+def test_cli_trains_and_resumes_exactly_after_kill_9_and_sigterm(tmp_path):
     reference = tmp_path / "reference"
     assert cli.main(["train", *train_args(reference, COMMON)]) == 0
     assert (reference / "checkpoints" / "config.json").is_file()
@@ -50,6 +51,8 @@ def test_cli_trains_and_resumes_exactly_after_kill_9(tmp_path):
     expected = testing.losses(reference)
     assert sorted(expected) == [1, 2, 3, 4, 5, 6]
     assert all(np.isfinite(v) for v in expected.values())
+    per_task = testing.losses(reference, "train/loss/task_0")
+    assert sorted(per_task) == sorted(expected)
 
     killed = tmp_path / "killed"
     slow = ["eval.callbacks=('gato.train.testing:slow_down',)", "train.eval_every=1"]
@@ -59,10 +62,16 @@ def test_cli_trains_and_resumes_exactly_after_kill_9(tmp_path):
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
 
-    assert cli.main(["train", *train_args(killed, COMMON)]) == 0
+    # Resume; SIGTERM during the first step's callback: the next step finishes, saves, returns.
+    term = ["eval.callbacks=('gato.train.testing:sigterm_once',)", "train.eval_every=1"]
+    assert cli.main(["train", *train_args(killed, COMMON + term)]) == 0
     starts = [r["step"] for r in testing.read_jsonl(killed / "metrics.jsonl")
               if "perf/peak_flops" in r]
     assert len(starts) == 2 and starts[1] in (2, 4)  # the second run resumed from a checkpoint
+    assert (killed / "checkpoints" / str(starts[1] + 2)).is_dir()
+    assert max(testing.losses(killed)) == starts[1] + 2  # stopped early, after saving
+
+    assert cli.main(["train", *train_args(killed, COMMON)]) == 0
     resumed = testing.losses(killed)
     assert sorted(resumed) == sorted(expected)
     for step, loss in expected.items():
@@ -89,6 +98,9 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     state, data_state = checkpoint.restore_from_path(directory, abstract)
     assert int(state.step) == 1 and data_state == {"step": 1}
     assert all(np.isfinite(np.asarray(x)).all() for x in testing.leaves(state.params))
+    params = checkpoint.restore_params(directory / "1", abstract.params)  # --init-from path
+    for a, b in zip(testing.leaves(params), testing.leaves(state.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 @pytest.mark.slow

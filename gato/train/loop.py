@@ -75,9 +75,23 @@ def peak_flops(config: Any) -> float:
     return per_device * jax.device_count()
 
 
+def make_loss_fn(num_task_ids: int):
+    """masked_loss, plus a per_task_loss [num_task_ids] vector metric when num_task_ids > 0."""
+    from gato.model import masked_loss, per_task_loss
+
+    if num_task_ids <= 0:
+        return masked_loss
+
+    def loss_fn(logits, batch):
+        loss, metrics = masked_loss(logits, batch)
+        per_task, _ = per_task_loss(logits, batch, num_task_ids)
+        return loss, metrics | {"per_task_loss": per_task}
+
+    return loss_fn
+
+
 def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, float]:
     """Trains `config` in `workdir`; returns the last step's metrics (floats)."""
-    from gato.model import masked_loss
     from gato.model.flops import flops_per_token
 
     workdir = pathlib.Path(workdir)
@@ -96,7 +110,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     start = int(jax.device_get(state.step))
 
     step_fn = jax.jit(
-        make_train_step(model, tx, schedule, masked_loss),
+        make_train_step(model, tx, schedule, make_loss_fn(tc.get("num_task_ids", 0))),
         in_shardings=(state_setup.shardings, mesh_lib.batch_sharding(mesh),
                       mesh_lib.replicated(mesh)),
         out_shardings=(state_setup.shardings, mesh_lib.replicated(mesh)),

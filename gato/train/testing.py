@@ -107,3 +107,17 @@ def leaves(tree: Any) -> list[Any]:
     import jax
 
     return jax.tree.leaves(tree)
+
+
+_SIGNALLED: list[int] = []
+
+
+def sigterm_once(params: Any, step: int, config: Any) -> dict[str, float]:
+    """Eval callback: sends this process SIGTERM the first time it runs (preemption drill)."""
+    import signal
+
+    del params, config
+    if not _SIGNALLED:
+        _SIGNALLED.append(step)
+        os.kill(os.getpid(), signal.SIGTERM)
+    return {}
