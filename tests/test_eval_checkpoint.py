@@ -41,7 +41,7 @@ def test_directory_without_config(tmp_path):
 def test_load_and_select_steps(run_dir):
     loaded = checkpoints.load_checkpoint(run_dir)
     assert loaded.step == 2 and loaded.workdir == run_dir
-    assert loaded.model_config.max_len == 64
+    assert loaded.model_config.max_len == 32
     assert checkpoints.load_checkpoint(run_dir / "checkpoints" / "1").step == 1
     with pytest.raises(FileNotFoundError, match="step 7"):
         checkpoints.load_checkpoint(run_dir, step=7)

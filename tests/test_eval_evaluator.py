@@ -125,3 +125,23 @@ def test_env_failing_at_reset_is_recorded():
     task = dataclasses.replace(task, make_env=lambda s: Broken() if s == 0 else base(s))
     episodes, _ = run_batch(task, PolicyAgent(lambda env: CounterExpert()), [0, 1], 10)
     assert "no display" in episodes[0]["error"] and episodes[1]["return"] == 4.0
+
+
+def test_train_callback_evaluates_params(tmp_path):
+    """The hook the train loop calls (config.eval.callbacks), on a registered control task."""
+    import ml_collections
+
+    from gato.eval.evaluator import train_callback
+    from gato.eval.testing import tiny_model
+
+    _, params = tiny_model(seed=0, max_len=32)
+    config = ml_collections.ConfigDict({
+        "model": {"name": "tiny", "overrides": {"max_len": 32}},
+        "eval": {"callbacks": ("gato.eval.evaluator:train_callback",), "suites": "",
+                 "tasks": "cartpole-balance", "episodes": 2, "batch_size": 2, "max_steps": 4,
+                 "prompt": "none", "gif": False, "workdir": str(tmp_path)},
+    })
+    metrics = train_callback(params, 10, config)
+    assert "eval/control/cartpole-balance/return" in metrics
+    saved = json.loads((tmp_path / "eval" / "step_10" / "results.json").read_text())
+    assert [e["length"] for e in saved["episodes"]["cartpole-balance"]] == [4, 4]

@@ -14,7 +14,7 @@ from gato.eval.testing import CounterExpert, counter_task, crashing_task, tiny_m
 
 @pytest.fixture(scope="module")
 def tiny():
-    return tiny_model(seed=1, max_len=32)  # a 32-token cache: 20-step episodes slide the window
+    return tiny_model(seed=0, max_len=32)  # a 32-token cache: 20-step episodes slide the window
 
 
 def _expert_agent():

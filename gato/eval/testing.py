@@ -6,6 +6,7 @@ chosen step, to exercise the evaluator's error handling.
 """
 
 import dataclasses
+import functools
 
 import dm_env
 import numpy as np
@@ -102,8 +103,10 @@ def crashing_task(task: Task, crash_at: int, crash_seeds: set[int]) -> Task:
     return dataclasses.replace(task, make_env=make_env)
 
 
+@functools.lru_cache(maxsize=4)
 def tiny_model(seed: int = 0, **overrides):
-    """(Gato module, params) of a randomly initialized tiny model (float32)."""
+    """(Gato module, params) of a randomly initialized tiny model (float32); cached, so tests in
+    one process share the model and its compilations."""
     import flax.linen as nn
     import jax
 
@@ -134,7 +137,7 @@ def save_random_checkpoint(workdir, steps=(1,), model: str = "tiny", data: dict 
     from gato.train.checkpoint import Checkpointer, write_config
     from gato.train.step import TrainState
 
-    overrides = {"max_len": 64, **overrides}
+    overrides = {"max_len": 32, **overrides}
     _, params = tiny_model(seed=0, **overrides) if model == "tiny" else (None, None)
     config = ml_collections.ConfigDict({
         "model": {"name": model, "overrides": overrides},
