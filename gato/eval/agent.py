@@ -104,6 +104,7 @@ class ModelAgent:
         self._extend = compiled_extend(model.config)
         self._cache = self._pending = self._keys = None
         self._count = 0
+        self.last_ids: np.ndarray | None = None  # int32 [B, action_size] of the latest act
 
     def _feed(self, chunk: TokenSequence) -> jax.Array:
         """Appends `chunk` ([B, T] fields) to the cache; returns the last logits [B, V]."""
@@ -160,5 +161,6 @@ class ModelAgent:
             else:
                 self._pending = chunk
         ids = np.stack(ids, axis=1)  # [B, action_size]
+        self.last_ids = ids
         return [detokenize_action(self.spec, row) if a else None
                 for row, a in zip(ids, active, strict=True)]
