@@ -76,7 +76,7 @@ def test_per_task_loss():
 def test_overfits_fixed_mixed_batch():
     """Text, image, continuous, discrete, separator and action tokens; remat with scanned layers."""
     config = get_model_config("tiny", remat=True)
-    batch = {k: jnp.asarray(v) for k, v in mixed_batch(6, 4, 48).items()}
+    batch = {k: jnp.asarray(v) for k, v in mixed_batch(6, 2, 40).items()}
     params = init_params(config)
     tx = optax.adam(3e-3)
     apply = jit_apply(config, train=True)
@@ -92,7 +92,7 @@ def test_overfits_fixed_mixed_batch():
 
     opt_state = tx.init(params)
     first = None
-    for i in range(150):
+    for i in range(100):
         params, opt_state, metrics = step(params, opt_state, jax.random.key(i))
         first = metrics if first is None else first
     assert first["loss"] > 5.0
