@@ -8,6 +8,7 @@ finishes, the state is saved, the loop returns).
 """
 
 import contextlib
+import functools
 import importlib
 import logging
 import pathlib
@@ -16,6 +17,7 @@ import time
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
 import tqdm
 
@@ -90,6 +92,18 @@ def make_loss_fn(num_task_ids: int):
     return loss_fn
 
 
+@functools.lru_cache(maxsize=8)
+def cached_train_step(model: Any, optimizer_items: tuple, total_steps: int, num_task_ids: int):
+    """The train step function, one object per (model, optimizer, steps, tasks).
+
+    Reusing the same function object lets jax.jit reuse its trace and compiled executable when
+    train_and_evaluate runs again in one process (resume, sweeps, tests).
+    """
+    opt_config = ml_collections.ConfigDict(dict(optimizer_items))
+    tx, schedule = make_optimizer(opt_config, total_steps)
+    return make_train_step(model, tx, schedule, make_loss_fn(num_task_ids))
+
+
 def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, float]:
     """Trains `config` in `workdir`; returns the last step's metrics (floats)."""
     from gato.model.flops import flops_per_token
@@ -110,7 +124,8 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     start = int(jax.device_get(state.step))
 
     step_fn = jax.jit(
-        make_train_step(model, tx, schedule, make_loss_fn(tc.get("num_task_ids", 0))),
+        cached_train_step(model, tuple(sorted(config.optimizer.items())), tc.total_steps,
+                          tc.get("num_task_ids", 0)),
         in_shardings=(state_setup.shardings, mesh_lib.batch_sharding(mesh),
                       mesh_lib.replicated(mesh)),
         out_shardings=(state_setup.shardings, mesh_lib.replicated(mesh)),
