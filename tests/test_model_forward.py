@@ -143,6 +143,8 @@ def test_logical_axis_names():
     batch = mixed_batch(0, 1, 8)
     boxed = jax.eval_shape(lambda r: Gato(config).init(
         {"params": r, "patch_pos": r}, batch)["params"], jax.random.key(0))
+    boxed_leaves = jax.tree.leaves(boxed, is_leaf=lambda x: isinstance(x, nn.Partitioned))
+    assert all(isinstance(x, nn.Partitioned) for x in boxed_leaves)
     allowed = {None, "vocab", "embed", "mlp", "heads", "kv", "layers", "patch_in", "positions"}
     specs = nn.get_partition_spec(boxed)
     leaves = jax.tree.leaves(specs, is_leaf=lambda x: isinstance(x, jax.sharding.PartitionSpec))

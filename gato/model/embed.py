@@ -60,8 +60,10 @@ class PatchEncoder(nn.Module):
         x = normalize(patches, jnp.float32).reshape((-1, h, w, c)).astype(cfg.dtype)
         y = x
         for i in range(2):
-            y = nn.GroupNorm(num_groups=1, dtype=cfg.dtype, param_dtype=cfg.param_dtype,
-                             name=f"norm{i}")(y)
+            y = nn.GroupNorm(
+                num_groups=1, dtype=cfg.dtype, param_dtype=cfg.param_dtype, name=f"norm{i}",
+                scale_init=nn.with_logical_partitioning(nn.initializers.ones, (None,)),
+                bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (None,)))(y)
             y = nn.gelu(y)
             y = nn.Conv(c, (3, 3), padding="SAME", dtype=cfg.dtype, param_dtype=cfg.param_dtype,
                         kernel_init=nn.with_logical_partitioning(
