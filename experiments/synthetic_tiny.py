@@ -9,6 +9,7 @@ Variants (comma separated): batch=N, seq_len=N, steps=N, size=tiny|small|79m, fs
 import ml_collections
 
 from gato.train.config import parse_variant
+from gato.train.optimizer import default_optimizer_config
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -29,15 +30,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.text_fraction = 0.25  # fraction of rows that are text documents
     c.data.text_vocab = 256  # text rows use ids in [0, text_vocab)
 
-    c.optimizer = ml_collections.ConfigDict()
-    c.optimizer.learning_rate = 3e-3  # peak learning rate (paper: 1e-4 at 1.18B scale)
-    c.optimizer.warmup_steps = 10  # linear warm-up steps (paper: 15000)
-    c.optimizer.final_lr_fraction = 0.1  # cosine decays to this fraction of the peak
-    c.optimizer.b1 = 0.9  # Adam beta1
-    c.optimizer.b2 = 0.95  # Adam beta2
-    c.optimizer.eps = 1e-8  # Adam epsilon
-    c.optimizer.weight_decay = 0.1  # AdamW decoupled decay, on ndim >= 2 params
-    c.optimizer.clip_norm = 1.0  # global-norm gradient clipping (<= 0: off)
+    c.optimizer = default_optimizer_config()  # the paper's AdamW settings, then:
+    c.optimizer.learning_rate = 3e-3  # a tiny model on a short run takes a larger peak rate
+    c.optimizer.warmup_steps = 10  # and a short warm-up
 
     c.train = ml_collections.ConfigDict()
     c.train.total_steps = int(variant.get("steps", 30))  # optimizer updates

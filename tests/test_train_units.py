@@ -15,9 +15,15 @@ from gato.train.testing import TINY_CONFIG, tiny_config
 
 
 def paper_optimizer(**overrides) -> ml_collections.ConfigDict:
-    base = dict(learning_rate=1e-4, warmup_steps=15000, b1=0.9, b2=0.95, eps=1e-8,
-                weight_decay=0.1, clip_norm=1.0)
-    return ml_collections.ConfigDict(base | overrides)
+    config = optimizer.default_optimizer_config()
+    config.update(overrides)
+    return config
+
+
+def test_default_optimizer_is_the_papers():
+    c = optimizer.default_optimizer_config()
+    assert (c.learning_rate, c.warmup_steps, c.b1, c.b2, c.eps, c.weight_decay, c.clip_norm) == (
+        1e-4, 15_000, 0.9, 0.95, 1e-8, 0.1, 1.0)
 
 
 def test_schedule_warms_up_then_decays_to_a_tenth():
