@@ -1,5 +1,6 @@
 """The rollout loop with scripted and model-backed agents (fake counter task, tiny model)."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from gato.eval.prompts import PromptSource
 from gato.eval.rollout import run_batch
 from gato.eval.scripted import PolicyAgent, TokenReplayAgent
 from gato.eval.testing import CounterExpert, counter_task, crashing_task, tiny_model
+from gato.model import init_cache
 from gato.model.gato import MODEL_FIELDS
 
 
@@ -96,9 +98,9 @@ def test_model_agent_feeds_prompt_then_observations(tiny):
     env_steps = [counter_task(length=6).make_env(s).reset() for s in (5, 6, 7)]
     actions = agent.act(env_steps, np.array([True, False, True]))
     assert actions[1] is None and all(0 <= int(actions[i]) < 4 for i in (0, 2))
-    unconstrained = np.asarray(agent._extend(params, {k: jnp.asarray(v[:, :1]) for k, v in
-                                                      prompt.items() if k in MODEL_FIELDS},
-                                             agent._cache)[0]).argmax(-1)
+    fresh = jax.tree.map(jnp.copy, init_cache(model.config, 3, 32))  # extend donates the cache
+    first = {k: jnp.asarray(v[:, :1]) for k, v in prompt.items() if k in MODEL_FIELDS}
+    unconstrained = np.asarray(agent._extend(params, first, fresh)[0]).argmax(-1)
     assert (unconstrained >= 4).any()  # the model's own favourites lie outside the range...
     assert agent.last_ids.shape == (3, 1) and agent.last_ids.max() < 4  # ...decoding is masked
     # 2 observation tokens + separator appended; the 1 action token waits for the next call

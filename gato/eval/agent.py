@@ -55,15 +55,15 @@ def _single(tokens: np.ndarray, modality: Modality, is_action: bool) -> TokenSeq
 
 @functools.lru_cache(maxsize=16)
 def compiled_extend(config: Any):
-    """jit of Gato(config).extend returning (last logits [B, V], cache); cached per config so
-    agents and evaluations of one model share compilations."""
+    """jit of Gato(config).extend returning (last logits [B, V], cache); the cache argument is
+    donated. Cached per config so agents and evaluations of one model share compilations."""
     model = Gato(config)
 
     def extend(params, chunk, cache):
         logits, cache = model.apply({"params": params}, chunk, cache, method=Gato.extend)
         return logits[:, -1], cache
 
-    return jax.jit(extend)
+    return jax.jit(extend, donate_argnums=2)
 
 
 @functools.partial(jax.jit, static_argnames=("lo", "hi", "greedy"))
@@ -119,7 +119,9 @@ class ModelAgent:
         if len(seeds) != batch_size:
             raise ValueError(f"got {len(seeds)} seeds for a batch of {batch_size}")
         self._keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-        self._cache = init_cache(self.model.config, batch_size, self.cache_len)
+        # own buffers: the cache is donated to each extend call (updated in place)
+        self._cache = jax.tree.map(jnp.copy,
+                                   init_cache(self.model.config, batch_size, self.cache_len))
         self._pending, self._count = None, 0
         if prompt is not None and prompt["tokens"].shape[1] > 0:
             if prompt["tokens"].shape[0] != batch_size:
