@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gato.eval.agent import ModelAgent
+from gato.eval.agent import ModelAgent, compiled_decoder
 from gato.eval.config import default_eval_config
 from gato.eval.evaluator import Evaluator
 from gato.eval.prompts import PromptSource
@@ -100,7 +100,8 @@ def test_model_agent_feeds_prompt_then_observations(tiny):
     assert actions[1] is None and all(0 <= int(actions[i]) < 4 for i in (0, 2))
     fresh = jax.tree.map(jnp.copy, init_cache(model.config, 3, 32))  # extend donates the cache
     first = {k: jnp.asarray(v[:, :1]) for k, v in prompt.items() if k in MODEL_FIELDS}
-    unconstrained = np.asarray(agent._extend(params, first, fresh)[0]).argmax(-1)
+    logits, _ = compiled_decoder(model.config).extend(params, first, fresh)
+    unconstrained = np.asarray(logits).argmax(-1)
     assert (unconstrained >= 4).any()  # the model's own favourites lie outside the range...
     assert agent.last_ids.shape == (3, 1) and agent.last_ids.max() < 4  # ...decoding is masked
     # 2 observation tokens + separator appended; the 1 action token waits for the next call

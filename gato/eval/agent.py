@@ -8,8 +8,8 @@ observation). One batched model call per token serves all environments of the ba
 """
 
 import functools
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import dm_env
 import jax
@@ -53,17 +53,13 @@ def _single(tokens: np.ndarray, modality: Modality, is_action: bool) -> TokenSeq
     return seq
 
 
-@functools.lru_cache(maxsize=16)
-def compiled_extend(config: Any):
-    """jit of Gato(config).extend returning (last logits [B, V], cache); the cache argument is
-    donated. Cached per config so agents and evaluations of one model share compilations."""
-    model = Gato(config)
-
-    def extend(params, chunk, cache):
-        logits, cache = model.apply({"params": params}, chunk, cache, method=Gato.extend)
-        return logits[:, -1], cache
-
-    return jax.jit(extend, donate_argnums=2)
+def _sample(logits, keys, count, temperature, lo: int, hi: int, greedy: bool) -> jax.Array:
+    masked = mask_to_range(logits.astype(jnp.float32), lo, hi)
+    if greedy:
+        return jnp.argmax(masked, axis=-1).astype(jnp.int32)
+    step_keys = jax.vmap(lambda k: jax.random.fold_in(k, count))(keys)
+    return jax.vmap(lambda k, row: jax.random.categorical(k, row / temperature))(
+        step_keys, masked).astype(jnp.int32)
 
 
 @functools.partial(jax.jit, static_argnames=("lo", "hi", "greedy"))
@@ -71,12 +67,58 @@ def sample_rows(logits: jax.Array, keys: jax.Array, count: jax.Array, temperatur
                 lo: int, hi: int, greedy: bool) -> jax.Array:
     """One id in [lo, hi) per row of logits [B, V]; row b samples with fold_in(keys[b], count)
     (keys: uint32 [B, 2]), so a row's draws do not depend on the other rows. Returns int32 [B]."""
-    masked = mask_to_range(logits.astype(jnp.float32), lo, hi)
-    if greedy:
-        return jnp.argmax(masked, axis=-1).astype(jnp.int32)
-    step_keys = jax.vmap(lambda k: jax.random.fold_in(k, count))(keys)
-    return jax.vmap(lambda k, row: jax.random.categorical(k, row / temperature))(
-        step_keys, masked).astype(jnp.int32)
+    return _sample(logits, keys, count, temperature, lo, hi, greedy)
+
+
+def _action_chunk(ids: jax.Array, modality: int) -> dict[str, jax.Array]:
+    """Model fields [B, 1] of one action token per row, built on device."""
+    b = ids.shape[0]
+    return {"tokens": ids[:, None].astype(jnp.int32),
+            "modality": jnp.full((b, 1), modality, jnp.int8),
+            "is_action": jnp.ones((b, 1), jnp.bool_),
+            "local_pos": jnp.zeros((b, 1), jnp.int32),
+            "patches": jnp.zeros((b, 1, *seqlib.FIELDS["patches"][0]), jnp.uint8),
+            "patch_pos": jnp.zeros((b, 1, 4), jnp.float32)}
+
+
+class Compiled(NamedTuple):
+    """Jitted decoding steps of one model config; each donates (updates in place) the cache.
+
+    extend(params, chunk, cache) -> (last logits [B, V], cache)
+    extend_sample(params, chunk, cache, keys, count, temperature, *, lo, hi, greedy)
+        -> (ids [B], cache): append a chunk, then sample the next token (one model call)
+    action_sample(..., *, lo, hi, greedy, modality): the same for a chunk of action ids [B]
+    """
+
+    extend: Callable
+    extend_sample: Callable
+    action_sample: Callable
+
+
+@functools.lru_cache(maxsize=16)
+def compiled_decoder(config: Any) -> Compiled:
+    """The jitted steps for Gato(config), cached per config so that agents and evaluations of one
+    model share compilations."""
+    model = Gato(config)
+
+    def extend(params, chunk, cache):
+        logits, cache = model.apply({"params": params}, chunk, cache, method=Gato.extend)
+        return logits[:, -1], cache
+
+    def extend_sample(params, chunk, cache, keys, count, temperature, *, lo, hi, greedy):
+        logits, cache = extend(params, chunk, cache)
+        return _sample(logits, keys, count, temperature, lo, hi, greedy), cache
+
+    def action_sample(params, ids, cache, keys, count, temperature, *, lo, hi, greedy,
+                      modality):
+        return extend_sample(params, _action_chunk(ids, modality), cache, keys, count,
+                             temperature, lo=lo, hi=hi, greedy=greedy)
+
+    static = ("lo", "hi", "greedy")
+    return Compiled(
+        jax.jit(extend, donate_argnums=2),
+        jax.jit(extend_sample, static_argnames=static, donate_argnums=2),
+        jax.jit(action_sample, static_argnames=(*static, "modality"), donate_argnums=2))
 
 
 def _concat_time(chunks: Sequence[TokenSequence]) -> TokenSequence:
@@ -101,16 +143,15 @@ class ModelAgent:
                              f"{model.config.vocab_size}")
         self.action_modality = (Modality.DISCRETE if spec.action_kind == "discrete"
                                 else Modality.CONTINUOUS)
-        self._extend = compiled_extend(model.config)
+        self._compiled = compiled_decoder(model.config)
         self._cache = self._pending = self._keys = None
         self._count = 0
         self.last_ids: np.ndarray | None = None  # int32 [B, action_size] of the latest act
 
-    def _feed(self, chunk: TokenSequence) -> jax.Array:
-        """Appends `chunk` ([B, T] fields) to the cache; returns the last logits [B, V]."""
+    def _feed(self, chunk: TokenSequence) -> None:
+        """Appends `chunk` ([B, T] fields) to the cache."""
         model_chunk = {k: jnp.asarray(chunk[k]) for k in MODEL_FIELDS}
-        logits, self._cache = self._extend(self.params, model_chunk, self._cache)
-        return logits
+        _, self._cache = self._compiled.extend(self.params, model_chunk, self._cache)
 
     def reset(self, batch_size: int, prompt: TokenSequence | None, *,
               envs: Sequence[dm_env.Environment | None] = (), seeds: Sequence[int] = ()
@@ -150,19 +191,24 @@ class ModelAgent:
             raise RuntimeError("ModelAgent.act called before reset")
         if not np.any(active):
             return [None] * len(active)
-        logits = self._feed(self._observation_chunk(timesteps, np.asarray(active)))
+        chunk = self._observation_chunk(timesteps, np.asarray(active))
+        args = dict(lo=self.lo, hi=self.hi, greedy=self.greedy)
+        temperature = jnp.float32(self.temperature)
         ids = []
         for j in range(self.spec.action_size):
-            token = sample_rows(logits, self._keys, jnp.int32(self._count),
-                                jnp.float32(self.temperature), self.lo, self.hi, self.greedy)
-            self._count += 1
-            ids.append(np.asarray(token))
-            chunk = _single(ids[-1], self.action_modality, is_action=True)
-            if j + 1 < self.spec.action_size:
-                logits = self._feed(chunk)
+            count = jnp.int32(self._count + j)
+            if j == 0:
+                token, self._cache = self._compiled.extend_sample(
+                    self.params, {k: jnp.asarray(chunk[k]) for k in MODEL_FIELDS}, self._cache,
+                    self._keys, count, temperature, **args)
             else:
-                self._pending = chunk
-        ids = np.stack(ids, axis=1)  # [B, action_size]
+                token, self._cache = self._compiled.action_sample(
+                    self.params, ids[-1], self._cache, self._keys, count, temperature,
+                    modality=int(self.action_modality), **args)
+            ids.append(token)
+        self._count += self.spec.action_size
+        ids = np.asarray(jnp.stack(ids, axis=1))  # [B, action_size]; one host transfer
+        self._pending = _single(ids[:, -1], self.action_modality, is_action=True)
         self.last_ids = ids
         return [detokenize_action(self.spec, row) if a else None
                 for row, a in zip(ids, active, strict=True)]
