@@ -60,25 +60,36 @@ class RamExpert:
 
 class PongExpert(RamExpert):
     """Predicts where the ball (RAM 49 x, 54 y) crosses the paddle's x, bouncing off the walls,
-    and drives the paddle (RAM 51) there, braking with its velocity; RIGHT moves up."""
+    and drives the paddle (RAM 51) there, braking with its velocity; RIGHT moves up.
+
+    The paddle point aimed at (`offset` px below RAM 51) is redrawn from `offsets` for every
+    incoming ball: returns leave at varied angles, which breaks endless rallies with the CPU.
+    """
 
     paddle_x, top, bottom = 187, 44, 207
-    offset, damping, dead_zone = 10, 1.0, 2
+    offsets, damping, dead_zone, max_speed = (4, 16), 1.0, 2, 8
+    epsilon = 0.0  # random presses lose points; the redrawn offsets already vary episodes
 
     def reset(self, seed: int) -> None:
         super().reset(seed)
         self._prev = None
+        self._offset = float(np.mean(self.offsets))
+        self._prev_vx = 0
 
     def choose(self, ram):
         bx, by, py = ram[49], ram[54], ram[51]
         prev, self._prev = self._prev, (bx, by, py)
         if prev is None or by == 0:
             return "FIRE"
-        vx, vy, vp = bx - prev[0], by - prev[1], py - prev[2]
+        vx, vy = bx - prev[0], by - prev[1]
+        vp = np.clip(py - prev[2], -self.max_speed, self.max_speed)  # RAM 51 jumps at the walls
         target = (self.top + self.bottom) / 2
         if vx > 0:
+            if self._prev_vx <= 0:  # a new incoming ball
+                self._offset = self._rng.uniform(*self.offsets)
             target = _reflect(by + vy * (self.paddle_x - bx) / vx, self.top, self.bottom)
-        error = target - (py + self.offset) - self.damping * vp
+        self._prev_vx = vx
+        error = target - (py + self._offset) - self.damping * vp
         if abs(error) <= self.dead_zone:
             return "NOOP"
         return "LEFT" if error > 0 else "RIGHT"
