@@ -57,12 +57,13 @@ def load_builder_class(suite: str) -> type:
     return getattr(sys.modules[module_name], f"Gato{suite.capitalize()}")
 
 
-def build_dataset(task: registry.Task, data_dir: str, args: argparse.Namespace) -> Any:
-    """Writes the task's TFDS dataset from its (already generated) staged shards."""
+def build_dataset(task: registry.Task, data_dir: str, settings: dict[str, Any]) -> Any:
+    """Writes the task's TFDS dataset from its (already generated) staged shards.
+
+    `settings`: episodes, policy, seed, max_episode_steps, shard_size, workers.
+    """
     builder = load_builder_class(task.suite)(
-        config=task.name, data_dir=data_dir, episodes=args.episodes, policy=args.policy,
-        seed=args.seed, max_episode_steps=args.max_episode_steps, shard_size=args.shard_size,
-        workers=args.workers, ensure_shards=False)
+        config=task.name, data_dir=data_dir, ensure_shards=False, **settings)
     mode = tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS  # rebuild from the shards
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(download_mode=mode))
     return builder
@@ -79,30 +80,48 @@ def format_report(report: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    tasks = registry.select(args.suite, args.tasks)
+def generate_datasets(tasks: list[registry.Task], data_dir: str | Path | None, *,
+                      episodes: int, policy: str = "expert", seed: int = 0,
+                      max_episode_steps: int | None = None, shard_size: int = 10,
+                      workers: int = 1) -> dict[str, dict[str, Any]]:
+    """Generates (or resumes) each task's episodes, then builds its TFDS dataset.
+
+    Returns per-task statistics (episodes, newly generated, steps, mean return, seconds).
+    """
     bad = [t.name for t in tasks if t.spec is None or t.make_env is None]
     if bad:
         raise ValueError(f"tasks {bad} have no environment to generate episodes from")
-    if args.policy == "expert":
+    if policy == "expert":
         from gato.policies import expert_tasks, has_expert
 
         missing = [t.name for t in tasks if not has_expert(t.name)]
         if missing:
             raise ValueError(f"no expert policy for {missing}; use --policy random or tasks "
                              f"with experts: {', '.join(expert_tasks())}")
-    args.data_dir = str(rlds.data_root(args.data_dir))
-    started = time.perf_counter()
+    data_dir = str(rlds.data_root(data_dir))
     configs = [generation.make_run_config(
-        t.name, Path(args.data_dir) / "staging" / f"gato_{t.suite}", args.episodes, args.policy,
-        args.seed, args.max_episode_steps, args.shard_size) for t in tasks]
-    report = generation.ensure_shards(configs, args.workers)
+        t.name, Path(data_dir) / "staging" / f"gato_{t.suite}", episodes, policy, seed,
+        max_episode_steps, shard_size) for t in tasks]
+    report = generation.ensure_shards(configs, workers)
+    settings = {"episodes": episodes, "policy": policy, "seed": seed,
+                "max_episode_steps": max_episode_steps, "shard_size": shard_size,
+                "workers": workers}
     for task in tasks:
         build_started = time.perf_counter()
-        build_dataset(task, args.data_dir, args)
+        build_dataset(task, data_dir, settings)
         report[task.name]["build_seconds"] = time.perf_counter() - build_started
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    data_dir = str(rlds.data_root(args.data_dir))
+    report = generate_datasets(
+        registry.select(args.suite, args.tasks), data_dir, episodes=args.episodes,
+        policy=args.policy, seed=args.seed, max_episode_steps=args.max_episode_steps,
+        shard_size=args.shard_size, workers=args.workers)
     print(format_report(report))
-    print(f"total {time.perf_counter() - started:.1f} s; datasets in {args.data_dir}")
+    print(f"total {time.perf_counter() - started:.1f} s; datasets in {data_dir}")
     return 0
 
 
