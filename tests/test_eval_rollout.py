@@ -34,8 +34,8 @@ def test_scripted_expert_gets_full_return():
 
 
 def test_token_replay_agent_matches_expert_and_stays_in_range():
-    task = counter_task(length=10)
-    agent = TokenReplayAgent(lambda env: CounterExpert(), task)
+    task = counter_task(length=10, action_dims=2)
+    agent = TokenReplayAgent(lambda env: CounterExpert((2,)), task)
     episodes, _ = run_batch(task, agent, [3, 4], max_steps=50)
     assert [e["return"] for e in episodes] == [10.0, 10.0]
     ids = np.concatenate(agent.emitted)
@@ -70,12 +70,13 @@ def test_model_agent_batched_equals_unbatched_greedy(tiny):
 
 
 def test_model_agent_batched_equals_unbatched_sampling(tiny):
-    task = counter_task(length=10)
+    task = counter_task(length=10, action_dims=3)  # 3 action tokens decoded per step
     model, params = tiny
     agent = ModelAgent(model, params, task.spec, temperature=1.0)
     batched, _ = run_batch(task, agent, [5, 6, 7], max_steps=10)
     single = [run_batch(task, agent, [s], max_steps=10)[0][0] for s in (5, 6, 7)]
     assert [e["return"] for e in batched] == [e["return"] for e in single]
+    assert agent.last_ids.shape == (1, 3) and agent.last_ids.max() < 4
     hot = ModelAgent(model, params, task.spec, temperature=100.0)
     returns = {run_batch(task, hot, [s], max_steps=10)[0][0]["return"] for s in range(8)}
     assert len(returns) > 1  # sampling does depend on the seed

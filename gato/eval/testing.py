@@ -20,9 +20,16 @@ COUNTER_SPEC = TimestepSpec(observation={"target": "discrete", "time": "discrete
                             action_kind="discrete", action_shape=(), num_actions=COUNTER_ACTIONS)
 
 
+def counter_spec(action_dims: int = 1) -> TimestepSpec:
+    """COUNTER_SPEC, with actions of shape (action_dims,) when action_dims > 1."""
+    shape = () if action_dims == 1 else (action_dims,)
+    return dataclasses.replace(COUNTER_SPEC, action_shape=shape)
+
+
 class CounterEnv(dm_env.Environment):
-    """Observations {"target": int32 [], "time": int32 []}; action int in [0, 4); `length` steps;
-    reward 1.0 when action == target. Targets are drawn from the seed."""
+    """Observations {"target": int32 [], "time": int32 []}; actions ints in [0, 4) (any shape);
+    `length` steps; reward: the fraction of action elements equal to the target. Targets are
+    drawn from the seed."""
 
     def __init__(self, seed: int, length: int = 12):
         self.seed, self.length = int(seed), int(length)
@@ -36,10 +43,10 @@ class CounterEnv(dm_env.Environment):
         return dm_env.restart(self._obs())
 
     def step(self, action) -> dm_env.TimeStep:
-        action = int(np.asarray(action))
-        if not 0 <= action < COUNTER_ACTIONS:
+        action = np.asarray(action).reshape(-1)
+        if action.min() < 0 or action.max() >= COUNTER_ACTIONS:
             raise ValueError(f"CounterEnv: action {action} outside [0, {COUNTER_ACTIONS})")
-        reward = float(action == self._targets[self._t])
+        reward = float(np.mean(action == self._targets[self._t]))
         self._t += 1
         if self._t >= self.length:
             self._t -= 1
@@ -55,18 +62,21 @@ class CounterEnv(dm_env.Environment):
 
 
 class CounterExpert:
-    """The optimal policy of CounterEnv: play the observed target."""
+    """The optimal policy of CounterEnv: play the observed target (in every action element)."""
+
+    def __init__(self, action_shape: tuple[int, ...] = ()):
+        self.action_shape = action_shape
 
     def reset(self, seed: int) -> None:
         del seed
 
     def step(self, timestep: dm_env.TimeStep) -> np.ndarray:
-        return np.int32(timestep.observation["target"])
+        return np.full(self.action_shape, timestep.observation["target"], np.int32)
 
 
-def counter_task(length: int = 12, name: str = "test-counter") -> Task:
+def counter_task(length: int = 12, name: str = "test-counter", action_dims: int = 1) -> Task:
     """An unregistered Task around CounterEnv (suite "test")."""
-    return Task(name=name, suite="test", spec=COUNTER_SPEC,
+    return Task(name=name, suite="test", spec=counter_spec(action_dims),
                 make_env=lambda seed: CounterEnv(seed, length), max_episode_steps=length)
 
 
