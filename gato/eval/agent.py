@@ -4,7 +4,8 @@
 the KV cache first; then, every timestep, the observation tokens and a separator are appended
 with one `extend` call, and the action tokens are sampled one at a time, each constrained to the
 task's action token range, and appended to the cache (the last one together with the next
-observation). One batched model call per token serves all environments of the batch.
+observation). One jitted call per decoded token (append the previous token, sample the next)
+serves all environments of the batch; the cache is updated in place (donated).
 """
 
 import functools
@@ -187,6 +188,7 @@ class ModelAgent:
         return _concat_time(parts)
 
     def act(self, timesteps: Sequence[dm_env.TimeStep | None], active: np.ndarray) -> list[Any]:
+        """Decodes one action per row (None for inactive rows); see the module docstring."""
         if self._cache is None:
             raise RuntimeError("ModelAgent.act called before reset")
         if not np.any(active):

@@ -2,7 +2,8 @@
 
 `CounterEnv` is a tiny deterministic dm_env with discrete observations and actions: the reward is 1
 when the action equals the observed `target`. `CrashingEnv` wraps any environment and raises at a
-chosen step, to exercise the evaluator's error handling.
+chosen step, to exercise the evaluator's error handling. `tiny_model` and
+`save_random_checkpoint` give a random tiny Gato in memory or on disk (trainer's Checkpointer).
 """
 
 import dataclasses
