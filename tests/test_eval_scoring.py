@@ -104,3 +104,19 @@ def test_prompt_source_depends_on_seed_not_batch():
     together = source.prompt([0, 1, 2, 3])
     for i, seed in enumerate([0, 1, 2, 3]):
         np.testing.assert_array_equal(source.prompt([seed])["tokens"][0], together["tokens"][i])
+
+
+def test_scalar_metric_names():
+    from gato.eval.report import scalar_metrics
+
+    rows = [{"suite": "control", "task": "cartpole-swingup", "expert_normalized": 0.5,
+             "human_normalized": None, "mean_return": 400.0},
+            {"suite": "atari", "task": "pong", "expert_normalized": None,
+             "human_normalized": 0.25, "mean_return": math.nan}]
+    suites = [{"suite": "control", "mean_expert_normalized": 0.5, "median_expert_normalized": None}]
+    assert scalar_metrics(rows, suites) == {
+        "eval/control/cartpole-swingup/normalized_score": 0.5,
+        "eval/control/cartpole-swingup/return": 400.0,
+        "eval/atari/pong/human_normalized_score": 0.25,
+        "eval/control/mean_expert_normalized": 0.5,
+    }
