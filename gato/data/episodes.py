@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import dm_env
 import numpy as np
 
+from gato.tokenizers.timestep import flatten as flatten_observation  # the tokenizers' rule
+
 Episode = dict[str, Any]
 
 
@@ -28,18 +30,6 @@ class EpisodeSourceLike(Protocol):
 
 
 STEP_KEYS = ("action", "reward", "discount", "is_first", "is_last", "is_terminal")
-
-
-def flatten_observation(observation: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dict -> {"a/b": leaf}: key paths joined with "/", leaves unchanged."""
-    flat = {}
-    for key, value in observation.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten_observation(value, prefix=f"{path}/"))
-        else:
-            flat[path] = value
-    return flat
 
 
 def unflatten_observation(flat: Mapping[str, Any]) -> dict[str, Any]:
