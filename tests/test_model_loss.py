@@ -99,3 +99,73 @@ def test_overfits_fixed_mixed_batch():
     assert metrics["loss"] < 0.05, metrics
     assert metrics["accuracy"] == 1.0
     assert metrics["targets/text"] > 0 and metrics["targets/continuous"] > 0
+
+
+def _targets_batch(length: int = 40) -> dict:
+    """Mixed rows (text + control), a row where every next token is a target, a padding row."""
+    batch = mixed_batch(7, 4, length, num_tasks=3)
+    batch["loss_mask"][1] = True  # all L-1 targets
+    batch["modality"][1] = Modality.TEXT
+    batch["tokens"][1] = np.arange(length) * 7 % 32_000
+    for key in ("loss_mask", "is_action", "tokens"):
+        batch[key][3] = 0  # padding: no targets
+    return batch
+
+
+def test_targets_only_loss_metrics_and_grads_equal_full_logits():
+    """One target group (one device) and two (two batch shards), against the full logits."""
+    from gato.model import Gato
+    from gato.model.loss import targets_only_loss
+    from gato.train.targets import add_target_index
+
+    config = get_model_config("tiny")
+    model, params = Gato(config), init_params(config)
+    rngs = {"patch_pos": jax.random.key(3), "dropout": jax.random.key(4)}
+
+    def full(p, batch):
+        logits = model.apply({"params": p}, batch, train=True, rngs=rngs)
+        loss, metrics = masked_loss(logits, batch)
+        return loss, metrics | {"per_task_loss": per_task_loss(logits, batch, 3)[0]}
+
+    def targets(p, batch):
+        logits = model.apply({"params": p}, batch, train=True, rngs=rngs,
+                             method=Gato.target_logits)
+        return targets_only_loss(logits, batch, num_tasks=3)
+
+    batch = _targets_batch()
+    (loss, metrics), grads = jax.jit(jax.value_and_grad(full, has_aux=True))(params, batch)
+    assert metrics["targets"] == 39 + np.sum(batch["loss_mask"][[0, 2], 1:])
+    targets_grad = jax.jit(jax.value_and_grad(targets, has_aux=True))
+    for groups in (1, 2):
+        with_index = add_target_index(batch, groups)
+        assert with_index["target_index"].shape[0] == groups
+        (t_loss, t_metrics), t_grads = targets_grad(params, with_index)
+        assert set(t_metrics) == set(metrics)
+        for key, value in metrics.items():
+            np.testing.assert_allclose(t_metrics[key], value, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{key}, {groups} groups")
+        np.testing.assert_allclose(t_loss, loss, rtol=1e-6)
+        for g, t in zip(jax.tree.leaves(grads), jax.tree.leaves(t_grads), strict=True):
+            np.testing.assert_allclose(t, g, rtol=1e-4, atol=1e-6)
+
+
+def test_target_index_lists_every_target_and_buckets_bound_shapes():
+    from gato.train.targets import add_target_index, bucket_size, target_index
+
+    batch = _targets_batch(length=200)
+    rows, length = batch["loss_mask"].shape
+    index = add_target_index(batch, groups=2)["target_index"]
+    capacity = rows // 2 * (length - 1)
+    assert index.shape[1] == bucket_size(199 + batch["loss_mask"][0, 1:].sum(), capacity)
+    listed = set()
+    for g in range(2):
+        for flat in index[g][index[g] >= 0]:
+            listed.add((g * rows // 2 + int(flat) // length, int(flat) % length))
+    expected = set(map(tuple, np.argwhere(batch["loss_mask"][:, 1:]).tolist()))
+    assert listed == expected
+    assert (index[1] == -1).sum() == index.shape[1] - batch["loss_mask"][2, 1:].sum()
+    sizes = {bucket_size(n, capacity, buckets=16, minimum=1) for n in range(capacity + 1)}
+    assert len(sizes) <= 16 and max(sizes) == capacity
+    assert all(bucket_size(n, capacity) >= n for n in range(capacity + 1))
+    with pytest.raises(ValueError, match="exceed size"):
+        target_index(batch["loss_mask"], groups=1, size=10)

@@ -7,6 +7,8 @@
 
     cache = init_cache(config, batch_size, cache_len)                    # or method=Gato.init_cache
     logits, cache = model.apply({"params": params}, chunk, cache, method=Gato.extend)
+    logits = model.apply({"params": params}, batch, train=True, rngs=...,
+                         method=Gato.target_logits)            # [S, K, vocab] at target_index
 
 `batch` holds the TokenSequence fields with a leading batch axis (tokens, modality, is_action,
 local_pos, patches, patch_pos; loss_mask and task_id are ignored by the model). Parameters are
@@ -25,6 +27,7 @@ from gato.model.cache import KVCache, attention_mask, write
 from gato.model.cache import init_cache as _init_cache
 from gato.model.config import ModelConfig
 from gato.model.embed import TokenEmbed
+from gato.model.loss import gather_positions
 from gato.model.transformer import Decoder
 
 MODEL_FIELDS = ("tokens", "modality", "is_action", "local_pos", "patches", "patch_pos")
@@ -61,11 +64,34 @@ class Gato(nn.Module):
         train: sample patch positions (rng "patch_pos") and apply dropout (rng "dropout").
         window: if set, each token attends only to the last `window` tokens (itself included).
         """
+        return self.logits_from_hidden(self.hidden(batch, train, window))
+
+    def hidden(
+        self, batch: dict[str, jax.Array], train: bool = False, window: int | None = None
+    ) -> jax.Array:
+        """Final-normed hidden states [B, L, D] (the input of the tied output layer)."""
         check_batch(batch)
         x = self.embed_dropout(self.embed(batch, train), deterministic=not train)
         x = nn.with_logical_constraint(x, ("batch", "length", "embed"))
         x, _ = self.decoder(x, deterministic=not train, window=window)
+        return x
+
+    def logits_from_hidden(self, x: jax.Array) -> jax.Array:
+        """Tied output layer: hidden [..., D] -> float32 logits [..., vocab_size]."""
         return self.embed.attend(x)
+
+    def target_logits(
+        self, batch: dict[str, jax.Array], train: bool = False
+    ) -> jax.Array:
+        """Logits [S, K, vocab_size] only at batch["target_index"] int32 [S, K] positions.
+
+        Equals `__call__`'s logits gathered with `gato.model.loss.gather_positions`, without
+        projecting the other positions onto the vocabulary (see `targets_only_loss`).
+        """
+        if "target_index" not in batch:
+            raise ValueError("target_logits needs batch['target_index'] int32 [S, K]")
+        x = gather_positions(self.hidden(batch, train), batch["target_index"])
+        return self.logits_from_hidden(x)
 
     def init_cache(self, batch_size: int, cache_len: int) -> KVCache:
         """An empty KV cache (same as `gato.model.cache.init_cache(config, ...)`)."""

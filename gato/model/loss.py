@@ -2,6 +2,11 @@
 
 Logits at position i predict tokens[i + 1]; a target counts only where loss_mask[i + 1] is True
 (text and action tokens). Everything is computed in float32.
+
+Two equal ways to compute it: `masked_loss(logits [B, L, V], batch)` from full logits, and
+`targets_only_loss(logits [S, K, V], batch)` from logits at the K target positions listed in
+batch["target_index"] int32 [S, K] (see `gather_positions`), which skips the output projection
+and softmax at the positions that are not targets (most of them in control and Atari windows).
 """
 
 import jax
@@ -30,6 +35,18 @@ def _mean(values: jax.Array, weights: jax.Array) -> jax.Array:
     return jnp.sum(values * weights) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
+def _metrics(ce: jax.Array, weights: jax.Array, correct: jax.Array,
+             target_modality: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Loss and metrics from per-target arrays of any one shape (ce, 0/1 weights, ...)."""
+    loss = _mean(ce, weights)
+    metrics = {"loss": loss, "accuracy": _mean(correct, weights), "targets": jnp.sum(weights)}
+    for name, modality in MODALITY_METRICS.items():
+        w = weights * (target_modality == modality)
+        metrics[f"loss/{name}"] = _mean(ce, w)
+        metrics[f"targets/{name}"] = jnp.sum(w)
+    return loss, metrics
+
+
 def masked_loss(
     logits: jax.Array, batch: dict[str, jax.Array]
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
@@ -40,14 +57,7 @@ def masked_loss(
     modality with no targets reports loss 0 and count 0).
     """
     ce, weights, correct = _targets(logits, batch)
-    loss = _mean(ce, weights)
-    metrics = {"loss": loss, "accuracy": _mean(correct, weights), "targets": jnp.sum(weights)}
-    target_modality = batch["modality"][:, 1:].astype(jnp.int32)
-    for name, modality in MODALITY_METRICS.items():
-        w = weights * (target_modality == modality)
-        metrics[f"loss/{name}"] = _mean(ce, w)
-        metrics[f"targets/{name}"] = jnp.sum(w)
-    return loss, metrics
+    return _metrics(ce, weights, correct, batch["modality"][:, 1:].astype(jnp.int32))
 
 
 def per_task_loss(
@@ -64,3 +74,61 @@ def per_task_loss(
     sums = onehot.T @ jnp.sum(ce * weights, axis=1)
     counts = onehot.T @ jnp.sum(weights, axis=1)
     return sums / jnp.maximum(counts, 1.0), counts
+
+
+def gather_positions(x: jax.Array, index: jax.Array) -> jax.Array:
+    """Rows of x [B, L, ...] at flat positions: index int32 [S, K] -> [S, K, ...].
+
+    The batch is split into S contiguous groups of B/S rows (one per batch shard, so the gather
+    stays on each shard's device); index[s, k] = (row within group s) * L + position, or -1 for
+    padding (which reads position 0 of the group; callers give it weight 0).
+    """
+    if index.ndim != 2 or x.shape[0] % index.shape[0]:
+        raise ValueError(f"target_index {index.shape} must be [S, K] with S dividing the batch "
+                         f"size of {x.shape}")
+    groups = index.shape[0]
+    flat = x.reshape(groups, x.shape[0] // groups * x.shape[1], *x.shape[2:])
+    safe = jnp.maximum(index, 0).reshape(*index.shape, *([1] * (x.ndim - 2)))
+    return jnp.take_along_axis(flat, safe, axis=1)
+
+
+def _next(field: jax.Array) -> jax.Array:
+    """field [B, L] shifted left by one (the value at i + 1 sits at i; the last is zero)."""
+    return jnp.concatenate([field[:, 1:], jnp.zeros_like(field[:, :1])], axis=1)
+
+
+def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array]):
+    """Cross entropy, weights, correctness and target modality, each [S, K]."""
+    index = batch["target_index"]
+    if logits.ndim != 3 or logits.shape[:2] != index.shape:
+        raise ValueError(f"logits {logits.shape} do not match target_index {index.shape}")
+    logits = logits.astype(jnp.float32)
+    targets = gather_positions(_next(batch["tokens"]), index)
+    counted = gather_positions(_next(batch["loss_mask"]), index)
+    weights = ((index >= 0) & counted.astype(bool)).astype(jnp.float32)
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+    correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
+    modality = gather_positions(_next(batch["modality"]).astype(jnp.int32), index)
+    return ce, weights, correct, modality
+
+
+def targets_only_loss(
+    logits: jax.Array, batch: dict[str, jax.Array], num_tasks: int = 0
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """`masked_loss` from logits [S, K, V] at batch["target_index"] [S, K] (same metrics).
+
+    With num_tasks > 0 the metrics also hold "per_task_loss" [num_tasks], as `per_task_loss`.
+    A listed position that is not a target (loss_mask[i + 1] False) is ignored.
+    """
+    ce, weights, correct, modality = _selected_targets(logits, batch)
+    loss, metrics = _metrics(ce, weights, correct, modality)
+    if num_tasks > 0:
+        if "task_id" not in batch:
+            raise ValueError("targets_only_loss with num_tasks > 0 needs batch['task_id'] [B]")
+        rows = jnp.broadcast_to(batch["task_id"][:, None], batch["tokens"].shape)
+        task = jax.nn.one_hot(gather_positions(rows, batch["target_index"]), num_tasks,
+                              dtype=jnp.float32)  # [S, K, num_tasks]
+        sums = jnp.einsum("skt,sk->t", task, ce * weights)
+        counts = jnp.einsum("skt,sk->t", task, weights)
+        metrics["per_task_loss"] = sums / jnp.maximum(counts, 1.0)
+    return loss, metrics

@@ -25,6 +25,7 @@ from gato.train import checkpoint as ckpt
 from gato.train import mesh as mesh_lib
 from gato.train import metrics as metrics_lib
 from gato.train import setup as setup_lib
+from gato.train import targets as targets_lib
 from gato.train.optimizer import make_optimizer
 from gato.train.step import make_train_step
 
@@ -77,10 +78,16 @@ def peak_flops(config: Any) -> float:
     return per_device * jax.device_count()
 
 
-def make_loss_fn(num_task_ids: int):
-    """masked_loss, plus a per_task_loss [num_task_ids] vector metric when num_task_ids > 0."""
-    from gato.model import masked_loss, per_task_loss
+def make_loss_fn(num_task_ids: int, targets_only: bool = False):
+    """masked_loss, plus a per_task_loss [num_task_ids] vector metric when num_task_ids > 0.
 
+    targets_only: the equal `targets_only_loss` on logits at batch["target_index"] instead.
+    """
+    from gato.model import masked_loss, per_task_loss
+    from gato.model.loss import targets_only_loss
+
+    if targets_only:
+        return functools.partial(targets_only_loss, num_tasks=max(num_task_ids, 0))
     if num_task_ids <= 0:
         return masked_loss
 
@@ -93,15 +100,28 @@ def make_loss_fn(num_task_ids: int):
 
 
 @functools.lru_cache(maxsize=8)
-def cached_train_step(model: Any, optimizer_items: tuple, total_steps: int, num_task_ids: int):
-    """The train step function, one object per (model, optimizer, steps, tasks).
+def cached_train_step(model: Any, optimizer_items: tuple, total_steps: int, num_task_ids: int,
+                      targets_only: bool = False):
+    """The train step function, one object per (model, optimizer, steps, tasks, loss path).
 
     Reusing the same function object lets jax.jit reuse its trace and compiled executable when
     train_and_evaluate runs again in one process (resume, sweeps, tests).
     """
     opt_config = ml_collections.ConfigDict(dict(optimizer_items))
     tx, schedule = make_optimizer(opt_config, total_steps)
-    return make_train_step(model, tx, schedule, make_loss_fn(num_task_ids))
+    return make_train_step(model, tx, schedule, make_loss_fn(num_task_ids, targets_only),
+                           targets_only)
+
+
+def make_batch_fn(config: Any, mesh: Any):
+    """Per-host numpy batch -> global sharded batch, with "target_index" when the train step
+    computes the loss at loss targets only (train.loss_on_targets_only, default True)."""
+    if not config.train.get("loss_on_targets_only", True):
+        return lambda local: mesh_lib.global_batch(local, mesh)
+    groups = mesh.shape["data"] * mesh.shape["fsdp"] // jax.process_count()
+    buckets = int(config.train.get("target_buckets", 16))
+    return lambda local: mesh_lib.global_batch(
+        targets_lib.add_target_index(local, max(groups, 1), buckets), mesh)
 
 
 def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, float]:
@@ -123,9 +143,10 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     state = setup_lib.restore_or_init(config, checkpointer, state_setup, data_iter, init_rng)
     start = int(jax.device_get(state.step))
 
+    make_batch = make_batch_fn(config, mesh)
     step_fn = jax.jit(
         cached_train_step(model, tuple(sorted(config.optimizer.items())), tc.total_steps,
-                          tc.get("num_task_ids", 0)),
+                          tc.get("num_task_ids", 0), tc.get("loss_on_targets_only", True)),
         in_shardings=(state_setup.shardings, mesh_lib.batch_sharding(mesh),
                       mesh_lib.replicated(mesh)),
         out_shardings=(state_setup.shardings, mesh_lib.replicated(mesh)),
@@ -173,7 +194,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     try:
         with StopRequest() as stop:
             for step in range(start + 1, tc.total_steps + 1):
-                batch = mesh_lib.global_batch(next(data_iter), mesh)
+                batch = make_batch(next(data_iter))
                 state, device_metrics = step_fn(state, batch, step_rng)
                 if pending is not None:
                     report(*pending)

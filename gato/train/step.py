@@ -23,16 +23,20 @@ class TrainState(NamedTuple):
 
 
 def make_train_step(model: Any, tx: optax.GradientTransformation, schedule: optax.Schedule,
-                    loss_fn: Callable[..., tuple[jax.Array, dict[str, jax.Array]]]):
+                    loss_fn: Callable[..., tuple[jax.Array, dict[str, jax.Array]]],
+                    targets_only: bool = False):
     """Returns train_step(state, batch, rng) -> (new_state, metrics of scalar float32 arrays).
 
+    loss_fn(logits, batch) gets the full logits [B, L, V], or with `targets_only` the logits
+    [S, K, V] at batch["target_index"] only (`Gato.target_logits`, `targets_only_loss`).
     Metrics: train/loss and the other loss_fn metrics under train/, train/grad_norm (before
     clipping), train/param_norm (after the update), train/update_norm, train/learning_rate.
     """
+    method = type(model).target_logits if targets_only else None
 
     def compute_loss(params, batch, rng):
         patch_rng, dropout_rng = jax.random.split(rng)
-        logits = model.apply({"params": params}, batch, train=True,
+        logits = model.apply({"params": params}, batch, train=True, method=method,
                              rngs={"patch_pos": patch_rng, "dropout": dropout_rng})
         return loss_fn(logits, batch)
 
