@@ -169,3 +169,17 @@ def test_target_index_lists_every_target_and_buckets_bound_shapes():
     assert all(bucket_size(n, capacity) >= n for n in range(capacity + 1))
     with pytest.raises(ValueError, match="exceed size"):
         target_index(batch["loss_mask"], groups=1, size=10)
+
+
+def test_target_indexer_never_shrinks_and_stays_exact():
+    from gato.train.targets import TargetIndexer
+
+    full = _targets_batch(length=200)
+    sparse = {k: v.copy() for k, v in full.items()}
+    sparse["loss_mask"][1] = False
+    indexer = TargetIndexer(groups=1, buckets=16)
+    sizes = [indexer(b)["target_index"].shape[1] for b in (sparse, full, sparse)]
+    assert sizes[0] < sizes[1] == sizes[2]
+    index = indexer(sparse)["target_index"][0]
+    assert np.array_equal(index[index >= 0], np.flatnonzero(
+        np.pad(sparse["loss_mask"][:, 1:], ((0, 0), (0, 1)))))

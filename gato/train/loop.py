@@ -120,8 +120,8 @@ def make_batch_fn(config: Any, mesh: Any):
         return lambda local: mesh_lib.global_batch(local, mesh)
     groups = mesh.shape["data"] * mesh.shape["fsdp"] // jax.process_count()
     buckets = int(config.train.get("target_buckets", 16))
-    return lambda local: mesh_lib.global_batch(
-        targets_lib.add_target_index(local, max(groups, 1), buckets), mesh)
+    indexer = targets_lib.TargetIndexer(max(groups, 1), buckets)
+    return lambda local: mesh_lib.global_batch(indexer(local), mesh)
 
 
 def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, float]:
