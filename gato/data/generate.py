@@ -113,11 +113,30 @@ def generate_datasets(tasks: list[registry.Task], data_dir: str | Path | None, *
     return report
 
 
+def _tasks_to_generate(suites: str | None, tasks: str | None, policy: str) -> list[registry.Task]:
+    """Named tasks, plus the environment tasks of the named suites; with expert data, a suite's
+    tasks without an expert are skipped (and said so), while a named one is an error later."""
+    chosen = {t.name: t for t in registry.select(None, tasks)} if tasks else {}
+    for task in registry.select(suites, None) if suites else []:
+        if task.make_env is None or task.name in chosen:
+            continue
+        if policy == "expert":
+            from gato.policies import has_expert
+
+            if not has_expert(task.name):
+                print(f"skipping {task.name}: no expert policy (use --policy random for it)")
+                continue
+        chosen[task.name] = task
+    if not chosen:
+        raise ValueError("nothing to generate: name --suite and/or --tasks")
+    return sorted(chosen.values(), key=lambda t: (t.suite, t.name))
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     data_dir = str(rlds.data_root(args.data_dir))
     report = generate_datasets(
-        registry.select(args.suite, args.tasks), data_dir, episodes=args.episodes,
+        _tasks_to_generate(args.suite, args.tasks, args.policy), data_dir, episodes=args.episodes,
         policy=args.policy, seed=args.seed, max_episode_steps=args.max_episode_steps,
         shard_size=args.shard_size, workers=args.workers)
     print(format_report(report))
