@@ -1,0 +1,41 @@
+"""Every experiment config loads, names real components and trains only on registered tasks."""
+
+import pathlib
+
+import pytest
+
+from gato.data.sources import SOURCES
+from gato.envs import registry
+from gato.eval.config import validate as validate_eval
+from gato.train.config import load_config
+from gato.train.setup import setup_model
+
+EXPERIMENTS = sorted((pathlib.Path(__file__).parents[1] / "experiments").glob("*.py"))
+VARIANTS = {"gato_cpu.py": ["", "quick"], "gato_cluster.py": ["", "size=364m,fsdp=4"]}
+
+
+def _cases():
+    for path in EXPERIMENTS:
+        for variant in VARIANTS.get(path.name, [""]):
+            yield pytest.param(path, variant, id=f"{path.stem}:{variant}")
+
+
+@pytest.mark.parametrize("path,variant", _cases())
+def test_experiment_config_is_consistent(path, variant):
+    config = load_config(f"{path}:{variant}" if variant else str(path))
+    for section in ("model", "data", "optimizer", "train", "mesh", "checkpoint", "eval"):
+        assert section in config, f"{path.name} has no {section!r} section"
+    _, model_config = setup_model(config.model)
+    assert config.train.seq_len <= model_config.max_len
+    assert config.data.source in SOURCES
+    assert config.optimizer.warmup_steps < config.train.total_steps
+    if config.data.source == "mixture":
+        tasks = registry.select(config.data.suites or None, config.data.tasks or None)
+        assert tasks, f"{path.name} trains on no task"
+    if "suites" in config.eval:
+        validate_eval(config.eval)
+        trained = {t.name for t in registry.select(config.data.suites or None,
+                                                   config.data.tasks or None)}
+        evaluated = {t.name for t in registry.select(config.eval.suites or None,
+                                                     config.eval.tasks or None)}
+        assert evaluated <= trained, f"{path.name} evaluates untrained tasks"
