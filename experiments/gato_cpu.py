@@ -65,6 +65,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.eval_every = 0  # steps between in-training evaluations (0: only `gato main`'s)
     c.train.peak_flops_per_device = 0.0  # MFU denominator; 0: measure a matmul at start-up
     c.train.nan_check_keys = ("train/loss", "train/grad_norm", "train/param_norm")
+    c.train.loss_on_targets_only = True  # logits only at loss targets (same loss, faster)
+    c.train.target_buckets = 16  # distinct target-count sizes compiled at most
 
     c.eval = default_eval_config()
     c.eval.suites = ""  # evaluate exactly the trained tasks with environments

@@ -46,6 +46,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.peak_flops_per_device = 0.0  # MFU denominator; 0: measure a matmul at start-up
     c.train.num_task_ids = c.data.num_tasks + 1  # per-task losses for ids [0, N) (0: off)
     c.train.nan_check_keys = ("train/loss", "train/grad_norm", "train/param_norm")  # must be finite
+    c.train.loss_on_targets_only = True  # logits only at loss targets (same loss, faster)
+    c.train.target_buckets = 16  # distinct target-count sizes compiled at most
 
     c.eval = ml_collections.ConfigDict()
     c.eval.callbacks = ()  # "module:function" names, fn(params, step, config) -> {name: value}
