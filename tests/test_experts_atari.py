@@ -4,17 +4,7 @@ import numpy as np
 import pytest
 
 from gato.envs import atari, registry
-from gato.policies import RandomPolicy, make_expert
-
-
-def _return(env, policy, steps):
-    timestep, total = env.reset(), 0.0
-    for _ in range(steps):
-        timestep = env.step(policy.step(timestep))
-        total += timestep.reward
-        if timestep.last():
-            break
-    return total
+from gato.policies import RandomPolicy, episode_return, make_expert
 
 
 @pytest.mark.parametrize("name,steps,margin", [("breakout", 400, 5.0), ("freeway", 400, 3.0)])
@@ -23,8 +13,8 @@ def test_expert_beats_random(name, steps, margin):
     expert_env = atari.make_env(name, seed=0)
     expert = make_expert(name, expert_env)
     expert.reset(0)
-    expert_return = _return(expert_env, expert, steps)
-    random_return = _return(atari.make_env(name, seed=0), RandomPolicy(spec, 0), steps)
+    expert_return = episode_return(expert_env, expert, steps)
+    random_return = episode_return(atari.make_env(name, seed=0), RandomPolicy(spec, 0), steps)
     assert expert_return >= random_return + margin, (expert_return, random_return)
 
 

@@ -4,17 +4,7 @@ import numpy as np
 import pytest
 
 from gato.envs import registry
-from gato.policies import RandomPolicy, expert_tasks, has_expert, make_expert
-
-
-def _episode_return(env, policy, steps):
-    timestep, total = env.reset(), 0.0
-    for _ in range(steps):
-        timestep = env.step(policy.step(timestep))
-        total += timestep.reward
-        if timestep.last():
-            break
-    return total
+from gato.policies import RandomPolicy, episode_return, expert_tasks, has_expert, make_expert
 
 
 @pytest.mark.parametrize("name,steps", [
@@ -26,8 +16,8 @@ def test_expert_beats_random(name, steps):
     env = task.make_env(3)
     expert = make_expert(name, env)
     expert.reset(3)
-    expert_return = _episode_return(env, expert, steps)
-    random_return = _episode_return(env, RandomPolicy(task.spec, 3), steps)
+    expert_return = episode_return(env, expert, steps)
+    random_return = episode_return(env, RandomPolicy(task.spec, 3), steps)
     assert expert_return > random_return + 0.2 * steps, (expert_return, random_return)
 
 

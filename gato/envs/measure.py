@@ -20,7 +20,7 @@ import numpy as np
 from gato.envs import registry, scores
 
 
-def episode_return(task_name: str, policy_kind: str, seed: int) -> float:
+def measured_return(task_name: str, policy_kind: str, seed: int) -> float:
     """Undiscounted return of one episode of `policy_kind` ("expert"/"random") from `seed`."""
     from gato import policies
 
@@ -31,17 +31,11 @@ def episode_return(task_name: str, policy_kind: str, seed: int) -> float:
     else:
         policy = policies.RandomPolicy(task.spec, seed)
     policy.reset(seed)
-    timestep, total = env.reset(), 0.0
-    for _ in range(task.max_episode_steps):
-        timestep = env.step(policy.step(timestep))
-        total += float(timestep.reward or 0.0)
-        if timestep.last():
-            break
-    return total
+    return policies.episode_return(env, policy, task.max_episode_steps)
 
 
 def _run_job(job: tuple[str, str, int]) -> tuple[str, str, int, float]:
-    return (*job, episode_return(*job))
+    return (*job, measured_return(*job))
 
 
 def measure(task_names: list[str], episodes: dict[str, int], base_seed: int = 0,

@@ -18,3 +18,15 @@ class Policy(Protocol):
     def reset(self, seed: int) -> None: ...
 
     def step(self, timestep: dm_env.TimeStep) -> np.ndarray: ...
+
+
+def episode_return(env: dm_env.Environment, policy: Policy, max_steps: int) -> float:
+    """Undiscounted return of one episode of `policy` in `env`, from a fresh `env.reset()`,
+    cut after `max_steps` actions. The caller resets the policy."""
+    timestep, total = env.reset(), 0.0
+    for _ in range(max_steps):
+        timestep = env.step(policy.step(timestep))
+        total += float(timestep.reward or 0.0)
+        if timestep.last():
+            break
+    return total
