@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ml_collections
+import tqdm
 
 from gato.envs import registry
 from gato.envs.registry import Task
@@ -104,7 +105,9 @@ class Evaluator:
                  extra: Mapping[str, Any] | None = None) -> dict:
         """Evaluates every task with make_agent(task); writes outputs; returns the results."""
         rows, all_episodes, gifs = [], {}, {}
-        for task in self.tasks:
+        bar = tqdm.tqdm(self.tasks, desc=f"eval step {step}", unit="task", dynamic_ncols=True)
+        for task in bar:
+            bar.set_postfix(task=task.name)
             row, episodes, frames = self.evaluate_task(task, make_agent(task))
             rows.append(row)
             all_episodes[task.name] = episodes
