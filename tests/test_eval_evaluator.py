@@ -23,18 +23,12 @@ def _config(**overrides):
 
 def _direct_expert_return(task, seed: int, max_steps: int) -> float:
     """The expert run directly (no evaluator) in a fresh env with the same seed."""
-    from gato.policies import make_expert
+    from gato.policies import episode_return, make_expert
 
     env = task.make_env(seed)
     policy = make_expert(task.name, env)
     policy.reset(seed)
-    timestep, total = env.reset(), 0.0
-    for _ in range(max_steps):
-        timestep = env.step(policy.step(timestep))
-        total += float(timestep.reward or 0.0)
-        if timestep.last():
-            break
-    return total
+    return episode_return(env, policy, max_steps)
 
 
 def test_scripted_expert_reproduces_direct_expert_return():
@@ -145,3 +139,10 @@ def test_train_callback_evaluates_params(tmp_path):
     assert "eval/control/cartpole-balance/return" in metrics
     saved = json.loads((tmp_path / "eval" / "step_10" / "results.json").read_text())
     assert [e["length"] for e in saved["episodes"]["cartpole-balance"]] == [4, 4]
+
+
+def test_cap_below_the_reference_cap_is_warned():
+    task = registry.get("cartpole-swingup")
+    evaluator = Evaluator(_config(episodes=1, batch_size=1, max_steps=5), tasks=[task])
+    evaluator.evaluate(lambda t: PolicyAgent(expert_factory(t)), step=0)
+    assert any("capped at 5 steps" in w and "1000" in w for w in evaluator.warnings)

@@ -82,11 +82,25 @@ class Evaluator:
         log.warning(message)
         self.warnings.append(message)
 
+    def _check_reference_cap(self, task: Task, max_steps: int) -> None:
+        """Warns when episodes are capped below the cap the reference returns were measured at:
+        normalized scores are then not comparable with the expert's."""
+        from gato.envs import scores
+
+        try:
+            ref_cap = int(scores.reference(task.name).get("max_episode_steps") or 0)
+        except (KeyError, OSError, ValueError):
+            return
+        if max_steps < ref_cap:
+            self._warn(f"{task.name}: episodes capped at {max_steps} steps, but its reference "
+                       f"returns were measured over {ref_cap}; normalized scores are biased")
+
     def evaluate_task(self, task: Task, agent: Agent) -> tuple[dict, list[dict], list]:
         """(score row, episode records, GIF frames) of config.episodes episodes of `task`."""
         c = self.config
         seeds = [int(c.seed) + i for i in range(int(c.episodes))]
         max_steps = int(c.max_steps) or task.max_episode_steps
+        self._check_reference_cap(task, max_steps)
         source = self._prompt_source(task)
         episodes, frames = [], []
         for start in range(0, len(seeds), int(c.batch_size)):
