@@ -61,15 +61,6 @@ def _image_tokens(rng: np.random.Generator, n: int) -> TokenSequence:
     return seq
 
 
-def _tokens(ids: np.ndarray, modality: Modality, *, action: bool) -> TokenSequence:
-    seq = seqlib.empty(len(ids))
-    seq["tokens"][:] = ids
-    seq["modality"][:] = modality
-    seq["loss_mask"][:] = action
-    seq["is_action"][:] = action
-    return seq
-
-
 def _timestep(rng: np.random.Generator, task: int, cfg: dict[str, Any]) -> TokenSequence:
     """One timestep: observation tokens, separator, action tokens (a function of the obs)."""
     image = _image_tokens(rng, cfg["image_patches"])
@@ -77,15 +68,15 @@ def _timestep(rng: np.random.Generator, task: int, cfg: dict[str, Any]) -> Token
     disc = rng.integers(0, cfg["discrete_range"], cfg["num_discrete"])
     obs = seqlib.concat([
         image,
-        _tokens(cont, Modality.CONTINUOUS, action=False),
-        _tokens(disc, Modality.DISCRETE, action=False),
+        seqlib.from_ids(cont, Modality.CONTINUOUS),
+        seqlib.from_ids(disc, Modality.DISCRETE),
     ])
     obs["local_pos"][:] = np.arange(seqlib.length(obs))
-    sep = _tokens(np.array([SEPARATOR_ID]), Modality.SEPARATOR, action=False)
+    sep = seqlib.from_ids(np.array([SEPARATOR_ID]), Modality.SEPARATOR)
     act_disc = (disc + task) % DISCRETE_VOCAB_SIZE
     actions = seqlib.concat([
-        _tokens(act_disc, Modality.DISCRETE, action=True),
-        _tokens(cont, Modality.CONTINUOUS, action=True),
+        seqlib.from_ids(act_disc, Modality.DISCRETE, loss=True, action=True),
+        seqlib.from_ids(cont, Modality.CONTINUOUS, loss=True, action=True),
     ])
     return seqlib.concat([obs, sep, actions])
 
@@ -94,7 +85,7 @@ def _text(rng: np.random.Generator, seq_len: int, vocab: int) -> TokenSequence:
     start, stride = rng.integers(0, vocab), rng.integers(1, 8)
     n = int(rng.integers(seq_len // 2, seq_len + 1))
     ids = (start + stride * np.arange(n)) % vocab
-    return _tokens(ids, Modality.TEXT, action=True) | {"is_action": np.zeros(n, np.bool_)}
+    return seqlib.from_ids(ids, Modality.TEXT, loss=True)
 
 
 def make_row(seed: int, step: int, row: int, seq_len: int, cfg: dict[str, Any]):

@@ -12,7 +12,7 @@ import numpy as np
 
 from gato.eval.decoding import mask_to_range
 from gato.model import Gato, ModelConfig, init_cache
-from gato.tokenizers.sequence import Modality, empty
+from gato.tokenizers.sequence import Modality, from_ids
 from gato.tokenizers.text import default_tokenizer
 from gato.tokenizers.vocab import TEXT_VOCAB_SIZE
 
@@ -46,7 +46,6 @@ def generate_text(model_config: ModelConfig, params: Any, prompt: str, num_token
         if token == tokenizer.eos_id:
             break
         out.append(token)
-        step = empty(1)
-        step["tokens"][0], step["modality"][0] = token, Modality.TEXT
+        step = from_ids(np.array([token], np.int32), Modality.TEXT)
         logits, cache = extend(params, _batched(step), cache)
     return tokenizer.decode(np.array(out, np.int32))

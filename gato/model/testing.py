@@ -25,12 +25,7 @@ PATCHES_PER_IMAGE = 4  # a 32x32 image: 2x2 patches
 
 def _segment(modality: int, tokens: np.ndarray, loss: bool = False,
              action: bool = False) -> seqlib.TokenSequence:
-    seg = seqlib.empty(len(tokens))
-    seg["tokens"][:] = tokens
-    seg["modality"][:] = modality
-    seg["loss_mask"][:] = loss
-    seg["is_action"][:] = action
-    return seg
+    return seqlib.from_ids(tokens, modality, loss=loss, action=action)
 
 
 def _image(rng: np.random.Generator) -> seqlib.TokenSequence:

@@ -53,6 +53,17 @@ def empty(n: int) -> TokenSequence:
     return {name: np.zeros((n, *shape), dtype) for name, (shape, dtype) in FIELDS.items()}
 
 
+def from_ids(ids: np.ndarray, modality: Modality, *, loss: bool = False,
+             action: bool = False) -> TokenSequence:
+    """Tokens `ids` [n] of one (non-image) modality with the given loss and action flags."""
+    seq = empty(len(ids))
+    seq["tokens"][:] = ids
+    seq["modality"][:] = modality
+    seq["loss_mask"][:] = loss
+    seq["is_action"][:] = action
+    return seq
+
+
 def length(seq: TokenSequence) -> int:
     return int(seq["tokens"].shape[0])
 

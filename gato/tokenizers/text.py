@@ -85,20 +85,12 @@ class TextTokenizer:
 
     def tokenize_text(self, text: str, loss: bool) -> TokenSequence:
         """encode(text) as a TEXT sequence with loss_mask set to `loss` on every token."""
-        return _text_sequence(self.encode(text), loss)
+        return sequence.from_ids(self.encode(text), Modality.TEXT, loss=loss)
 
     def tokenize_document(self, text: str) -> TokenSequence:
         """encode(text) + [EOS] as a TEXT sequence, all tokens loss targets."""
         ids = np.append(self.encode(text), np.int32(self.eos_id)).astype(np.int32)
-        return _text_sequence(ids, True)
-
-
-def _text_sequence(ids: np.ndarray, loss: bool) -> TokenSequence:
-    seq = sequence.empty(len(ids))
-    seq["tokens"][:] = ids
-    seq["modality"][:] = Modality.TEXT
-    seq["loss_mask"][:] = loss
-    return seq
+        return sequence.from_ids(ids, Modality.TEXT, loss=True)
 
 
 @functools.cache
