@@ -41,13 +41,14 @@ def generate(config, data_dir: pathlib.Path) -> None:
     from gato.envs import registry
 
     g = config.generate
-    for tasks, cap in ((g.control_tasks, g.control_max_episode_steps),
-                       (g.atari_tasks, g.atari_max_episode_steps)):
+    for tasks, cap, noise in (
+            (g.control_tasks, g.control_max_episode_steps, g.control_action_noise),
+            (g.atari_tasks, g.atari_max_episode_steps, g.atari_action_noise)):
         if not tasks:
             continue
         report = generate_datasets(registry.select(None, tasks), data_dir, episodes=g.episodes,
                                    seed=g.seed, max_episode_steps=cap or None,
-                                   workers=g.workers)
+                                   workers=g.workers, action_noise=noise)
         print(format_report(report), flush=True)
 
 

@@ -5,9 +5,10 @@ An `Episode` is a dict with every step stacked along the first axis (T steps):
   "action": [T, ...], "reward": float32 [T], "discount": float32 [T],
   "is_first", "is_last", "is_terminal": bool [T].
 RLDS alignment (as in RL Unplugged): step t holds observation o_t, the action a_t taken there and
-the reward/discount that followed it. The last step holds the final observation with is_last=True;
-its action is zeros and its reward 0 (no action is taken there); is_terminal marks a true
-termination (env discount 0), not a time-limit truncation.
+the reward/discount that followed it (recorded with execution noise, a_t is the policy's choice and
+the env executed a perturbed one; see `record_episode`). The last step holds the final observation
+with is_last=True; its action is zeros and its reward 0 (no action is taken there); is_terminal
+marks a true termination (env discount 0), not a time-limit truncation.
 """
 
 from collections.abc import Mapping
@@ -57,24 +58,28 @@ def action_dtype(action_spec: Any) -> np.dtype:
 
 
 def record_episode(env: dm_env.Environment, policy: Any, seed: int,
-                   max_steps: int) -> Episode:
+                   max_steps: int, noise: Any = None) -> Episode:
     """Runs `policy` in `env` for at most `max_steps` actions and returns the stacked Episode.
 
     `policy.reset(seed)` is called first; the env is expected to be freshly built with its own
-    seed. Observations are cast by `observation_dtype`, actions by `action_dtype`.
+    seed. Observations are cast by `observation_dtype`, actions by `action_dtype`. With `noise`
+    (a `gato.policies.noise.ExecutionNoise`, reset with `seed`) the env executes noise(action)
+    while the episode records the policy's own action (see that module for why).
     """
     if max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     a_spec = env.action_spec()
     a_dtype = action_dtype(a_spec)
     policy.reset(seed)
+    if noise is not None:
+        noise.reset(seed)
     timestep = env.reset()
     observations, actions, rewards, discounts = [], [], [], []
     for _ in range(max_steps):
         action = np.asarray(policy.step(timestep))
         observations.append(flatten_observation(timestep.observation))
         actions.append(action.astype(a_dtype).reshape(a_spec.shape))
-        timestep = env.step(action)
+        timestep = env.step(action if noise is None else noise(action))
         rewards.append(0.0 if timestep.reward is None else float(timestep.reward))
         discounts.append(1.0 if timestep.discount is None else float(timestep.discount))
         if timestep.last():

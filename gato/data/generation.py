@@ -31,20 +31,30 @@ class RunConfig:
     seed: int
     max_episode_steps: int
     shard_size: int
+    action_noise: float = 0.0  # execution noise scale (gato.policies.noise); 0: none
 
     def shards(self) -> list[staging.Shard]:
         return staging.plan_shards(self.directory, self.task, self.num_episodes, self.shard_size)
 
 
 def make_run_config(task_name: str, staging_root: str | Path, num_episodes: int, policy: str,
-                    seed: int, max_episode_steps: int | None, shard_size: int) -> RunConfig:
+                    seed: int, max_episode_steps: int | None, shard_size: int,
+                    action_noise: float = 0.0) -> RunConfig:
     """A RunConfig with its shard directory `<staging_root>/<task>/<run key>`."""
     if policy not in ("expert", "random"):
         raise ValueError(f"policy must be 'expert' or 'random', got {policy!r}")
+    if action_noise < 0:
+        raise ValueError(f"action_noise must be >= 0, got {action_noise}")
     cap = int(max_episode_steps or registry.get(task_name).max_episode_steps)
-    directory = Path(staging_root) / task_name / staging.run_key(policy, seed, cap)
-    return RunConfig(task_name, directory, int(num_episodes), policy, int(seed), cap,
-                     int(shard_size))
+    key = staging.run_key(policy, seed, cap, float(action_noise))
+    return RunConfig(task_name, Path(staging_root) / task_name / key, int(num_episodes), policy,
+                     int(seed), cap, int(shard_size), float(action_noise))
+
+
+def policy_name(config: RunConfig) -> str:
+    """What the episodes' `policy` metadata says: the policy and any execution noise."""
+    return (config.policy if not config.action_noise
+            else f"{config.policy}+execution_noise={config.action_noise:g}")
 
 
 def make_policy(task: registry.Task, env: Any, policy: str, seed: int) -> Any:
@@ -59,6 +69,8 @@ def make_policy(task: registry.Task, env: Any, policy: str, seed: int) -> Any:
 def generate_shard(job: tuple[RunConfig, staging.Shard]) -> dict[str, Any]:
     """Rolls out and writes one shard; returns its stats. Runs in a worker process."""
     config, shard = job
+    from gato.policies.noise import ExecutionNoise
+
     task = registry.get(config.task)
     started = time.perf_counter()
     episodes, metadata = [], []
@@ -67,12 +79,14 @@ def generate_shard(job: tuple[RunConfig, staging.Shard]) -> dict[str, Any]:
         env = task.make_env(seed)
         try:
             policy = make_policy(task, env, config.policy, seed)
+            noise = (ExecutionNoise(task.spec, config.action_noise) if config.action_noise
+                     else None)
             episodes.append(episodes_lib.record_episode(env, policy, seed,
-                                                        config.max_episode_steps))
+                                                        config.max_episode_steps, noise))
         finally:
             env.close()
         metadata.append({"episode_id": index, "seed": seed, "task": config.task,
-                         "policy": config.policy})
+                         "policy": policy_name(config)})
     staging.write_shard(shard, episodes, metadata)
     return {**shard_stats(config.task, episodes), "seconds": time.perf_counter() - started}
 

@@ -35,9 +35,10 @@ class Shard:
         return self.end - self.start
 
 
-def run_key(policy: str, seed: int, max_episode_steps: int) -> str:
+def run_key(policy: str, seed: int, max_episode_steps: int, action_noise: float = 0.0) -> str:
     """Directory name identifying what a run generates; a new key never reuses old shards."""
-    return f"{policy}-seed{seed}-cap{max_episode_steps}"
+    noise = f"-noise{action_noise:g}" if action_noise else ""
+    return f"{policy}{noise}-seed{seed}-cap{max_episode_steps}"
 
 
 def episode_seed(seed: int, task: str, index: int) -> int:

@@ -1,0 +1,52 @@
+"""Execution noise for recording demonstrations (DART, Laskey et al. 2017).
+
+A deterministic expert visits a narrow band of states: once a cart-pole is balanced or a reacher
+sits on its target, every later step repeats the same near-zero action, and a cloned policy that
+drifts slightly off that band has never seen how the expert recovers. Recording with noise fixes
+this: the environment executes a perturbed action, while the episode stores the expert's own
+action for the state it reached (the label a cloning learner should imitate). The data then covers
+the states around the expert's path, each labelled with the expert's correction.
+
+Continuous actions get Gaussian noise of standard deviation `scale` x half the action range,
+clipped to the bounds; discrete actions are replaced by a uniform random action with probability
+`scale`.
+"""
+
+import numpy as np
+
+from gato.tokenizers.spec import TimestepSpec
+
+
+class ExecutionNoise:
+    """Maps the action a policy chose to the action the environment executes."""
+
+    def __init__(self, spec: TimestepSpec, scale: float, seed: int = 0):
+        if spec is None:
+            raise ValueError("ExecutionNoise needs a TimestepSpec; text tasks have no actions")
+        if not 0.0 <= scale <= (1.0 if spec.action_kind == "discrete" else np.inf):
+            raise ValueError(f"action noise scale must be >= 0 (and <= 1 for discrete actions, "
+                             f"a probability), got {scale}")
+        self.spec, self.scale = spec, float(scale)
+        self._rng = np.random.default_rng(seed)
+        if spec.action_kind != "discrete":
+            lo = -1.0 if spec.action_minimum is None else spec.action_minimum
+            hi = 1.0 if spec.action_maximum is None else spec.action_maximum
+            self._lo = np.broadcast_to(np.asarray(lo, np.float64), spec.action_shape)
+            self._hi = np.broadcast_to(np.asarray(hi, np.float64), spec.action_shape)
+
+    def reset(self, seed: int) -> None:
+        """Restarts the noise stream for the episode of `seed` (independent of the policy's)."""
+        self._rng = np.random.default_rng((seed, 1))
+
+    def __call__(self, action: np.ndarray) -> np.ndarray:
+        """The executed action, shaped and typed like `action`."""
+        action = np.asarray(action)
+        if self.scale == 0.0:
+            return action
+        if self.spec.action_kind == "discrete":
+            replace = self._rng.random(action.shape) < self.scale
+            random = self._rng.integers(0, self.spec.num_actions, size=action.shape)
+            return np.where(replace, random, action).astype(action.dtype)
+        std = self.scale * (self._hi - self._lo) / 2.0
+        noisy = action + self._rng.normal(size=action.shape) * std
+        return np.clip(noisy, self._lo, self._hi).astype(action.dtype)
