@@ -5,7 +5,10 @@ the KV cache first; then, every timestep, the observation tokens and a separator
 with one `extend` call, and the action tokens are sampled one at a time, each constrained to the
 task's action token range, and appended to the cache (the last one together with the next
 observation). One jitted call per decoded token (append the previous token, sample the next)
-serves all environments of the batch; the cache is updated in place (donated).
+serves all environments of the batch; the cache is updated in place (donated). The agent decodes
+with the fast layout of `gato.model.gato`: parameters split per layer once when it is built, and
+only the last position projected onto only the task's action ids (`Gato.extend_last`), sampled
+as if over the whole vocabulary masked to the range (`gato.eval.decoding.sample_in_range`).
 """
 
 import functools
@@ -17,9 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gato.eval.decoding import mask_to_range
+from gato.eval.decoding import mask_to_range, sample_in_range
 from gato.model import Gato, init_cache
-from gato.model.gato import MODEL_FIELDS
+from gato.model.gato import MODEL_FIELDS, decoding_config, decoding_params
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.sequence import Modality, TokenSequence
 from gato.tokenizers.spec import TimestepSpec
@@ -54,21 +57,17 @@ def _single(tokens: np.ndarray, modality: Modality, is_action: bool) -> TokenSeq
     return seq
 
 
-def _sample(logits, keys, count, temperature, lo: int, hi: int, greedy: bool) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("lo", "hi", "greedy"))
+def sample_rows(logits: jax.Array, keys: jax.Array, count: jax.Array, temperature: jax.Array,
+                lo: int, hi: int, greedy: bool) -> jax.Array:
+    """One id in [lo, hi) per row of logits [B, V]; row b samples with fold_in(keys[b], count)
+    (keys: uint32 [B, 2]), so a row's draws do not depend on the other rows. Returns int32 [B]."""
     masked = mask_to_range(logits.astype(jnp.float32), lo, hi)
     if greedy:
         return jnp.argmax(masked, axis=-1).astype(jnp.int32)
     step_keys = jax.vmap(lambda k: jax.random.fold_in(k, count))(keys)
     return jax.vmap(lambda k, row: jax.random.categorical(k, row / temperature))(
         step_keys, masked).astype(jnp.int32)
-
-
-@functools.partial(jax.jit, static_argnames=("lo", "hi", "greedy"))
-def sample_rows(logits: jax.Array, keys: jax.Array, count: jax.Array, temperature: jax.Array,
-                lo: int, hi: int, greedy: bool) -> jax.Array:
-    """One id in [lo, hi) per row of logits [B, V]; row b samples with fold_in(keys[b], count)
-    (keys: uint32 [B, 2]), so a row's draws do not depend on the other rows. Returns int32 [B]."""
-    return _sample(logits, keys, count, temperature, lo, hi, greedy)
 
 
 def _action_chunk(ids: jax.Array, modality: int) -> dict[str, jax.Array]:
@@ -85,9 +84,10 @@ def _action_chunk(ids: jax.Array, modality: int) -> dict[str, jax.Array]:
 class Compiled(NamedTuple):
     """Jitted decoding steps of one model config; each donates (updates in place) the cache.
 
+    params: as given to `Gato(config)` or, fastest, `decoding_params(config, params)`.
     extend(params, chunk, cache) -> (last logits [B, V], cache)
     extend_sample(params, chunk, cache, keys, count, temperature, *, lo, hi, greedy)
-        -> (ids [B], cache): append a chunk, then sample the next token (one model call)
+        -> (ids [B], cache): append a chunk, then sample the next token in [lo, hi) (one call)
     action_sample(..., *, lo, hi, greedy, modality): the same for a chunk of action ids [B]
     """
 
@@ -100,15 +100,19 @@ class Compiled(NamedTuple):
 def compiled_decoder(config: Any) -> Compiled:
     """The jitted steps for Gato(config), cached per config so that agents and evaluations of one
     model share compilations."""
-    model = Gato(config)
+    model = Gato(decoding_config(config))
+    vocab = config.vocab_size
+
+    def last_logits(params, chunk, cache, lo, hi):
+        return model.apply({"params": decoding_params(config, params)}, chunk, cache, lo, hi,
+                           method=Gato.extend_last)
 
     def extend(params, chunk, cache):
-        logits, cache = model.apply({"params": params}, chunk, cache, method=Gato.extend)
-        return logits[:, -1], cache
+        return last_logits(params, chunk, cache, 0, vocab)
 
     def extend_sample(params, chunk, cache, keys, count, temperature, *, lo, hi, greedy):
-        logits, cache = extend(params, chunk, cache)
-        return _sample(logits, keys, count, temperature, lo, hi, greedy), cache
+        logits, cache = last_logits(params, chunk, cache, lo, hi)
+        return sample_in_range(logits, keys, count, temperature, lo, vocab, greedy), cache
 
     def action_sample(params, ids, cache, keys, count, temperature, *, lo, hi, greedy,
                       modality):
@@ -135,7 +139,8 @@ class ModelAgent:
 
     def __init__(self, model: Gato, params: Any, spec: TimestepSpec, *, temperature: float = 1.0,
                  greedy: bool = False, cache_len: int | None = None):
-        self.model, self.params, self.spec = model, params, spec
+        self.model, self.spec = model, spec
+        self.params = decoding_params(model.config, params)  # per-layer copy, made once
         self.temperature, self.greedy = float(temperature), bool(greedy)
         self.cache_len = int(cache_len or model.config.max_len)
         self.lo, self.hi = action_token_range(spec)

@@ -3,10 +3,12 @@
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from gato.model.cache import ChunkPlan, write
 from gato.model.config import ModelConfig
 
-KV = tuple[jax.Array, jax.Array]  # keys, values: [B, S, heads, head_dim]
+KV = tuple[jax.Array, jax.Array]  # keys, values of one layer
 
 
 def _dense_general(cfg: ModelConfig, features, axis, names, name: str) -> nn.DenseGeneral:
@@ -16,20 +18,57 @@ def _dense_general(cfg: ModelConfig, features, axis, names, name: str) -> nn.Den
         kernel_init=nn.with_logical_partitioning(nn.initializers.lecun_normal(), names))
 
 
+def cached_attention(q: jax.Array, k: jax.Array, v: jax.Array, past: KV, plan: ChunkPlan
+                     ) -> tuple[jax.Array, KV]:
+    """T new queries over one layer's cache -> ([B, T, H, K], the buffers with k, v written).
+
+    q, k, v: [B, T, H, K] of the new tokens; past: the layer's buffers (layout in
+    `gato.model.cache`); plan: `gato.model.cache.plan_chunk`. Short chunks attend over the
+    buffers after the write; long ones over [buffers before it, new tokens] (one softmax over
+    both parts, nothing concatenated but the scores). Same math as
+    `jax.nn.dot_product_attention`: float32 scores scaled by 1/sqrt(K), masked with a large
+    negative number, float32 softmax.
+    """
+    b, t, h, d = q.shape
+    first = plan.write_first(past[1].shape[1])
+    keys, values = write(*past, k, v, plan.slots)
+    read_keys, read_values = (keys, values) if first else past
+
+    def merged(a: jax.Array) -> jax.Array:  # [B, T, H, K] -> [B * H, T, K]
+        return jnp.swapaxes(a, 1, 2).reshape(b * h, t, d)
+
+    qm = merged(q)
+    scores = jnp.einsum("ntk,nks->nts", qm, read_keys.astype(q.dtype),
+                        preferred_element_type=jnp.float32)
+    if not first:
+        new = jnp.einsum("ntk,nsk->nts", qm, merged(k), preferred_element_type=jnp.float32)
+        scores = jnp.concatenate([scores, new], axis=-1)
+    mask = jnp.broadcast_to(plan.mask, (b, h, *plan.mask.shape[2:])).reshape(scores.shape)
+    scores = jnp.where(mask, scores * jnp.float32(1.0 / np.sqrt(d)),
+                       -0.7 * jnp.finfo(jnp.float32).max)
+    probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+    slots = read_values.shape[1]
+    out = jnp.einsum("nts,nsk->ntk", probs[..., :slots], read_values.astype(v.dtype))
+    if not first:
+        out = out + jnp.einsum("nts,nsk->ntk", probs[..., slots:], merged(v))
+    return jnp.swapaxes(out.reshape(b, h, t, d), 1, 2), (keys, values)
+
+
 class Attention(nn.Module):
-    """Self-attention over x [B, T, D] -> ([B, T, D], (k, v) of these T tokens).
+    """Self-attention over x [B, T, D] -> ([B, T, D], KV).
 
     Without `past`, attention is causal over the T tokens (optionally restricted to a sliding
-    window of `window` tokens, the query included) and uses `config.attention_impl`. With `past`
-    (cached keys/values [B, S, H, K]), the T queries attend to [past, new] under `mask`
-    [B, 1, T, S + T] (True = attend), built by `gato.model.cache.attention_mask`.
+    window of `window` tokens, the query included), uses `config.attention_impl` and returns the
+    T tokens' (k, v) [B, T, H, K]. With `past` (one layer's cache buffers) and `plan`
+    (`gato.model.cache.plan_chunk`), the T tokens are appended to the cache and attend over it
+    (`cached_attention`); returns the updated buffers.
     """
 
     config: ModelConfig
 
     @nn.compact
     def __call__(
-        self, x: jax.Array, past: KV | None = None, mask: jax.Array | None = None,
+        self, x: jax.Array, past: KV | None = None, plan: ChunkPlan | None = None,
         window: int | None = None,
     ) -> tuple[jax.Array, KV]:
         cfg = self.config
@@ -41,11 +80,10 @@ class Attention(nn.Module):
             out = jax.nn.dot_product_attention(
                 q, k, v, is_causal=True, implementation=cfg.attention_impl,
                 local_window_size=None if window is None else (window - 1, 0))
+            kv = (k, v)
         else:
-            if mask is None:
-                raise ValueError("attention over a KV cache needs a mask")
-            keys = jnp.concatenate([past[0].astype(k.dtype), k], axis=1)
-            values = jnp.concatenate([past[1].astype(v.dtype), v], axis=1)
-            out = jax.nn.dot_product_attention(q, keys, values, mask=mask)
+            if plan is None:
+                raise ValueError("attention over a KV cache needs a ChunkPlan (plan_chunk)")
+            out, kv = cached_attention(q, k, v, past, plan)
         out = _dense_general(cfg, cfg.embed_dim, (-2, -1), ("heads", "kv", "embed"), "out")(out)
-        return out, (k, v)
+        return out, kv

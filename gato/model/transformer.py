@@ -10,7 +10,10 @@ import jax
 import jax.numpy as jnp
 
 from gato.model.attention import KV, Attention
+from gato.model.cache import ChunkPlan
 from gato.model.config import ModelConfig
+
+LayerKVs = tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]]  # per-layer (keys, values)
 
 
 def _norm(cfg: ModelConfig, name: str) -> nn.LayerNorm:
@@ -30,8 +33,8 @@ def _dense(cfg: ModelConfig, features: int, names: tuple[str, str], name: str) -
 class Block(nn.Module):
     """x + Attn(LN(x)), then x + MLP(LN(x)); dropout on both branches unless deterministic.
 
-    Call (x [B,T,D], past KV or None, mask or None) -> (x, (k, v) of the T tokens, or None when
-    there is no cache: training does not keep per-layer keys and values).
+    Call (x [B,T,D], past KV or None, plan or None) -> (x, the layer's updated cache buffers, or
+    None when there is no cache: training does not keep per-layer keys and values).
     """
 
     config: ModelConfig
@@ -40,11 +43,11 @@ class Block(nn.Module):
 
     @nn.compact
     def __call__(
-        self, x: jax.Array, past: KV | None, mask: jax.Array | None
+        self, x: jax.Array, past: KV | None, plan: ChunkPlan | None
     ) -> tuple[jax.Array, KV | None]:
         cfg = self.config
         drop = nn.Dropout(cfg.dropout_rate, deterministic=self.deterministic)
-        h, kv = Attention(cfg, name="attention")(_norm(cfg, "attention_norm")(x), past, mask,
+        h, kv = Attention(cfg, name="attention")(_norm(cfg, "attention_norm")(x), past, plan,
                                                  self.window)
         x = x + drop(h)
         h = _dense(cfg, cfg.mlp_dim, ("embed", "mlp"), "mlp_in")(_norm(cfg, "mlp_norm")(x))
@@ -61,33 +64,42 @@ def _block_class(cfg: ModelConfig) -> type[nn.Module]:
 
 
 class Decoder(nn.Module):
-    """Blocks and the final LayerNorm: x [B,T,D] -> (x, stacked (k, v) [layers,B,T,H,K] or None).
+    """Blocks and the final LayerNorm: x [B,T,D] -> (x, the updated cache buffers or None).
 
-    `past` is the cache's (k, v) stacked over layers, [layers, B, S, H, K] each, or None.
+    `past` is a KV cache's (keys, values), per layer one buffer each (`gato.model.cache`), and
+    `plan` its `plan_chunk` for these T tokens; returns the buffers with the tokens written. The
+    scanned layout stacks the buffers for `nn.scan` (copies); decoding is fastest with per-layer
+    parameters (`scan_layers=False`, see `gato.model.gato.decoding_params`), which read each
+    layer's weights and buffers as they lie.
     """
 
     config: ModelConfig
 
     @nn.compact
     def __call__(
-        self, x: jax.Array, past: KV | None = None, mask: jax.Array | None = None,
+        self, x: jax.Array, past: LayerKVs | None = None, plan: ChunkPlan | None = None,
         deterministic: bool = True, window: int | None = None,
-    ) -> tuple[jax.Array, KV | None]:
+    ) -> tuple[jax.Array, LayerKVs | None]:
         cfg = self.config
         block = _block_class(cfg)
+        if past is not None and len(past[0]) != cfg.num_layers:
+            raise ValueError(f"cache has {len(past[0])} layers, the model {cfg.num_layers}")
         if cfg.scan_layers:
             scanned = nn.scan(
                 block, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True},
                 in_axes=(0, nn.broadcast), length=cfg.num_layers,
                 metadata_params={nn.PARTITION_NAME: "layers"})
-            x, kvs = scanned(cfg, deterministic, window, name="layers")(x, past, mask)
+            stacked = None if past is None else (jnp.stack(past[0]), jnp.stack(past[1]))
+            x, kvs = scanned(cfg, deterministic, window, name="layers")(x, stacked, plan)
+            if kvs is not None:
+                kvs = tuple(tuple(a[i] for i in range(cfg.num_layers)) for a in kvs)
         else:
             outs = []
             for i in range(cfg.num_layers):
                 layer_past = None if past is None else (past[0][i], past[1][i])
-                x, kv = block(cfg, deterministic, window, name=f"layers_{i}")(x, layer_past, mask)
+                x, kv = block(cfg, deterministic, window, name=f"layers_{i}")(x, layer_past, plan)
                 outs.append(kv)
-            kvs = None if past is None else jax.tree.map(lambda *a: jnp.stack(a), *outs)
+            kvs = None if past is None else (tuple(k for k, _ in outs), tuple(v for _, v in outs))
         return _norm(cfg, "final_norm")(x), kvs
 
 
