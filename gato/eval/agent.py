@@ -6,9 +6,9 @@ with one `extend` call, and the action tokens are sampled one at a time, each co
 task's action token range, and appended to the cache (the last one together with the next
 observation). One jitted call per decoded token (append the previous token, sample the next)
 serves all environments of the batch; the cache is updated in place (donated). The agent decodes
-with the fast layout of `gato.model.gato`: parameters split per layer once when it is built, and
-only the last position projected onto only the task's action ids (`Gato.extend_last`), sampled
-as if over the whole vocabulary masked to the range (`gato.eval.decoding.sample_in_range`).
+with `Gato.decode_last` on parameters re-laid out once when it is built (`decoding_params`):
+only the last position is projected onto only the task's action ids, sampled as if over the
+whole vocabulary masked to the range (`gato.eval.decoding.sample_in_range`).
 """
 
 import functools
@@ -22,7 +22,7 @@ import numpy as np
 
 from gato.eval.decoding import mask_to_range, sample_in_range
 from gato.model import Gato, init_cache
-from gato.model.gato import MODEL_FIELDS, decoding_config, decoding_params
+from gato.model.gato import MODEL_FIELDS, decoding_params
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.sequence import Modality, TokenSequence
 from gato.tokenizers.spec import TimestepSpec
@@ -100,12 +100,12 @@ class Compiled(NamedTuple):
 def compiled_decoder(config: Any) -> Compiled:
     """The jitted steps for Gato(config), cached per config so that agents and evaluations of one
     model share compilations."""
-    model = Gato(decoding_config(config))
+    model = Gato(config)
     vocab = config.vocab_size
 
     def last_logits(params, chunk, cache, lo, hi):
         return model.apply({"params": decoding_params(config, params)}, chunk, cache, lo, hi,
-                           method=Gato.extend_last)
+                           method=Gato.decode_last)
 
     def extend(params, chunk, cache):
         return last_logits(params, chunk, cache, 0, vocab)
@@ -140,7 +140,7 @@ class ModelAgent:
     def __init__(self, model: Gato, params: Any, spec: TimestepSpec, *, temperature: float = 1.0,
                  greedy: bool = False, cache_len: int | None = None):
         self.model, self.spec = model, spec
-        self.params = decoding_params(model.config, params)  # per-layer copy, made once
+        self.params = decoding_params(model.config, params)  # re-laid out once (a copy)
         self.temperature, self.greedy = float(temperature), bool(greedy)
         self.cache_len = int(cache_len or model.config.max_len)
         self.lo, self.hi = action_token_range(spec)

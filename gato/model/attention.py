@@ -20,22 +20,23 @@ def _dense_general(cfg: ModelConfig, features, axis, names, name: str) -> nn.Den
 
 def cached_attention(q: jax.Array, k: jax.Array, v: jax.Array, past: KV, plan: ChunkPlan
                      ) -> tuple[jax.Array, KV]:
-    """T new queries over one layer's cache -> ([B, T, H, K], the buffers with k, v written).
+    """New queries over one layer's cache -> ([B, Tq, H, K], the buffers with k, v written).
 
-    q, k, v: [B, T, H, K] of the new tokens; past: the layer's buffers (layout in
-    `gato.model.cache`); plan: `gato.model.cache.plan_chunk`. Short chunks attend over the
-    buffers after the write; long ones over [buffers before it, new tokens] (one softmax over
-    both parts, nothing concatenated but the scores). Same math as
+    k, v: [B, T, H, K] of the T new tokens; q: [B, Tq, H, K], the queries of the last Tq <= T of
+    them (Tq = 1 where only the last token's output is needed); past: the layer's buffers (layout
+    in `gato.model.cache`); plan: `gato.model.cache.plan_chunk` of the T tokens. Short chunks
+    attend over the buffers after the write; long ones over [buffers before it, new tokens] (one
+    softmax over both parts, nothing concatenated but the scores). Same math as
     `jax.nn.dot_product_attention`: float32 scores scaled by 1/sqrt(K), masked with a large
     negative number, float32 softmax.
     """
-    b, t, h, d = q.shape
+    b, tq, h, d = q.shape
     first = plan.write_first(past[1].shape[1])
     keys, values = write(*past, k, v, plan.slots)
     read_keys, read_values = (keys, values) if first else past
 
     def merged(a: jax.Array) -> jax.Array:  # [B, T, H, K] -> [B * H, T, K]
-        return jnp.swapaxes(a, 1, 2).reshape(b * h, t, d)
+        return jnp.swapaxes(a, 1, 2).reshape(b * h, a.shape[1], d)
 
     qm = merged(q)
     scores = jnp.einsum("ntk,nks->nts", qm, read_keys.astype(q.dtype),
@@ -43,7 +44,8 @@ def cached_attention(q: jax.Array, k: jax.Array, v: jax.Array, past: KV, plan: C
     if not first:
         new = jnp.einsum("ntk,nsk->nts", qm, merged(k), preferred_element_type=jnp.float32)
         scores = jnp.concatenate([scores, new], axis=-1)
-    mask = jnp.broadcast_to(plan.mask, (b, h, *plan.mask.shape[2:])).reshape(scores.shape)
+    mask = plan.mask[:, :, plan.mask.shape[2] - tq:]
+    mask = jnp.broadcast_to(mask, (b, h, *mask.shape[2:])).reshape(scores.shape)
     scores = jnp.where(mask, scores * jnp.float32(1.0 / np.sqrt(d)),
                        -0.7 * jnp.finfo(jnp.float32).max)
     probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
@@ -51,7 +53,7 @@ def cached_attention(q: jax.Array, k: jax.Array, v: jax.Array, past: KV, plan: C
     out = jnp.einsum("nts,nsk->ntk", probs[..., :slots], read_values.astype(v.dtype))
     if not first:
         out = out + jnp.einsum("nts,nsk->ntk", probs[..., slots:], merged(v))
-    return jnp.swapaxes(out.reshape(b, h, t, d), 1, 2), (keys, values)
+    return jnp.swapaxes(out.reshape(b, h, tq, d), 1, 2), (keys, values)
 
 
 class Attention(nn.Module):

@@ -9,6 +9,8 @@
     logits, cache = model.apply({"params": params}, chunk, cache, method=Gato.extend)
     logits, cache = model.apply({"params": params}, chunk, cache, lo, hi,
                                 method=Gato.extend_last)                 # [B, hi - lo] at the end
+    logits, cache = model.apply({"params": decoding_params(config, params)}, chunk, cache, lo,
+                                hi, method=Gato.decode_last)             # the same, faster
     logits = model.apply({"params": params}, batch, train=True, rngs=...,
                          method=Gato.target_logits)            # [S, K, vocab] at target_index
 
@@ -21,11 +23,10 @@ There is no absolute position encoding (Gato, section 2.2): order is seen throug
 and the local observation encodings. Hence the ring-buffer cache implements a sliding window
 exactly; `window=` gives the same sliding window in the full forward pass.
 
-Fast decoding (about 3x per token on CPU for the 79m size): `Gato(decoding_config(config))` with
-`decoding_params(params)`, the same weights split per layer once outside jit (XLA copies every
-slice of a stacked array before a matmul reads it), and `extend_last`, which projects only the
-last position onto only the rows [lo, hi) the caller samples from. Checkpoints keep the scanned
-layout; the split is made when an agent is built.
+Fast decoding: `decode_last` on `decoding_params(config, params)` (the decoder weights re-laid
+out once, outside jit, when an agent is built; checkpoints keep the training layout) runs the
+blocks as pure functions (`gato.model.transformer.decode_stack`) and, like `extend_last`,
+projects only the last position onto only the rows [lo, hi) the caller samples from.
 """
 
 from typing import Any
@@ -39,7 +40,7 @@ from gato.model.cache import init_cache as _init_cache
 from gato.model.config import ModelConfig
 from gato.model.embed import TokenEmbed
 from gato.model.loss import gather_positions
-from gato.model.transformer import Decoder, unstack_layer_params
+from gato.model.transformer import Decoder, decode_stack, decoding_stack_params
 
 MODEL_FIELDS = ("tokens", "modality", "is_action", "local_pos", "patches", "patch_pos")
 
@@ -137,25 +138,42 @@ class Gato(nn.Module):
         Equals `extend(...)[0][:, -1, lo:hi]` while reading hi - lo rows of the tied output layer
         instead of all vocab_size (the agent samples only inside the task's action range).
         """
+        x, cache = self._extend_hidden(chunk, cache)
+        return self._logit_rows(x[:, -1], lo, hi), cache
+
+    def decode_last(
+        self, chunk: dict[str, jax.Array], cache: KVCache, lo: int, hi: int
+    ) -> tuple[jax.Array, KVCache]:
+        """`extend_last` on `decoding_params(config, params)`, the fast path of decoding: the
+        blocks run as `gato.model.transformer.decode_stack`; same results."""
+        check_batch(chunk)
+        chunk_len = chunk["tokens"].shape[1]
+        plan = plan_chunk(cache, chunk_len)
+        if "decoding" not in self.variables["params"]:
+            raise ValueError("decode_last needs params from gato.model.gato.decoding_params")
+        x, (keys, values) = decode_stack(self.config, self.variables["params"]["decoding"],
+                                         self.embed(chunk, train=False),
+                                         (cache.keys, cache.values), plan)
+        return self._logit_rows(x, lo, hi), KVCache(keys, values, cache.count + chunk_len)
+
+    def _logit_rows(self, x: jax.Array, lo: int, hi: int) -> jax.Array:
+        """Tied output layer restricted to ids [lo, hi): [..., D] -> float32 [..., hi - lo]."""
         if not 0 <= lo < hi <= self.config.vocab_size:
             raise ValueError(f"id range [{lo}, {hi}) is not inside [0, {self.config.vocab_size})")
-        x, cache = self._extend_hidden(chunk, cache)
         dtype = self.config.dtype
         rows = self.embed.table.embedding[lo:hi].astype(dtype)
-        return jnp.dot(x[:, -1].astype(dtype), rows.T).astype(jnp.float32), cache
-
-
-def decoding_config(config: ModelConfig) -> ModelConfig:
-    """The config of the fast decoding model: per-layer parameters, no remat (same outputs)."""
-    return config.replace(scan_layers=False, remat=False)
+        return jnp.dot(x.astype(dtype), rows.T).astype(jnp.float32)
 
 
 def decoding_params(config: ModelConfig, params: Any) -> Any:
-    """Params of Gato(config) (boxed or not, scanned or not) in the per-layer layout of
-    `decoding_config(config)`. Outside jit this copies the stacked layer weights once; inside
-    jit it slices them (correct, but XLA then copies the slices on every call)."""
+    """Params of Gato(config) (boxed or not, scanned or not) in the layout of `decode_last`:
+    the decoder's weights re-laid out by `decoding_stack_params` under "decoding", the rest as
+    is. Call it once outside jit (it copies the decoder weights); inside jit it works too, but
+    then XLA re-lays them out on every call. Already converted params are returned unchanged."""
     params = nn.meta.unbox(params)
-    decoder = params["decoder"]
-    if "layers" not in decoder:
+    if "decoding" in params and "decoder" not in params:
         return params
-    return {**params, "decoder": unstack_layer_params(decoder, config.num_layers)}
+    if "decoder" not in params:
+        raise ValueError(f"params have no 'decoder' entry; they have {sorted(params)}")
+    rest = {k: v for k, v in params.items() if k != "decoder"}
+    return {**rest, "decoding": decoding_stack_params(params["decoder"], config.num_layers)}
