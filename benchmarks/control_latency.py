@@ -1,7 +1,8 @@
 """Control latency: model time per environment step of action decoding, with and without KV cache.
 
     .venv/bin/python -m benchmarks.control_latency [--sizes tiny,79m] \
-        [--tasks cartpole-swingup,walker-walk] [--steps 20] [--no-cache-steps 3] [--context 1024]
+        [--tasks cartpole-swingup,walker-walk] [--steps 20] [--no-cache-steps 3] [--context 1024] \
+        [--modes kv-cache,no-cache]
 
 Batch 1 (one robot), float32, random-init params (speed does not depend on training), after jit
 compilation. Per environment step the model tokenizes the observation and decodes the action
@@ -12,16 +13,18 @@ Both modes start from the same history: --context tokens of random-action timest
 environment (the paper's real-time figure is with a full context window).
 
   kv-cache  `gato.eval.ModelAgent` as deployed (cache_len = --context), its cache filled with the
-            history as a prompt: per step one `Gato.extend` call appends the previous action
+            history as a prompt: per step one `Gato.decode_last` call appends the previous action
             token, the observation and the separator and samples the first action token; one call
-            per further action token. Attention always spans the whole ring buffer.
+            per further action token. Attention always spans the whole ring buffer; only the last
+            token's logits of the task's action ids are computed.
   no-cache  naive decoding: for every action token, a fresh forward pass over the last --context
             tokens of the history. Only the last position's logits go through the output layer,
             which favours this mode slightly.
 
 The closing lines say whether the 79m model meets 20 Hz with the KV cache, next to the
-memory-bound floor: at batch 1 every decoded token reads all weights once (timed here as a jitted
-sum over the params), so a step costs at least action tokens x that read.
+memory-bound floor: at batch 1 every decoded token reads all decoder weights once (timed here as
+a jitted sum over them; the agent reads only the action rows of the tied output layer), so a step
+costs at least action tokens x that read.
 
 "compile s" is the time of the first steps minus that of steady steps (jit compilation of each
 distinct chunk shape). The machine is shared, so figures are somewhat noisy.
@@ -39,7 +42,7 @@ import numpy as np
 from gato.envs import registry
 from gato.eval.agent import ModelAgent, sample_rows
 from gato.model import Gato, get_model_config
-from gato.model.gato import MODEL_FIELDS
+from gato.model.gato import MODEL_FIELDS, decoding_params
 from gato.model.testing import init_params
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.sequence import Modality, TokenSequence
@@ -201,8 +204,8 @@ def bench_no_cache(size: str, model: Gato, params: Any, task: registry.Task, con
 
 
 def weight_read_ms(params: Any, repeats: int = 5) -> float:
-    """Milliseconds to read every parameter once (a jitted sum over all leaves): the memory-bound
-    floor of one decoded token at batch 1, since each token reads all weights."""
+    """Milliseconds to read every leaf of `params` once (a jitted sum): given the decoder weights,
+    the memory-bound floor of one decoded token at batch 1."""
     read = jax.jit(lambda p: sum(jnp.sum(x) for x in jax.tree.leaves(p)))
     jax.block_until_ready(read(params))
     start = time.perf_counter()
@@ -233,7 +236,7 @@ def verdict(results: list[Result], read_ms: dict[str, float], action_sizes: dict
             lines.append(f"{size} kv-cache {r.task}: {ok} {TARGET_HZ:.0f} Hz "
                          f"(mean {r.hz:.1f} Hz, p90 {p90_hz:.1f} Hz; model time only; "
                          f"floor {action_sizes[r.task]} tokens x {read_ms[size]:.1f} ms "
-                         f"weight read = {floor:.0f} ms, {1000 / floor:.0f} Hz)")
+                         f"decoder weight read = {floor:.0f} ms, {1000 / floor:.0f} Hz)")
     return lines
 
 
@@ -246,7 +249,13 @@ def main() -> None:
     parser.add_argument("--no-cache-steps", type=int, default=3,
                         help="timed steps, no-cache mode (each is one full forward per token)")
     parser.add_argument("--context", type=int, default=1024, help="history window in tokens")
+    parser.add_argument("--modes", default="kv-cache,no-cache", help="comma-separated modes")
     args = parser.parse_args()
+    benches = {"kv-cache": (bench_kv_cache, args.steps),
+               "no-cache": (bench_no_cache, args.no_cache_steps)}
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or set(modes) - set(benches):
+        raise SystemExit(f"--modes {args.modes!r}: choose from {sorted(benches)}")
     if min(args.steps, args.no_cache_steps, args.context) <= 0:
         raise SystemExit("--steps, --no-cache-steps and --context must be positive")
     tasks = registry.select(task_names=args.tasks)
@@ -257,13 +266,13 @@ def main() -> None:
     for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
         config = get_model_config(size)
         model, params = Gato(config), init_params(config)
-        read_ms[size] = weight_read_ms(params)
+        read_ms[size] = weight_read_ms(decoding_params(config, params)["decoding"])
         for task in tasks:
-            for bench, steps in ((bench_kv_cache, args.steps),
-                                 (bench_no_cache, args.no_cache_steps)):
+            for bench, steps in (benches[m] for m in modes):
                 results.append(bench(size, model, params, task, args.context, steps))
                 print(format_row(results[-1]), flush=True)
-    print("weight read per token (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in read_ms.items()))
+    print("decoder weight read per token (ms): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in read_ms.items()))
     for line in verdict(results, read_ms, {t.name: t.spec.action_size for t in tasks}):
         print(line)
 
