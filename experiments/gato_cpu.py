@@ -30,18 +30,29 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.generate.episodes = int(variant.get("episodes", 4 if quick else 20))  # per task
     c.generate.atari_max_episode_steps = 100 if quick else 1000  # cap on Atari episodes (steps)
     c.generate.control_max_episode_steps = 100 if quick else 0  # 0: the task's own (1000)
+    # execution noise while recording (DART): the env runs perturbed actions, episodes store the
+    # expert's own, so cloned policies see how the expert recovers (gato.policies.noise)
+    c.generate.control_action_noise = 0.3  # Gaussian std / half the action range
+    c.generate.atari_action_noise = 0.0  # probability of a random action
     c.generate.workers = 2  # worker processes
     c.generate.seed = 0  # base seed of the generated episodes
 
     c.model = ml_collections.ConfigDict()
     c.model.name = variant.get("size", "tiny" if quick else "small")  # gato.model size name
-    c.model.overrides = ml_collections.ConfigDict({"dropout_rate": 0.0})  # ModelConfig fields
+    seq_len = 128 if quick else 256  # tokens per training window
+    # ModelConfig fields. max_len = seq_len: evaluation attends over the context it was trained
+    # on. ALiBi: a recency bias, so the latest observation is easy to find. Sinusoidal continuous
+    # bins: neighbouring values start out similar. Both make behaviour cloning learn in few steps
+    # (see ModelConfig); the paper recipe (experiments/gato_cluster.py) has neither.
+    c.model.overrides = ml_collections.ConfigDict({
+        "dropout_rate": 0.0, "max_len": seq_len, "position_bias": "alibi",
+        "continuous_embedding_init": "sinusoidal"})
 
     c.data = default_data_config()
     c.data.data_dir = None  # set by `gato main` to WORKDIR/data
     c.data.suites = ""  # tasks are listed explicitly: the ones with generated data
     c.data.tasks = ",".join((*CONTROL_TASKS, *ATARI_TASKS, "pydocs"))
-    c.data.mixture = ml_collections.ConfigDict({"control": 3.0, "atari": 1.0, "text": 1.0})
+    c.data.mixture = ml_collections.ConfigDict({"control": 4.0, "atari": 1.0, "text": 1.0})
     c.data.worker_count = 1  # one grain worker: the other core trains
 
     c.optimizer = ml_collections.ConfigDict()
@@ -57,7 +68,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train = ml_collections.ConfigDict()
     c.train.total_steps = int(variant.get("steps", 20 if quick else 400))  # optimizer updates
     c.train.batch_size = int(variant.get("batch", 8 if quick else 16))  # global batch
-    c.train.seq_len = 128 if quick else 256  # tokens per sequence
+    c.train.seq_len = seq_len  # tokens per sequence
     c.train.seed = 0  # params init, dropout and data seed
     c.train.log_every = 5 if quick else 10  # steps between metric writes
     c.train.checkpoint_every = 10 if quick else 100  # steps between checkpoints

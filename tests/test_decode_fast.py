@@ -21,9 +21,9 @@ from gato.tokenizers.vocab import CONTINUOUS_OFFSET
 L, LO, HI = 240, CONTINUOUS_OFFSET, CONTINUOUS_OFFSET + 1024
 
 
-@pytest.fixture(scope="module")
-def setup():
-    config = get_model_config("tiny")
+@pytest.fixture(scope="module", params=["none", "alibi"])
+def setup(request):
+    config = get_model_config("tiny", position_bias=request.param)
     return config, mixed_batch(3, 2, L), init_params(config)
 
 

@@ -13,9 +13,9 @@ from gato.model.testing import init_params, jit_apply, mixed_batch
 L = 24
 
 
-@pytest.fixture(scope="module")
-def setup():
-    config = get_model_config("tiny")
+@pytest.fixture(scope="module", params=["none", "alibi"])
+def setup(request):
+    config = get_model_config("tiny", position_bias=request.param)
     return config, mixed_batch(1, 2, L), init_params(config)
 
 
@@ -68,8 +68,8 @@ def test_wraparound_is_sliding_window(setup):
 
 
 def test_one_layer_wraparound_equals_fresh_pass_over_last_tokens(setup):
-    _, batch, _ = setup
-    config = get_model_config("tiny", num_layers=1)
+    base, batch, _ = setup
+    config = base.replace(num_layers=1)
     params = init_params(config)
     window = 7
     logits, _ = _decode(config, params, batch, window, [2] * (L // 2))
@@ -93,3 +93,19 @@ def test_chunk_longer_than_cache_is_rejected(setup):
     cache = init_cache(config, 2, 4)
     with pytest.raises(ValueError, match="cache_len"):
         Gato(config).apply({"params": params}, batch, cache, method=Gato.extend)
+
+
+def test_prompt_chunks_longer_than_the_slack_match_full_pass(setup):
+    config, _, params = setup
+    batch = mixed_batch(2, 2, 100)
+    logits, _ = _decode(config, params, batch, 100, [80, 1, 19])
+    np.testing.assert_allclose(logits, _full(config, params, batch), atol=2e-5, rtol=1e-5)
+
+
+def test_alibi_changes_the_output_and_unknown_biases_fail():
+    batch, params = mixed_batch(1, 2, L), init_params(get_model_config("tiny"))
+    none, alibi = (_full(get_model_config("tiny", position_bias=b), params, batch)
+                   for b in ("none", "alibi"))
+    assert np.abs(none - alibi).max() > 1e-3
+    with pytest.raises(ValueError, match="position_bias"):
+        get_model_config("tiny", position_bias="rope")

@@ -1,5 +1,6 @@
 """Model configs, parameter counts of the paper sizes (no allocation), FLOPs per token."""
 
+import numpy as np
 import pytest
 
 from gato.model import (
@@ -11,7 +12,8 @@ from gato.model import (
     matmul_params,
     param_breakdown,
 )
-from gato.tokenizers.vocab import VOCAB_SIZE
+from gato.model.testing import init_params
+from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET, VOCAB_SIZE
 
 
 def _block_params(c: ModelConfig) -> int:
@@ -73,3 +75,22 @@ def test_config_errors_name_the_field():
     assert (c.num_layers, c.num_heads, c.embed_dim, c.mlp_dim, c.head_dim) == (24, 16, 2048,
                                                                               8192, 128)
     assert c.dtype == "bfloat16" and not c.scan_layers and c.max_len == 1024
+
+
+def test_sinusoidal_continuous_bins_start_smooth_and_leave_other_rows_alone():
+    tables = {init: np.asarray(init_params(get_model_config(
+        "tiny", continuous_embedding_init=init))["embed"]["table"]["embedding"])
+        for init in ("normal", "sinusoidal")}
+    for init, table in tables.items():
+        rows = table[CONTINUOUS_OFFSET:CONTINUOUS_OFFSET + CONTINUOUS_BINS]
+        unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+        near = np.mean(np.sum(unit[:-1] * unit[1:], axis=1))
+        far = np.mean(np.sum(unit[:-300] * unit[300:], axis=1))
+        assert abs(rows.std() - 0.02) < 0.003
+        assert abs(table[:CONTINUOUS_OFFSET].std() - 0.02) < 0.003
+        if init == "sinusoidal":
+            assert near > 0.9 and abs(far) < 0.2, (near, far)
+        else:
+            assert abs(near) < 0.2, near
+    with pytest.raises(ValueError, match="continuous_embedding_init"):
+        get_model_config("tiny", continuous_embedding_init="fourier")

@@ -11,6 +11,17 @@ from gato.model.config import ModelConfig
 KV = tuple[jax.Array, jax.Array]  # keys, values of one layer
 
 
+def alibi_slopes(num_heads: int) -> jax.Array:
+    """ALiBi slopes float32 [H]: 2^(-8 h / H) for h = 1..H (Press et al. 2022), steep (local)
+    to shallow (almost global)."""
+    return 2.0 ** (-8.0 * jnp.arange(1, num_heads + 1, dtype=jnp.float32) / num_heads)
+
+
+def alibi_bias(distance: jax.Array, num_heads: int) -> jax.Array:
+    """-slope_h * distance: [B, 1, T, S] query-minus-key positions -> float32 [B, H, T, S]."""
+    return -alibi_slopes(num_heads)[None, :, None, None] * distance.astype(jnp.float32)
+
+
 def _dense_general(cfg: ModelConfig, features, axis, names, name: str) -> nn.DenseGeneral:
     return nn.DenseGeneral(
         features=features, axis=axis, use_bias=False, dtype=cfg.dtype,
@@ -18,8 +29,8 @@ def _dense_general(cfg: ModelConfig, features, axis, names, name: str) -> nn.Den
         kernel_init=nn.with_logical_partitioning(nn.initializers.lecun_normal(), names))
 
 
-def cached_attention(q: jax.Array, k: jax.Array, v: jax.Array, past: KV, plan: ChunkPlan
-                     ) -> tuple[jax.Array, KV]:
+def cached_attention(q: jax.Array, k: jax.Array, v: jax.Array, past: KV, plan: ChunkPlan,
+                     alibi: bool = False) -> tuple[jax.Array, KV]:
     """New queries over one layer's cache -> ([B, Tq, H, K], the buffers with k, v written).
 
     k, v: [B, T, H, K] of the T new tokens; q: [B, Tq, H, K], the queries of the last Tq <= T of
@@ -28,7 +39,8 @@ def cached_attention(q: jax.Array, k: jax.Array, v: jax.Array, past: KV, plan: C
     attend over the buffers after the write; long ones over [buffers before it, new tokens] (one
     softmax over both parts, nothing concatenated but the scores). Same math as
     `jax.nn.dot_product_attention`: float32 scores scaled by 1/sqrt(K), masked with a large
-    negative number, float32 softmax.
+    negative number, float32 softmax. `alibi` adds `alibi_bias` of the plan's distances to the
+    scaled scores, as `Attention` does in the full pass.
     """
     b, tq, h, d = q.shape
     first = plan.write_first(past[1].shape[1])
@@ -46,8 +58,11 @@ def cached_attention(q: jax.Array, k: jax.Array, v: jax.Array, past: KV, plan: C
         scores = jnp.concatenate([scores, new], axis=-1)
     mask = plan.mask[:, :, plan.mask.shape[2] - tq:]
     mask = jnp.broadcast_to(mask, (b, h, *mask.shape[2:])).reshape(scores.shape)
-    scores = jnp.where(mask, scores * jnp.float32(1.0 / np.sqrt(d)),
-                       -0.7 * jnp.finfo(jnp.float32).max)
+    scores = scores * jnp.float32(1.0 / np.sqrt(d))
+    if alibi:
+        distance = plan.distance[:, :, plan.distance.shape[2] - tq:]
+        scores = scores + alibi_bias(distance, h).reshape(scores.shape)
+    scores = jnp.where(mask, scores, -0.7 * jnp.finfo(jnp.float32).max)
     probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
     slots = read_values.shape[1]
     out = jnp.einsum("nts,nsk->ntk", probs[..., :slots], read_values.astype(v.dtype))
@@ -60,7 +75,8 @@ class Attention(nn.Module):
     """Self-attention over x [B, T, D] -> ([B, T, D], KV).
 
     Without `past`, attention is causal over the T tokens (optionally restricted to a sliding
-    window of `window` tokens, the query included), uses `config.attention_impl` and returns the
+    window of `window` tokens, the query included; plus the ALiBi bias if config.position_bias is
+    "alibi"), uses `config.attention_impl` and returns the
     T tokens' (k, v) [B, T, H, K]. With `past` (one layer's cache buffers) and `plan`
     (`gato.model.cache.plan_chunk`), the T tokens are appended to the cache and attend over it
     (`cached_attention`); returns the updated buffers.
@@ -79,13 +95,18 @@ class Attention(nn.Module):
         k = _dense_general(cfg, heads, -1, ("embed", "heads", "kv"), "key")(x)
         v = _dense_general(cfg, heads, -1, ("embed", "heads", "kv"), "value")(x)
         if past is None:
+            bias = None
+            if cfg.position_bias == "alibi":
+                positions = jnp.arange(x.shape[1])
+                distance = (positions[:, None] - positions[None, :])[None, None]
+                bias = alibi_bias(distance, cfg.num_heads).astype(q.dtype)
             out = jax.nn.dot_product_attention(
-                q, k, v, is_causal=True, implementation=cfg.attention_impl,
+                q, k, v, bias=bias, is_causal=True, implementation=cfg.attention_impl,
                 local_window_size=None if window is None else (window - 1, 0))
             kv = (k, v)
         else:
             if plan is None:
                 raise ValueError("attention over a KV cache needs a ChunkPlan (plan_chunk)")
-            out, kv = cached_attention(q, k, v, past, plan)
+            out, kv = cached_attention(q, k, v, past, plan, cfg.position_bias == "alibi")
         out = _dense_general(cfg, cfg.embed_dim, (-2, -1), ("heads", "kv", "embed"), "out")(out)
         return out, kv

@@ -57,9 +57,11 @@ class KVCache(NamedTuple):
 class ChunkPlan(NamedTuple):
     """How a chunk of T tokens is appended: mask [B, 1, T, slots] when the chunk is written first,
     [B, 1, T, slots + T] over [buffers before the write, new tokens] otherwise (True = attend);
-    slots: int32 [B, T], where the new tokens are written."""
+    distance: int32, same shape, query position - key position (for position biases; meaningless
+    where the mask is False); slots: int32 [B, T], where the new tokens are written."""
 
     mask: jax.Array
+    distance: jax.Array
     slots: jax.Array
 
     def write_first(self, num_slots: int) -> bool:
@@ -113,10 +115,12 @@ def plan_chunk(cache: KVCache, chunk_len: int) -> ChunkPlan:
     count, slots = cache.count, cache.slots
     queries = count[:, None] + jnp.arange(chunk_len)[None, :]
     if chunk_len <= CHUNK_SLACK + 1:
-        mask = _window_mask(queries, slot_positions(count + chunk_len, slots), cache.cache_len)
+        keys = slot_positions(count + chunk_len, slots)
     else:
-        mask = attention_mask(count, slots, chunk_len, cache.cache_len)
-    return ChunkPlan(mask, queries % slots)
+        keys = jnp.concatenate([slot_positions(count, slots), queries], axis=1)
+    mask = _window_mask(queries, keys, cache.cache_len)
+    distance = (queries[:, :, None] - keys[:, None, :])[:, None]
+    return ChunkPlan(mask, distance, queries % slots)
 
 
 def write(keys: jax.Array, values: jax.Array, k: jax.Array, v: jax.Array, slots: jax.Array

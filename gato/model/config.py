@@ -24,6 +24,8 @@ REMAT_POLICIES = (
     "dots_with_no_batch_dims_saveable",
 )
 ATTENTION_IMPLS = (None, "xla", "cudnn")
+CONTINUOUS_EMBEDDING_INITS = ("normal", "sinusoidal")
+POSITION_BIASES = ("none", "alibi")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +48,16 @@ class ModelConfig:
       dropout_rate: dropout on the embeddings and on each residual branch (train mode only).
       attention_impl: passed to `jax.nn.dot_product_attention` (None lets JAX choose; "cudnn"
         selects cuDNN flash attention on GPU and needs a 16-bit dtype).
+      position_bias: "none" (the paper: order reaches the model only through the causal mask and
+        the local observation encodings) or "alibi" (Press et al. 2022): each head adds
+        -slope * (query position - key position) to its attention scores, a relative recency
+        bias with fixed geometric slopes and no parameters (`gato.model.attention.alibi_slopes`).
+        Without it the model must infer which tokens are the latest timestep's, which small
+        models on short runs learn slowly.
+      continuous_embedding_init: initial rows of the 1024 continuous-value bins in the shared
+        table: "normal" like every other row (the paper), or "sinusoidal": smooth in the bin
+        index (see `gato.model.embed.sinusoidal_bins`), so neighbouring values start out similar
+        as inputs and, through the tied output layer, as predictions.
     """
 
     vocab_size: int = VOCAB_SIZE
@@ -63,6 +75,8 @@ class ModelConfig:
     scan_layers: bool = True
     dropout_rate: float = 0.0
     attention_impl: str | None = None
+    continuous_embedding_init: str = "normal"
+    position_bias: str = "none"
 
     def __post_init__(self):
         for name in ("vocab_size", "num_layers", "num_heads", "embed_dim", "mlp_dim", "head_dim",
@@ -77,6 +91,13 @@ class ModelConfig:
         if self.attention_impl not in ATTENTION_IMPLS:
             raise ValueError(
                 f"ModelConfig.attention_impl={self.attention_impl!r} not in {ATTENTION_IMPLS}")
+        if self.continuous_embedding_init not in CONTINUOUS_EMBEDDING_INITS:
+            raise ValueError(f"ModelConfig.continuous_embedding_init="
+                             f"{self.continuous_embedding_init!r} not in "
+                             f"{CONTINUOUS_EMBEDDING_INITS}")
+        if self.position_bias not in POSITION_BIASES:
+            raise ValueError(f"ModelConfig.position_bias={self.position_bias!r} not in "
+                             f"{POSITION_BIASES}")
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"ModelConfig.dropout_rate must be in [0, 1), got {self.dropout_rate}")
 

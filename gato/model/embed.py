@@ -18,6 +18,9 @@ only through the causal mask and the local encodings. This also makes a ring-buf
 implement a sliding attention window exactly (see `gato.model.gato`).
 """
 
+import math
+from collections.abc import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -25,6 +28,39 @@ import jax.numpy as jnp
 from gato.model.config import ModelConfig
 from gato.tokenizers.image import normalize
 from gato.tokenizers.sequence import Modality
+from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET
+
+EMBED_STD = 0.02  # standard deviation of every initial table entry
+MAX_BIN_CYCLES = 128.0  # highest frequency of `sinusoidal_bins`, in periods over the 1024 bins
+
+
+def sinusoidal_bins(key: jax.Array, bins: int, dim: int, dtype=jnp.float32) -> jax.Array:
+    """Rows [bins, dim] smooth in the bin index: sqrt(2) * EMBED_STD * sin(2 pi f x + phase)
+    with x = bin / (bins - 1), one frequency f per column, log-uniform in [0.5, MAX_BIN_CYCLES]
+    periods, and a uniform phase. Each entry has standard deviation about EMBED_STD; the cosine
+    similarity of two rows falls smoothly with their distance in bins (about 0.5 at 10 bins)."""
+    k_freq, k_phase = jax.random.split(key)
+    cycles = jnp.exp(jax.random.uniform(k_freq, (dim,), minval=math.log(0.5),
+                                        maxval=math.log(MAX_BIN_CYCLES)))
+    phase = jax.random.uniform(k_phase, (dim,), maxval=2 * math.pi)
+    x = jnp.arange(bins, dtype=jnp.float32)[:, None] / (bins - 1)
+    rows = math.sqrt(2) * EMBED_STD * jnp.sin(2 * math.pi * cycles * x + phase)
+    return rows.astype(dtype)
+
+
+def _table_init(cfg: ModelConfig) -> Callable:
+    """Initializer of the shared token table [vocab_size, embed_dim]."""
+    normal = nn.initializers.normal(EMBED_STD)
+    if cfg.continuous_embedding_init == "normal":
+        return normal
+
+    def init(key, shape, dtype=jnp.float32):
+        k_table, k_bins = jax.random.split(key)
+        bins = sinusoidal_bins(k_bins, CONTINUOUS_BINS, shape[1], dtype)
+        return normal(k_table, shape, dtype).at[
+            CONTINUOUS_OFFSET:CONTINUOUS_OFFSET + CONTINUOUS_BINS].set(bins)
+
+    return init
 
 
 def patch_position_buckets(
@@ -92,8 +128,7 @@ class TokenEmbed(nn.Module):
         cfg = self.config
         self.table = nn.Embed(
             cfg.vocab_size, cfg.embed_dim, dtype=cfg.dtype, param_dtype=cfg.param_dtype,
-            embedding_init=nn.with_logical_partitioning(
-                nn.initializers.normal(0.02), ("vocab", "embed")))
+            embedding_init=nn.with_logical_partitioning(_table_init(cfg), ("vocab", "embed")))
         self.patch_encoder = PatchEncoder(cfg)
         rows = cfg.patch_position_buckets
         self.patch_row_embedding = _table(self, "patch_row_embedding", rows, cfg)

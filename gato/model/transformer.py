@@ -175,7 +175,7 @@ def decode_block(cfg: ModelConfig, p: dict, x: jax.Array, past: KV, plan: ChunkP
     q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
     if last_only:
         q, x = q[:, -1:], x[:, -1:]
-    out, kv = cached_attention(q, k, v, past, plan)
+    out, kv = cached_attention(q, k, v, past, plan, cfg.position_bias == "alibi")
     x = x + _linear(cfg, out.reshape(*out.shape[:2], -1), p["out"])
     h = _linear(cfg, _apply_norm(cfg, p["mlp_norm"], x), p["mlp_in"], p["mlp_in_bias"])
     return x + _linear(cfg, nn.gelu(h), p["mlp_out"], p["mlp_out_bias"]), kv

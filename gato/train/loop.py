@@ -132,6 +132,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     tc = config.train
     # ---------------------------------------------------------------- set-up
     model, model_config = setup_lib.setup_model(config.model)
+    setup_lib.check_context(tc.seq_len, model_config.max_len)
     mesh, rules = setup_lib.setup_mesh(config)
     tx, schedule = make_optimizer(config.optimizer, tc.total_steps)
     state_setup = setup_lib.setup_state(model, tx, mesh, rules, tc.seq_len)

@@ -36,6 +36,18 @@ def setup_model(model_config: Any) -> tuple[Any, Any]:
     return Gato(config), config
 
 
+def check_context(seq_len: int, max_len: int) -> None:
+    """Training windows must fit the model's context; shorter ones are allowed but warned about,
+    because evaluation and sampling then attend over max_len tokens, a longer history than any
+    trained on (no absolute positions stop the model from running, but it is out of
+    distribution). Set model max_len to train.seq_len to evaluate as trained."""
+    if seq_len > max_len:
+        raise ValueError(f"train.seq_len={seq_len} exceeds the model's max_len={max_len}")
+    if seq_len < max_len:
+        logging.warning("train.seq_len=%d < model max_len=%d: evaluation will attend over %d "
+                        "tokens, more than any training window", seq_len, max_len, max_len)
+
+
 def setup_mesh(config: Any) -> tuple[Mesh, tuple]:
     from gato.model import DEFAULT_LOGICAL_AXIS_RULES
 
