@@ -118,3 +118,21 @@ def test_distributed_is_a_no_op_for_one_process_and_rejects_partial_flags(monkey
     assert distributed.initialize() is False
     with pytest.raises(ValueError, match="process id"):
         distributed.initialize("localhost:1234", 2, None)
+
+
+def test_losses_of_modalities_without_targets_are_not_logged():
+    from gato.train.metrics import drop_empty_losses
+
+    values = {"train/loss": 1.5, "train/loss/text": 0.0, "train/targets/text": 0.0,
+              "train/loss/continuous": 2.0, "train/targets/continuous": 12.0}
+    assert drop_empty_losses(values) == {
+        "train/loss": 1.5, "train/targets/text": 0.0, "train/loss/continuous": 2.0,
+        "train/targets/continuous": 12.0}
+
+
+def test_seq_len_beyond_the_model_context_is_rejected():
+    from gato.train.setup import check_context
+
+    check_context(256, 256)
+    with pytest.raises(ValueError, match="max_len"):
+        check_context(512, 256)

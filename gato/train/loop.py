@@ -167,6 +167,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
         """Fetches step metrics, fails on NaN/inf, logs every log_every steps."""
         nonlocal last
         values = {k: float(v) for k, v in jax.device_get(device_metrics).items()}
+        values = metrics_lib.drop_empty_losses(values)
         bad = [k for k in tc.nan_check_keys if k in values and not np.isfinite(values[k])]
         if bad:
             raise FloatingPointError(

@@ -45,6 +45,16 @@ class MetricsWriter:
             self._jsonl.close()
 
 
+def drop_empty_losses(values: dict[str, float], prefix: str = "train/") -> dict[str, float]:
+    """`values` without each `{prefix}loss/NAME` whose `{prefix}targets/NAME` count is 0: a batch
+    without targets of a modality has no loss for it (the step reports 0.0, which would read as
+    a perfect loss in the logs)."""
+    empty = {k[len(f"{prefix}targets/"):] for k, v in values.items()
+             if k.startswith(f"{prefix}targets/") and v == 0}
+    return {k: v for k, v in values.items()
+            if not (k.startswith(f"{prefix}loss/") and k[len(f"{prefix}loss/"):] in empty)}
+
+
 def read_jsonl(path: str | pathlib.Path) -> list[dict[str, float]]:
     """Reads a metrics.jsonl file back as a list of dicts."""
     with open(path) as f:
