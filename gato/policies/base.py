@@ -5,6 +5,8 @@ from typing import Protocol, runtime_checkable
 import dm_env
 import numpy as np
 
+from gato.tokenizers.spec import TimestepSpec
+
 
 @runtime_checkable
 class Policy(Protocol):
@@ -18,6 +20,15 @@ class Policy(Protocol):
     def reset(self, seed: int) -> None: ...
 
     def step(self, timestep: dm_env.TimeStep) -> np.ndarray: ...
+
+
+def action_bounds(spec: TimestepSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) float64 arrays of spec.action_shape for continuous actions; [-1, 1] where the
+    spec has no bounds."""
+    lo = -1.0 if spec.action_minimum is None else spec.action_minimum
+    hi = 1.0 if spec.action_maximum is None else spec.action_maximum
+    return (np.broadcast_to(np.asarray(lo, np.float64), spec.action_shape),
+            np.broadcast_to(np.asarray(hi, np.float64), spec.action_shape))
 
 
 def episode_return(env: dm_env.Environment, policy: Policy, max_steps: int) -> float:

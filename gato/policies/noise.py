@@ -14,6 +14,7 @@ clipped to the bounds; discrete actions are replaced by a uniform random action 
 
 import numpy as np
 
+from gato.policies.base import action_bounds
 from gato.tokenizers.spec import TimestepSpec
 
 
@@ -29,10 +30,7 @@ class ExecutionNoise:
         self.spec, self.scale = spec, float(scale)
         self._rng = np.random.default_rng(seed)
         if spec.action_kind != "discrete":
-            lo = -1.0 if spec.action_minimum is None else spec.action_minimum
-            hi = 1.0 if spec.action_maximum is None else spec.action_maximum
-            self._lo = np.broadcast_to(np.asarray(lo, np.float64), spec.action_shape)
-            self._hi = np.broadcast_to(np.asarray(hi, np.float64), spec.action_shape)
+            self._lo, self._hi = action_bounds(spec)
 
     def reset(self, seed: int) -> None:
         """Restarts the noise stream for the episode of `seed` (independent of the policy's)."""

@@ -3,6 +3,7 @@
 import dm_env
 import numpy as np
 
+from gato.policies.base import action_bounds
 from gato.tokenizers.spec import TimestepSpec
 
 
@@ -26,8 +27,4 @@ class RandomPolicy:
         spec = self.spec
         if spec.action_kind == "discrete":
             return self._rng.integers(0, spec.num_actions, size=spec.action_shape, dtype=np.int32)
-        lo = -1.0 if spec.action_minimum is None else spec.action_minimum
-        hi = 1.0 if spec.action_maximum is None else spec.action_maximum
-        lo = np.broadcast_to(np.asarray(lo, np.float64), spec.action_shape)
-        hi = np.broadcast_to(np.asarray(hi, np.float64), spec.action_shape)
-        return self._rng.uniform(lo, hi)
+        return self._rng.uniform(*action_bounds(spec))
