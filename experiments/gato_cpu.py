@@ -42,11 +42,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     seq_len = 128 if quick else 256  # tokens per training window
     # ModelConfig fields. max_len = seq_len: evaluation attends over the context it was trained
     # on. ALiBi: a recency bias, so the latest observation is easy to find. Sinusoidal continuous
-    # bins: neighbouring values start out similar. Both make behaviour cloning learn in few steps
-    # (see ModelConfig); the paper recipe (experiments/gato_cluster.py) has neither.
+    # bins: neighbouring values start out similar. Both make behaviour cloning learn in few steps.
+    # Masked action inputs: the model cannot copy the previous action (smooth expert actions make
+    # that the easy answer in training, and a copied mistake in closed loop), so it must read the
+    # observation. See ModelConfig; the paper recipe (experiments/gato_cluster.py) has none.
     c.model.overrides = ml_collections.ConfigDict({
         "dropout_rate": 0.0, "max_len": seq_len, "position_bias": "alibi",
-        "continuous_embedding_init": "sinusoidal"})
+        "continuous_embedding_init": "sinusoidal", "action_inputs": "masked"})
 
     c.data = default_data_config()
     c.data.data_dir = None  # set by `gato main` to WORKDIR/data
@@ -85,7 +87,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.eval.episodes = 2 if quick else 5  # episodes per task
     c.eval.batch_size = 2 if quick else 5  # environments stepped together
     c.eval.max_steps = 50 if quick else 1000  # cap for every task (0: each task's own)
-    c.eval.prompt_tokens = 64 if quick else 128  # demonstration prompt length
+    c.eval.prompt_tokens = seq_len // 4  # demonstration prompt: the training prompt budget
     c.eval.callbacks = ()  # in-training eval callbacks ("module:function")
 
     c.mesh = ml_collections.ConfigDict()

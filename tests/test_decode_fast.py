@@ -21,9 +21,10 @@ from gato.tokenizers.vocab import CONTINUOUS_OFFSET
 L, LO, HI = 240, CONTINUOUS_OFFSET, CONTINUOUS_OFFSET + 1024
 
 
-@pytest.fixture(scope="module", params=["none", "alibi"])
+@pytest.fixture(scope="module", params=[{"position_bias": "none"}, {"position_bias": "alibi"},
+                                        {"action_inputs": "masked"}])
 def setup(request):
-    config = get_model_config("tiny", position_bias=request.param)
+    config = get_model_config("tiny", **request.param)
     return config, mixed_batch(3, 2, L), init_params(config)
 
 

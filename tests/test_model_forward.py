@@ -78,6 +78,20 @@ def test_local_position_only_on_observations(setup):
         assert (diff > 1e-4) == should_change, (i, diff)
 
 
+def test_masked_action_inputs_hide_action_values(setup):
+    config, batch, params = setup
+    action = batch["is_action"]
+    assert action.any()
+    changed = {k: v.copy() for k, v in batch.items()}
+    changed["tokens"][action] = (changed["tokens"][action] + 5) % 32_000
+    masked = config.replace(action_inputs="masked")
+    np.testing.assert_allclose(_logits(masked, params, changed), _logits(masked, params, batch),
+                               atol=1e-6)
+    assert np.abs(_logits(config, params, changed) - _logits(config, params, batch)).max() > 1e-3
+    with pytest.raises(ValueError, match="action_inputs"):
+        get_model_config("tiny", action_inputs="dropped")
+
+
 def test_patch_position_buckets():
     interval = jnp.array([[0.0, 0.5], [0.25, 0.5], [0.3, 0.31], [0.5, 1.0]])
     lo, hi = np.array([0, 32, 38, 64]), np.array([64, 64, 40, 128])

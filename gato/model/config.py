@@ -26,6 +26,7 @@ REMAT_POLICIES = (
 ATTENTION_IMPLS = (None, "xla", "cudnn")
 CONTINUOUS_EMBEDDING_INITS = ("normal", "sinusoidal")
 POSITION_BIASES = ("none", "alibi")
+ACTION_INPUTS = ("tokens", "masked")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,12 @@ class ModelConfig:
         table: "normal" like every other row (the paper), or "sinusoidal": smooth in the bin
         index (see `gato.model.embed.sinusoidal_bins`), so neighbouring values start out similar
         as inputs and, through the tied output layer, as predictions.
+      action_inputs: what an action token contributes as an input to later positions: "tokens"
+        (the paper: its id's row of the table plus the action encoding) or "masked" (the action
+        encoding only; the id stays the target). Cloned policies that see the expert's previous
+        actions learn to copy them (they are smooth in time) instead of reading the observation,
+        and then copy their own mistakes in closed loop; "masked" removes that shortcut, in
+        training and at deployment alike (both go through `TokenEmbed`).
     """
 
     vocab_size: int = VOCAB_SIZE
@@ -77,6 +84,7 @@ class ModelConfig:
     attention_impl: str | None = None
     continuous_embedding_init: str = "normal"
     position_bias: str = "none"
+    action_inputs: str = "tokens"
 
     def __post_init__(self):
         for name in ("vocab_size", "num_layers", "num_heads", "embed_dim", "mlp_dim", "head_dim",
@@ -98,6 +106,9 @@ class ModelConfig:
         if self.position_bias not in POSITION_BIASES:
             raise ValueError(f"ModelConfig.position_bias={self.position_bias!r} not in "
                              f"{POSITION_BIASES}")
+        if self.action_inputs not in ACTION_INPUTS:
+            raise ValueError(f"ModelConfig.action_inputs={self.action_inputs!r} not in "
+                             f"{ACTION_INPUTS}")
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"ModelConfig.dropout_rate must be in [0, 1), got {self.dropout_rate}")
 

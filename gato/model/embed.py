@@ -11,7 +11,9 @@ Every token becomes one `embed_dim` vector:
   - observation tokens (modality IMAGE, DISCRETE or CONTINUOUS, not action) add a learned local
     position encoding indexed by `local_pos`; text is not an observation here (documents carry no
     local positions), so text inside observations gets none either;
-  - action tokens all add one shared learned action encoding.
+  - action tokens all add one shared learned action encoding; with
+    `ModelConfig.action_inputs="masked"` that encoding is all they contribute (their ids are not
+    embedded), so later positions cannot read the previous actions' values.
 
 There is no absolute sequence position encoding: as in Gato, order reaches the causal transformer
 only through the causal mask and the local encodings. This also makes a ring-buffer KV cache
@@ -144,7 +146,10 @@ class TokenEmbed(nn.Module):
         modality = batch["modality"].astype(jnp.int32)
         is_image = (modality == Modality.IMAGE)[..., None]
         is_action = batch["is_action"][..., None]
-        x = jnp.where(is_image, self.patch_encoder(batch["patches"]), self.table(batch["tokens"]))
+        ids = self.table(batch["tokens"])
+        if cfg.action_inputs == "masked":
+            ids = jnp.where(is_action, jnp.zeros_like(ids), ids)
+        x = jnp.where(is_image, self.patch_encoder(batch["patches"]), ids)
 
         rng = self.make_rng("patch_pos") if train else None
         buckets = patch_position_buckets(batch["patch_pos"].reshape((*modality.shape, 2, 2)),
