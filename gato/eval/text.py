@@ -21,6 +21,14 @@ def _batched(seq: dict[str, np.ndarray]) -> dict[str, jax.Array]:
     return {k: jnp.asarray(v)[None] for k, v in seq.items()}
 
 
+def continuation(tokenizer: Any, prompt_ids: np.ndarray, new_ids: np.ndarray) -> str:
+    """The text `new_ids` add after `prompt_ids`, decoded together with the prompt so that a word
+    boundary at the seam is kept (SentencePiece drops the leading space of a lone piece)."""
+    head = tokenizer.decode(np.asarray(prompt_ids, np.int32))
+    full = tokenizer.decode(np.concatenate([prompt_ids, new_ids]).astype(np.int32))
+    return full[len(head):] if full.startswith(head) else tokenizer.decode(new_ids)
+
+
 def generate_text(model_config: ModelConfig, params: Any, prompt: str, num_tokens: int, *,
                   temperature: float = 0.0, seed: int = 0) -> str:
     """Continues `prompt` by up to `num_tokens` text tokens; temperature 0 means greedy."""
@@ -48,4 +56,4 @@ def generate_text(model_config: ModelConfig, params: Any, prompt: str, num_token
         out.append(token)
         step = from_ids(np.array([token], np.int32), Modality.TEXT)
         logits, cache = extend(params, _batched(step), cache)
-    return tokenizer.decode(np.array(out, np.int32))
+    return continuation(tokenizer, prompt_seq["tokens"], np.array(out, np.int32))
