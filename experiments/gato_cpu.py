@@ -32,7 +32,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.generate.control_max_episode_steps = 100 if quick else 0  # 0: the task's own (1000)
     # execution noise while recording (DART): the env runs perturbed actions, episodes store the
     # expert's own, so cloned policies see how the expert recovers (gato.policies.noise)
-    c.generate.control_action_noise = 0.3  # Gaussian std / half the action range
+    c.generate.control_action_noise = 0.5  # Gaussian std / half the action range (0.3: worse)
     c.generate.atari_action_noise = 0.0  # probability of a random action
     c.generate.workers = 2  # worker processes
     c.generate.seed = 0  # base seed of the generated episodes
