@@ -68,8 +68,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.optimizer.clip_norm = 1.0  # global-norm gradient clipping
 
     c.train = ml_collections.ConfigDict()
-    c.train.total_steps = int(variant.get("steps", 20 if quick else 400))  # optimizer updates
-    c.train.batch_size = int(variant.get("batch", 8 if quick else 16))  # global batch
+    # 800 x 8 windows: twice the updates of 400 x 16 in the same time (control mean 0.38 vs 0.35)
+    c.train.total_steps = int(variant.get("steps", 20 if quick else 800))  # optimizer updates
+    c.train.batch_size = int(variant.get("batch", 8))  # global batch
     c.train.seq_len = seq_len  # tokens per sequence
     c.train.seed = 0  # params init, dropout and data seed
     c.train.log_every = 5 if quick else 10  # steps between metric writes
