@@ -41,14 +41,17 @@ def generate(config, data_dir: pathlib.Path) -> None:
     from gato.envs import registry
 
     g = config.generate
-    for tasks, cap, noise in (
-            (g.control_tasks, g.control_max_episode_steps, g.control_action_noise),
-            (g.atari_tasks, g.atari_max_episode_steps, g.atari_action_noise)):
+    for tasks, episodes, cap, noise, correlation in (
+            (g.control_tasks, g.control_episodes, g.control_max_episode_steps,
+             g.control_action_noise, g.control_noise_correlation),
+            (g.atari_tasks, g.atari_episodes, g.atari_max_episode_steps, g.atari_action_noise,
+             0.0)):
         if not tasks:
             continue
-        report = generate_datasets(registry.select(None, tasks), data_dir, episodes=g.episodes,
+        report = generate_datasets(registry.select(None, tasks), data_dir, episodes=episodes,
                                    seed=g.seed, max_episode_steps=cap or None,
-                                   workers=g.workers, action_noise=noise)
+                                   workers=g.workers, action_noise=noise,
+                                   noise_correlation=correlation)
         print(format_report(report), flush=True)
 
 

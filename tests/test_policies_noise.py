@@ -25,6 +25,25 @@ def test_continuous_noise_has_its_scale_and_stays_in_bounds():
     assert np.any(edge[:, 0] == 1.0) and np.any(edge[:, 0] < 1.0)
 
 
+def test_correlated_noise_keeps_its_scale_and_has_its_lag_one_correlation():
+    noise = ExecutionNoise(CONTINUOUS, 0.1, correlation=0.9)
+    noise.reset(5)
+    draws = np.stack([noise(np.array([0.0, 1.0])) for _ in range(20000)]) - [0.0, 1.0]
+    np.testing.assert_allclose(draws.std(0), [0.1, 0.1], rtol=0.1)
+    lag1 = [np.corrcoef(draws[:-1, i], draws[1:, i])[0, 1] for i in range(2)]
+    np.testing.assert_allclose(lag1, [0.9, 0.9], atol=0.03)
+    plain = ExecutionNoise(CONTINUOUS, 0.1)
+    plain.reset(5)
+    iid = np.stack([plain(np.zeros(2) + [0.0, 1.0]) for _ in range(5000)])[:, 0]
+    assert abs(np.corrcoef(iid[:-1], iid[1:])[0, 1]) < 0.05
+    noise.reset(5)  # a new episode starts a fresh process: the same draws again
+    np.testing.assert_array_equal(noise(np.array([0.0, 1.0])) - [0.0, 1.0], draws[0])
+    with pytest.raises(ValueError, match="correlation"):
+        ExecutionNoise(CONTINUOUS, 0.1, correlation=1.0)
+    with pytest.raises(ValueError, match="continuous actions only"):
+        ExecutionNoise(DISCRETE, 0.1, correlation=0.5)
+
+
 def test_discrete_noise_replaces_with_its_probability():
     noise = ExecutionNoise(DISCRETE, 0.25, seed=0)
     draws = np.stack([noise(np.array([5])) for _ in range(4000)])[:, 0]
@@ -82,3 +101,17 @@ def test_noisy_runs_are_staged_apart_and_labelled(tmp_path):
     assert metadata[0]["policy"] == "random+execution_noise=0.2"
     with pytest.raises(ValueError, match="action_noise"):
         generation.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1, -1.0)
+    correlated = generation.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1,
+                                            0.2, 0.9)
+    assert correlated.directory not in (plain.directory, noisy.directory)
+    generation.ensure_shards([correlated], workers=1)
+    _, metadata = staging.read_shard(correlated.shards()[0])
+    assert metadata[0]["policy"] == "random+execution_noise=0.2,correlation=0.9"
+    with pytest.raises(ValueError, match="needs action_noise"):
+        generation.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1, 0.0, 0.9)
+    with pytest.raises(ValueError, match="noise_correlation must be"):
+        generation.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1, 0.2, 1.0)
+    # discrete actions keep independent noise: one config for a mixed control + Atari run
+    pong = [generation.make_run_config("pong", tmp_path, 1, "random", 0, 5, 1, 0.2, rho)
+            for rho in (0.0, 0.9)]
+    assert pong[0] == pong[1]

@@ -24,7 +24,7 @@ from gato.envs import registry
 VERSION = "1.0.0"
 FILE_FORMAT = "array_record"
 DEFAULTS = {"episodes": 100, "policy": "expert", "seed": 0, "max_episode_steps": None,
-            "shard_size": 10, "workers": 1, "action_noise": 0.0}
+            "shard_size": 10, "workers": 1, "action_noise": 0.0, "noise_correlation": 0.0}
 
 
 @dataclasses.dataclass
@@ -86,7 +86,8 @@ class GatoEpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
 
     Keyword arguments beyond TFDS's say what to generate: episodes, policy ("expert"/"random"),
     seed, max_episode_steps (None: the task's cap), shard_size, workers, action_noise (execution
-    noise scale, `gato.policies.noise`; 0: none), staging_dir (default
+    noise scale, `gato.policies.noise`; 0: none), noise_correlation (its AR(1) coefficient per
+    step; 0: independent), staging_dir (default
     `<data_dir>/staging/<name>`), ensure_shards (False when the caller already generated and
     verified the staged shards).
     """
@@ -123,7 +124,8 @@ class GatoEpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
         root = self._staging_dir or str(Path(self.data_dir).parents[2] / "staging" / self.name)
         return generation.make_run_config(self.builder_config.name, root, g["episodes"],
                                         g["policy"], g["seed"], g["max_episode_steps"],
-                                        g["shard_size"], g["action_noise"])
+                                        g["shard_size"], g["action_noise"],
+                                        g["noise_correlation"])
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Any]:
         del dl_manager

@@ -44,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the action range (continuous) or the probability of a random "
                              "action (discrete); episodes store the policy's own actions "
                              "(default: 0, none)")
+    parser.add_argument("--noise-correlation", type=float, default=0.0,
+                        help="AR(1) coefficient per step of continuous execution noise, in "
+                             "[0, 1): sustained pushes instead of independent ones; tasks with "
+                             "discrete actions keep independent noise (default: 0)")
 
 
 def load_builder_class(suite: str) -> type:
@@ -88,7 +92,8 @@ def format_report(report: dict[str, dict[str, Any]]) -> str:
 def generate_datasets(tasks: list[registry.Task], data_dir: str | Path | None, *,
                       episodes: int, policy: str = "expert", seed: int = 0,
                       max_episode_steps: int | None = None, shard_size: int = 10,
-                      workers: int = 1, action_noise: float = 0.0) -> dict[str, dict[str, Any]]:
+                      workers: int = 1, action_noise: float = 0.0,
+                      noise_correlation: float = 0.0) -> dict[str, dict[str, Any]]:
     """Generates (or resumes) each task's episodes, then builds its TFDS dataset.
 
     Returns per-task statistics (episodes, newly generated, steps, mean return, seconds).
@@ -106,11 +111,12 @@ def generate_datasets(tasks: list[registry.Task], data_dir: str | Path | None, *
     data_dir = str(rlds.data_root(data_dir))
     configs = [generation.make_run_config(
         t.name, Path(data_dir) / "staging" / f"gato_{t.suite}", episodes, policy, seed,
-        max_episode_steps, shard_size, action_noise) for t in tasks]
+        max_episode_steps, shard_size, action_noise, noise_correlation) for t in tasks]
     report = generation.ensure_shards(configs, workers)
     settings = {"episodes": episodes, "policy": policy, "seed": seed,
                 "max_episode_steps": max_episode_steps, "shard_size": shard_size,
-                "workers": workers, "action_noise": action_noise}
+                "workers": workers, "action_noise": action_noise,
+                "noise_correlation": noise_correlation}
     for task in tasks:
         build_started = time.perf_counter()
         build_dataset(task, data_dir, settings)
@@ -143,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
     report = generate_datasets(
         _tasks_to_generate(args.suite, args.tasks, args.policy), data_dir, episodes=args.episodes,
         policy=args.policy, seed=args.seed, max_episode_steps=args.max_episode_steps,
-        shard_size=args.shard_size, workers=args.workers, action_noise=args.action_noise)
+        shard_size=args.shard_size, workers=args.workers, action_noise=args.action_noise,
+        noise_correlation=args.noise_correlation)
     print(format_report(report))
     print(f"total {time.perf_counter() - started:.1f} s; datasets in {data_dir}")
     return 0

@@ -32,6 +32,7 @@ class RunConfig:
     max_episode_steps: int
     shard_size: int
     action_noise: float = 0.0  # execution noise scale (gato.policies.noise); 0: none
+    noise_correlation: float = 0.0  # AR(1) coefficient of continuous execution noise per step
 
     def shards(self) -> list[staging.Shard]:
         return staging.plan_shards(self.directory, self.task, self.num_episodes, self.shard_size)
@@ -39,22 +40,32 @@ class RunConfig:
 
 def make_run_config(task_name: str, staging_root: str | Path, num_episodes: int, policy: str,
                     seed: int, max_episode_steps: int | None, shard_size: int,
-                    action_noise: float = 0.0) -> RunConfig:
+                    action_noise: float = 0.0, noise_correlation: float = 0.0) -> RunConfig:
     """A RunConfig with its shard directory `<staging_root>/<task>/<run key>`."""
     if policy not in ("expert", "random"):
         raise ValueError(f"policy must be 'expert' or 'random', got {policy!r}")
     if action_noise < 0:
         raise ValueError(f"action_noise must be >= 0, got {action_noise}")
-    cap = int(max_episode_steps or registry.get(task_name).max_episode_steps)
-    key = staging.run_key(policy, seed, cap, float(action_noise))
+    task = registry.get(task_name)
+    if not 0.0 <= noise_correlation < 1.0:
+        raise ValueError(f"noise_correlation must be in [0, 1), got {noise_correlation}")
+    if noise_correlation and task.spec is not None and task.spec.action_kind == "discrete":
+        noise_correlation = 0.0  # correlated noise is for continuous actions (ExecutionNoise)
+    if noise_correlation and not action_noise:
+        raise ValueError("noise_correlation needs action_noise > 0")
+    cap = int(max_episode_steps or task.max_episode_steps)
+    key = staging.run_key(policy, seed, cap, float(action_noise), float(noise_correlation))
     return RunConfig(task_name, Path(staging_root) / task_name / key, int(num_episodes), policy,
-                     int(seed), cap, int(shard_size), float(action_noise))
+                     int(seed), cap, int(shard_size), float(action_noise),
+                     float(noise_correlation))
 
 
 def policy_name(config: RunConfig) -> str:
     """What the episodes' `policy` metadata says: the policy and any execution noise."""
-    return (config.policy if not config.action_noise
-            else f"{config.policy}+execution_noise={config.action_noise:g}")
+    if not config.action_noise:
+        return config.policy
+    corr = f",correlation={config.noise_correlation:g}" if config.noise_correlation else ""
+    return f"{config.policy}+execution_noise={config.action_noise:g}{corr}"
 
 
 def make_policy(task: registry.Task, env: Any, policy: str, seed: int) -> Any:
@@ -79,8 +90,9 @@ def generate_shard(job: tuple[RunConfig, staging.Shard]) -> dict[str, Any]:
         env = task.make_env(seed)
         try:
             policy = make_policy(task, env, config.policy, seed)
-            noise = (ExecutionNoise(task.spec, config.action_noise) if config.action_noise
-                     else None)
+            noise = (ExecutionNoise(task.spec, config.action_noise,
+                                    correlation=config.noise_correlation)
+                     if config.action_noise else None)
             episodes.append(episodes_lib.record_episode(env, policy, seed,
                                                         config.max_episode_steps, noise))
         finally:

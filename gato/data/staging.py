@@ -35,9 +35,11 @@ class Shard:
         return self.end - self.start
 
 
-def run_key(policy: str, seed: int, max_episode_steps: int, action_noise: float = 0.0) -> str:
+def run_key(policy: str, seed: int, max_episode_steps: int, action_noise: float = 0.0,
+            noise_correlation: float = 0.0) -> str:
     """Directory name identifying what a run generates; a new key never reuses old shards."""
     noise = f"-noise{action_noise:g}" if action_noise else ""
+    noise += f"-corr{noise_correlation:g}" if noise_correlation else ""
     return f"{policy}{noise}-seed{seed}-cap{max_episode_steps}"
 
 
