@@ -20,7 +20,8 @@ def _requirements(name: str) -> list[str]:
 setup(
     name="gato-jax",
     version="0.1.0",
-    description="Gato-style generalist agents in JAX: tokenizers, model, trainer, data, evaluation.",
+    description=("Gato-style generalist agents in JAX: tokenizers, model, trainer, data, "
+                 "evaluation."),
     python_requires=">=3.11",
     packages=find_packages(include=["gato", "gato.*"]),
     package_data={"gato": ["**/*.json"]},

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("gato.data.generate", "Generate expert episodes as RLDS datasets (TFDS)."),
     "train": ("gato.train.cli", "Train a model from an experiment config."),
     "eval": ("gato.eval.cli", "Evaluate checkpoints per task suite."),
+    "offline": ("gato.eval.offline", "Teacher-forced action metrics on recorded episodes."),
 }
 
 

@@ -51,6 +51,23 @@ def test_start_is_drawn_so_long_episodes_fill_the_window():
     assert len(starts) > 5 and max(starts) <= 30 - SEQ_LEN // STEP
 
 
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])
+def test_episode_start_fraction_sets_the_share_of_windows_at_timestep_zero(fraction):
+    episodes = fakes.control_episodes(4, seed=3, min_len=200, max_len=200)
+    tasks = [TaskData("walk", "control", fakes.CONTROL_SPEC, episodes)]
+    maker = ExampleMaker(tasks, np.ones(1), SEQ_LEN, seed=0, prompt_fraction=0.0,
+                         episode_start_fraction=fraction)
+    at_zero = np.mean([_steps(maker(index))[0][1] == 0 for index in range(400)])
+    # uniform starts over [0, 200 - n_fit] put ~0.5% at zero; the fraction adds its share
+    assert abs(at_zero - fraction) < 0.08
+
+
+def test_episode_start_fraction_must_be_a_probability():
+    tasks = [TaskData("walk", "control", fakes.CONTROL_SPEC, fakes.control_episodes(2, seed=1))]
+    with pytest.raises(ValueError, match="episode_start_fraction"):
+        ExampleMaker(tasks, np.ones(1), SEQ_LEN, seed=0, episode_start_fraction=1.5)
+
+
 def test_timestep_longer_than_budget_keeps_its_action_tail():
     episode = fakes.atari_episodes(1, length=3, size=64)[0]  # 16 patches + sep + 1 action
     seq = windows.episode_window(tokenize_episode, fakes.ATARI_SPEC, episode, 0, 10, 3)

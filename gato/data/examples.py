@@ -71,6 +71,7 @@ class ExampleMaker:
     prompt_fraction: float = 0.25
     prompt_end_fraction: float = 0.5
     prompt_tokens: int | None = None
+    episode_start_fraction: float = 0.0
     on_bad_episode: str = "skip"
     tokenize: windows.EpisodeTokenizer | None = None
 
@@ -78,7 +79,7 @@ class ExampleMaker:
         if self.on_bad_episode not in ON_BAD_EPISODE:
             raise ValueError(f"on_bad_episode={self.on_bad_episode!r}; "
                              f"expected one of {ON_BAD_EPISODE}")
-        for name in ("prompt_fraction", "prompt_end_fraction"):
+        for name in ("prompt_fraction", "prompt_end_fraction", "episode_start_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}={getattr(self, name)} must be in [0, 1]")
         if self.prompt_tokens is None:
@@ -118,6 +119,8 @@ class ExampleMaker:
         budget = self.seq_len - seqlib.length(prompt)
         _, n_fit = windows.steps_per_budget(self.tokenize, task.spec, episode, budget)
         start = windows.choose_start(rng, length, n_fit)
+        if self.episode_start_fraction and rng.random() < self.episode_start_fraction:
+            start = 0
         body = windows.episode_window(self.tokenize, task.spec, episode, start, budget, length)
         return seqlib.concat([prompt, body]), kind
 

@@ -45,6 +45,9 @@ def default_data_config() -> ml_collections.ConfigDict:
     c.task_weights = ml_collections.ConfigDict()  # task -> weight inside its suite (default 1.0)
     c.prompt_fraction = 0.25  # fraction of control/Atari windows that get a prompt
     c.prompt_end_fraction = 0.5  # fraction of prompts taken from an episode's end (goal)
+    # fraction of episode windows that begin at the episode's first timestep (else uniform):
+    # starts are one state per episode, rare in uniform windows, and where clones fail first
+    c.episode_start_fraction = 0.0
     c.prompt_tokens = None  # prompt token budget (None: seq_len // 4)
     c.max_episodes = None  # use at most this many episodes per task (None: all)
     c.on_bad_episode = "skip"  # "skip" (count and report) or "fail" on corrupt/mismatched episodes
@@ -184,6 +187,7 @@ def build_iterator(tasks: Sequence[TaskData], data_config: ml_collections.Config
         tasks, probs, seq_len, seed, process_index, process_count,
         prompt_fraction=float(data_config.get("prompt_fraction", 0.25)),
         prompt_end_fraction=float(data_config.get("prompt_end_fraction", 0.5)),
+        episode_start_fraction=float(data_config.get("episode_start_fraction", 0.0)),
         prompt_tokens=data_config.get("prompt_tokens"),
         on_bad_episode=data_config.get("on_bad_episode", "skip"), tokenize=tokenize)
     loader = Loader(maker, batch_size, int(data_config.get("worker_count", 0)),

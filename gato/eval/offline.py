@@ -1,0 +1,211 @@
+"""`gato offline`: teacher-forced action metrics of a checkpoint on recorded episodes.
+
+Rollouts (`gato eval`) say whether a policy succeeds; this says where its action predictions go
+wrong, without an environment. Windows of recorded episodes are fed in (whole timesteps, no
+prompt) and at every action token the model's distribution over the task's action ids, the range
+decoding samples from, is compared with the recorded action. Comparing the training split with
+held-out episodes (the same task generated with another seed) separates under-fitting from poor
+generalization; `--at-start` windows begin at an episode's first timestep, a state that uniform
+training windows rarely show and where cloned policies often fail first.
+
+    gato offline --checkpoint WORKDIR --data-dir WORKDIR/../data --tasks reacher-easy
+    gato offline --checkpoint WORKDIR --data-dir HELD_OUT_DIR --at-start --out starts.json
+
+Metrics per task, over all action tokens of its windows:
+  nll: mean negative log-likelihood (nats) of the recorded action id (uniform: log of the range
+    size, 6.93 for the 1024 continuous bins);
+  mse: continuous actions only, mean squared error between the distribution's expected value and
+    the recorded value, both in tokenized action units ([-1, 1]);
+  accuracy: fraction of action tokens whose most likely id is the recorded one.
+"""
+
+import argparse
+import json
+import logging
+import pathlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gato.data import windows
+from gato.tokenizers import sequence as seqlib
+from gato.tokenizers.continuous import bin_centers
+from gato.tokenizers.spec import TimestepSpec
+from gato.tokenizers.timestep import action_token_range, tokenize_episode
+
+log = logging.getLogger(__name__)
+
+METRICS = ("nll", "mse", "accuracy")
+
+
+def episode_windows(spec: TimestepSpec, episodes: Any, *, count: int, seq_len: int,
+                    at_start: bool, rng: np.random.Generator) -> list[seqlib.TokenSequence]:
+    """`count` windows of seq_len tokens (padded), cycling through the episodes in order.
+
+    Each holds the whole timesteps that fit from a start drawn as training draws it (uniform over
+    the starts that fill the window) or, with at_start, from timestep 0.
+    """
+    if count < 1 or len(episodes) < 1:
+        raise ValueError(f"need count >= 1 and at least one episode, got {count} and "
+                         f"{len(episodes)}")
+    out = []
+    for i in range(count):
+        episode = episodes[i % len(episodes)]
+        length = windows.validate_episode(spec, episode)
+        _, n_fit = windows.steps_per_budget(tokenize_episode, spec, episode, seq_len)
+        start = 0 if at_start else windows.choose_start(rng, length, n_fit)
+        seq = windows.episode_window(tokenize_episode, spec, episode, start, seq_len, length)
+        out.append(seqlib.pad_to(seq, seq_len))
+    return out
+
+
+def action_log_probs(model: Any, lo: int, hi: int):
+    """jitted (params, batch) -> float32 [B, L, hi - lo]: log-probabilities over the action ids
+    [lo, hi) predicted at each position (for the token after it)."""
+
+    @jax.jit
+    def fn(params, batch):
+        logits = model.apply({"params": params}, batch)[..., lo:hi]
+        return jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+
+    return fn
+
+
+def token_metrics(log_probs: np.ndarray, tokens: np.ndarray, is_action: np.ndarray,
+                  spec: TimestepSpec) -> dict[str, float]:
+    """Sums over the action tokens of a batch: {"count", "nll", "correct", "squared_error"}.
+
+    log_probs [B, L, n] over the action range [lo, lo + n); position i predicts token i + 1.
+    squared_error is 0 for discrete actions.
+    """
+    lo, hi = action_token_range(spec)
+    rows, cols = np.nonzero(is_action[:, 1:])
+    cols = cols + 1  # the action token's position; its prediction sits one position earlier
+    target = tokens[rows, cols].astype(np.int64) - lo
+    if target.size and (target.min() < 0 or target.max() >= hi - lo):
+        raise ValueError(f"action ids outside [{lo}, {hi}) in the windows")
+    lp = log_probs[rows, cols - 1].astype(np.float64)  # [N, n]
+    nll = -lp[np.arange(target.size), target]
+    correct = lp.argmax(-1) == target
+    squared = 0.0
+    if spec.action_kind == "continuous":
+        values = bin_centers()
+        mean = np.exp(lp) @ values
+        squared = float(((mean - values[target]) ** 2).sum())
+    return {"count": int(target.size), "nll": float(nll.sum()), "correct": int(correct.sum()),
+            "squared_error": squared}
+
+
+def evaluate_task(model: Any, params: Any, spec: TimestepSpec, episodes: Any, *, count: int,
+                  seq_len: int, at_start: bool = False, batch_size: int = 16,
+                  seed: int = 0) -> dict[str, float]:
+    """Teacher-forced metrics of one task: {"windows", "action_tokens", "nll", "mse",
+    "accuracy"} (mse is NaN for discrete actions)."""
+    from gato.model.gato import MODEL_FIELDS
+
+    rng = np.random.default_rng(seed)
+    seqs = episode_windows(spec, episodes, count=count, seq_len=seq_len, at_start=at_start,
+                           rng=rng)
+    lo, hi = action_token_range(spec)
+    fn = action_log_probs(model, lo, hi)
+    total = {"count": 0, "nll": 0.0, "correct": 0, "squared_error": 0.0}
+    for first in range(0, len(seqs), batch_size):
+        chunk = seqs[first:first + batch_size]
+        chunk += [chunk[-1]] * (batch_size - len(chunk))  # one compiled shape; repeats dropped
+        stacked = {k: np.stack([s[k] for s in chunk]) for k in chunk[0]}
+        log_probs = np.asarray(fn(params, {k: jnp.asarray(stacked[k]) for k in MODEL_FIELDS}))
+        keep = min(batch_size, len(seqs) - first)
+        sums = token_metrics(log_probs[:keep], stacked["tokens"][:keep],
+                             stacked["is_action"][:keep], spec)
+        for key in total:
+            total[key] += sums[key]
+    n = max(total["count"], 1)
+    continuous = spec.action_kind == "continuous"
+    return {"windows": len(seqs), "action_tokens": total["count"], "nll": total["nll"] / n,
+            "mse": total["squared_error"] / n if continuous else float("nan"),
+            "accuracy": total["correct"] / n}
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    """Fixed-width table of evaluate_task results, one row per task."""
+    lines = [f"{'task':<20}{'windows':>8}{'actions':>9}{'nll':>8}{'mse':>9}{'accuracy':>10}"]
+    for name, r in results.items():
+        lines.append(f"{name:<20}{r['windows']:>8}{r['action_tokens']:>9}{r['nll']:>8.3f}"
+                     f"{r['mse']:>9.4f}{r['accuracy']:>10.3f}")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True,
+                        help="a run WORKDIR, its checkpoints dir or a step dir")
+    parser.add_argument("--step", type=int, help="this step, not the latest")
+    parser.add_argument("--tasks", help="comma-separated tasks (default: the run's trained "
+                                        "control and Atari tasks)")
+    parser.add_argument("--data-dir", required=True, help="TFDS data_dir of the episodes")
+    parser.add_argument("--split", default="train", help="dataset split (default: %(default)s)")
+    parser.add_argument("--windows", type=int, default=64,
+                        help="windows per task, cycling through the episodes (default: "
+                             "%(default)s)")
+    parser.add_argument("--seq-len", type=int, default=0,
+                        help="tokens per window (default: the model's max_len)")
+    parser.add_argument("--at-start", action="store_true",
+                        help="windows begin at each episode's first timestep")
+    parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the window starts")
+    parser.add_argument("--out", help="write the results as JSON to this file")
+
+
+def _tasks(names: str | None, config: dict) -> Sequence[Any]:
+    from gato.envs import registry
+    from gato.eval.checkpoints import trained_task_names
+
+    if names:
+        return registry.select(None, names)
+    trained = trained_task_names(config)
+    if not trained:
+        raise ValueError("the run's config names no training tasks: pass --tasks")
+    return [t for t in registry.select(None, ",".join(sorted(trained))) if t.spec is not None]
+
+
+def run(args: argparse.Namespace) -> int:
+    from gato.data.rlds import load_episodes
+    from gato.eval import checkpoints
+    from gato.model import Gato
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        loaded = checkpoints.load_checkpoint(args.checkpoint, args.step)
+        tasks = _tasks(args.tasks, loaded.config)
+        checkpoints.check_compatible(loaded, tasks)
+        seq_len = args.seq_len or loaded.model_config.max_len
+        if not 0 < seq_len <= loaded.model_config.max_len:
+            raise ValueError(f"--seq-len {seq_len} not in [1, max_len "
+                             f"{loaded.model_config.max_len}]")
+        if args.windows < 1 or args.batch_size < 1:
+            raise ValueError("--windows and --batch-size must be >= 1")
+        sources = {t.name: load_episodes(t.name, args.data_dir, args.split) for t in tasks}
+        model = Gato(loaded.model_config)
+        results = {}
+        for task in tasks:
+            results[task.name] = evaluate_task(
+                model, loaded.params, task.spec, sources[task.name], count=args.windows,
+                seq_len=seq_len,
+                at_start=args.at_start, batch_size=args.batch_size, seed=args.seed)
+            log.info("%s: %s", task.name, results[task.name])
+    except (FileNotFoundError, KeyError, ValueError, checkpoints.CheckpointError) as e:
+        print(f"gato offline: {e}", file=sys.stderr)
+        return 1
+    print(f"step {loaded.step}, {args.data_dir} ({args.split}), "
+          f"{'episode starts' if args.at_start else 'uniform starts'}, {seq_len}-token windows")
+    print(format_table(results))
+    if args.out:
+        record = {"checkpoint": str(loaded.path), "step": loaded.step, "data_dir": args.data_dir,
+                  "split": args.split, "at_start": args.at_start, "seq_len": seq_len,
+                  "tasks": results}
+        pathlib.Path(args.out).write_text(json.dumps(record, indent=2))
+        print(f"results in {args.out}")
+    return 0

@@ -1,0 +1,103 @@
+"""`gato offline`: teacher-forced action metrics on recorded episodes."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gato.cli import main as gato_main
+from gato.data import builder
+from gato.data import pipeline_fakes as fakes
+from gato.envs import registry
+from gato.eval import offline
+from gato.eval.testing import counter_task, save_random_checkpoint, tiny_model
+from gato.tokenizers.continuous import bin_centers
+from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET
+
+
+def test_token_metrics_of_a_sure_and_a_uniform_prediction():
+    spec = fakes.CONTROL_SPEC  # continuous actions, 2 per timestep
+    tokens = np.zeros((1, 5), np.int32)
+    tokens[0, 3:5] = CONTINUOUS_OFFSET + np.array([10, 1000])
+    is_action = np.zeros((1, 5), bool)
+    is_action[0, 3:5] = True
+    log_probs = np.full((1, 5, CONTINUOUS_BINS), -math.log(CONTINUOUS_BINS))
+    sure = np.full(CONTINUOUS_BINS, -60.0)
+    sure[10] = 0.0
+    log_probs[0, 2] = sure  # position 2 predicts the action at position 3
+    sums = offline.token_metrics(log_probs, tokens, is_action, spec)
+    assert sums["count"] == 2 and sums["correct"] == 1  # the uniform row's argmax is bin 0
+    assert sums["nll"] == pytest.approx(math.log(CONTINUOUS_BINS), rel=1e-6)
+    values = bin_centers()
+    # the sure row's mean is bin 10's value; the uniform row's mean is 0
+    assert sums["squared_error"] == pytest.approx(values[1000] ** 2, rel=1e-6)
+
+
+def test_token_metrics_of_discrete_actions_have_no_squared_error():
+    spec = fakes.ATARI_SPEC  # 6 actions
+    tokens = np.array([[0, 0, 4]], np.int32)
+    is_action = np.array([[False, False, True]])
+    log_probs = np.log(np.full((1, 3, 6), 1 / 6))
+    log_probs[0, 1] = np.log([0.05, 0.05, 0.05, 0.05, 0.75, 0.05])
+    sums = offline.token_metrics(log_probs, tokens, is_action, spec)
+    assert sums == {"count": 1, "nll": pytest.approx(-math.log(0.75)), "correct": 1,
+                    "squared_error": 0.0}
+
+
+def test_windows_start_at_timestep_zero_or_fill_the_window():
+    episodes = fakes.control_episodes(3, seed=0, min_len=40, max_len=40)
+    rng = np.random.default_rng(0)
+    starts = offline.episode_windows(fakes.CONTROL_SPEC, episodes, count=6, seq_len=64,
+                                     at_start=True, rng=rng)
+    uniform = offline.episode_windows(fakes.CONTROL_SPEC, episodes, count=20, seq_len=64,
+                                      at_start=False, rng=rng)
+    first_step = [int(s["tokens"][4]) for s in starts]  # the "step" observation of timestep 0
+    assert first_step == [0] * 6
+    assert [int(s["tokens"][0]) for s in starts] == [0, 1, 2, 0, 1, 2]  # cycles the episodes
+    assert len({int(s["tokens"][4]) for s in uniform}) > 3
+    assert all(s["loss_mask"].sum() == 2 * (64 // fakes.CONTROL_TOKENS_PER_STEP) for s in uniform)
+
+
+def test_evaluate_task_of_a_random_model_and_batching():
+    model, params = tiny_model(seed=0)
+    episodes = fakes.control_episodes(4, seed=1, min_len=30, max_len=30)
+    kwargs = dict(count=5, seq_len=64, seed=3)
+    a = offline.evaluate_task(model, params, fakes.CONTROL_SPEC, episodes, batch_size=2, **kwargs)
+    b = offline.evaluate_task(model, params, fakes.CONTROL_SPEC, episodes, batch_size=8, **kwargs)
+    assert a["windows"] == 5 and a["action_tokens"] == 5 * 8 * 2
+    for key in ("nll", "mse", "accuracy"):
+        assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), key
+    # an untrained model is close to uniform over the 1024 bins
+    assert abs(a["nll"] - math.log(CONTINUOUS_BINS)) < 0.5 and 0 < a["mse"] < 2
+
+
+class _CounterBuilder(builder.GatoEpisodeBuilder, skip_registration=True):
+    name = "gato_test"
+    suite = "test"
+    BUILDER_CONFIGS = [builder.TaskConfig(name="test-counter")]
+
+
+def test_cli_reports_tasks_and_writes_json(tmp_path, monkeypatch, capsys):
+    registry.all_tasks()
+    task = counter_task(length=10)
+    monkeypatch.setitem(registry._TASKS, task.name, task)
+    data = tmp_path / "data"
+    _CounterBuilder(config=task.name, data_dir=str(data), episodes=2, policy="random", seed=0,
+                    shard_size=2, workers=1).download_and_prepare()
+    save_random_checkpoint(tmp_path / "run", data={"source": "rlds", "suites": "",
+                                                   "tasks": task.name})
+    out = tmp_path / "offline.json"
+    args = ["offline", "--checkpoint", str(tmp_path / "run"), "--data-dir", str(data),
+            "--tasks", task.name, "--windows", "3", "--at-start", "--out", str(out)]
+    assert gato_main(args) == 0
+    assert task.name in capsys.readouterr().out
+    record = json.loads(out.read_text())
+    result = record["tasks"][task.name]
+    assert record["at_start"] and record["seq_len"] == 32 and result["windows"] == 3
+    assert result["action_tokens"] > 0 and result["nll"] > 0 and math.isnan(result["mse"])
+
+    missing = ["offline", "--checkpoint", str(tmp_path / "run"), "--data-dir",
+               str(tmp_path / "nowhere"), "--tasks", task.name]
+    assert gato_main(missing) == 1
+    assert "nowhere" in capsys.readouterr().err
