@@ -75,9 +75,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.optimizer.clip_norm = 1.0  # global-norm gradient clipping
 
     c.train = ml_collections.ConfigDict()
-    # 1200 x 8 windows: ~30 min here at ~1.45 s per step (800 x 8 has twice the updates of
+    # 1200 x 8 windows: ~31 min here at ~1.5 s per step (800 x 8 has twice the updates of
     # 400 x 16 in the same time: control mean 0.38 vs 0.35; the clone's action error still falls
-    # from 300 to 900 steps, see `gato offline`)
+    # from 300 to 900 steps, see `gato offline`; main8 with 1200 scored control mean 0.39, main7
+    # with 900 0.45, 5 episodes per task each: within run-to-run noise or not, not yet known)
     c.train.total_steps = int(variant.get("steps", 20 if quick else 1200))  # optimizer updates
     c.train.batch_size = int(variant.get("batch", 8))  # global batch
     c.train.seq_len = seq_len  # tokens per sequence
