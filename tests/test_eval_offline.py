@@ -50,11 +50,12 @@ def test_windows_start_at_timestep_zero_or_fill_the_window():
     rng = np.random.default_rng(0)
     starts = offline.episode_windows(fakes.CONTROL_SPEC, episodes, count=6, seq_len=64,
                                      at_start=True, rng=rng)
-    uniform = offline.episode_windows(fakes.CONTROL_SPEC, episodes, count=20, seq_len=64,
+    uniform = offline.episode_windows(fakes.CONTROL_SPEC, episodes, count=7, seq_len=64,
                                       at_start=False, rng=rng)
     first_step = [int(s["tokens"][4]) for s in starts]  # the "step" observation of timestep 0
     assert first_step == [0] * 6
-    assert [int(s["tokens"][0]) for s in starts] == [0, 1, 2, 0, 1, 2]  # cycles the episodes
+    assert [int(s["tokens"][0]) for s in starts] == [0, 0, 1, 1, 2, 2]  # 2 per episode
+    assert [int(s["tokens"][0]) for s in uniform] == [0, 0, 0, 1, 1, 2, 2]  # 7 = 3 + 2 + 2
     assert len({int(s["tokens"][4]) for s in uniform}) > 3
     assert all(s["loss_mask"].sum() == 2 * (64 // fakes.CONTROL_TOKENS_PER_STEP) for s in uniform)
 

@@ -8,8 +8,8 @@ held-out episodes (the same task generated with another seed) separates under-fi
 generalization; `--at-start` windows begin at an episode's first timestep, a state that uniform
 training windows rarely show and where cloned policies often fail first.
 
-    gato offline --checkpoint WORKDIR --data-dir WORKDIR/../data --tasks reacher-easy
-    gato offline --checkpoint WORKDIR --data-dir HELD_OUT_DIR --at-start --out starts.json
+    gato offline --checkpoint runs/main/train --data-dir runs/main/data --tasks reacher-easy
+    gato offline --checkpoint runs/main/train --data-dir HELD_OUT_DIR --at-start --out starts.json
 
 Metrics per task, over all action tokens of its windows:
   nll: mean negative log-likelihood (nats) of the recorded action id (uniform: log of the range
@@ -39,12 +39,10 @@ from gato.tokenizers.timestep import action_token_range, tokenize_episode
 
 log = logging.getLogger(__name__)
 
-METRICS = ("nll", "mse", "accuracy")
-
-
 def episode_windows(spec: TimestepSpec, episodes: Any, *, count: int, seq_len: int,
                     at_start: bool, rng: np.random.Generator) -> list[seqlib.TokenSequence]:
-    """`count` windows of seq_len tokens (padded), cycling through the episodes in order.
+    """`count` windows of seq_len tokens (padded), spread evenly over the episodes in order
+    (each episode is read once).
 
     Each holds the whole timesteps that fit from a start drawn as training draws it (uniform over
     the starts that fill the window) or, with at_start, from timestep 0.
@@ -53,13 +51,14 @@ def episode_windows(spec: TimestepSpec, episodes: Any, *, count: int, seq_len: i
         raise ValueError(f"need count >= 1 and at least one episode, got {count} and "
                          f"{len(episodes)}")
     out = []
-    for i in range(count):
-        episode = episodes[i % len(episodes)]
+    for e in range(min(count, len(episodes))):
+        episode = episodes[e]
         length = windows.validate_episode(spec, episode)
         _, n_fit = windows.steps_per_budget(tokenize_episode, spec, episode, seq_len)
-        start = 0 if at_start else windows.choose_start(rng, length, n_fit)
-        seq = windows.episode_window(tokenize_episode, spec, episode, start, seq_len, length)
-        out.append(seqlib.pad_to(seq, seq_len))
+        for _ in range(count // len(episodes) + (e < count % len(episodes))):
+            start = 0 if at_start else windows.choose_start(rng, length, n_fit)
+            seq = windows.episode_window(tokenize_episode, spec, episode, start, seq_len, length)
+            out.append(seqlib.pad_to(seq, seq_len))
     return out
 
 
@@ -148,7 +147,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", required=True, help="TFDS data_dir of the episodes")
     parser.add_argument("--split", default="train", help="dataset split (default: %(default)s)")
     parser.add_argument("--windows", type=int, default=64,
-                        help="windows per task, cycling through the episodes (default: "
+                        help="windows per task, spread evenly over the episodes (default: "
                              "%(default)s)")
     parser.add_argument("--seq-len", type=int, default=0,
                         help="tokens per window (default: the model's max_len)")
