@@ -63,15 +63,14 @@ def agreed_max(value: int) -> int:
     return int(np.max(multihost_utils.process_allgather(np.array(value, np.int64))))
 
 
-def add_target_index(batch: dict[str, np.ndarray], groups: int, buckets: int = 16,
-                     at_least: int = 0) -> dict[str, np.ndarray]:
-    """This host's batch plus "target_index" [groups, K]: K bucketed, >= at_least, and agreed
-    across hosts."""
+def add_target_index(batch: dict[str, np.ndarray], groups: int,
+                     buckets: int = 16) -> dict[str, np.ndarray]:
+    """This host's batch plus "target_index" [groups, K]: K bucketed and agreed across hosts."""
     loss_mask = np.asarray(batch["loss_mask"], bool)
     rows, length = loss_mask.shape
     capacity = rows // groups * (length - 1)
     count = int(group_counts(loss_mask, groups).max(initial=0))
-    size = agreed_max(max(bucket_size(count, capacity, buckets), min(at_least, capacity)))
+    size = agreed_max(bucket_size(count, capacity, buckets))
     return batch | {TARGET_INDEX: target_index(loss_mask, groups, size)}
 
 
