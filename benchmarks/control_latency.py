@@ -102,7 +102,7 @@ class NoCacheAgent:
         def sample(params, batch, keys, count):
             logits = model.apply({"params": params}, batch, method=_last_logits)
             return sample_rows(logits, keys, count, jnp.float32(1.0), lo=self.lo, hi=self.hi,
-                               greedy=False)
+                               mode="sample")
 
         self._sample = jax.jit(sample)
 

@@ -62,6 +62,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.nan_check_keys = ("train/loss", "train/grad_norm", "train/param_norm")
     c.train.loss_on_targets_only = True  # logits only at loss targets (same loss, faster)
     c.train.target_buckets = 16  # distinct target-count sizes compiled at most
+    # patch encoder only at image positions, their count bucketed into this many sizes
+    # (0: encoder on every position); every (targets, images) size pair compiles once
+    c.train.image_buckets = 4
+    # continuous targets: Gaussian labels of this std in bins (0: one-hot, the paper; see
+    # gato.model.loss)
+    c.train.label_sigma = 0.0
 
     c.eval = default_eval_config()
     c.eval.suites = ""  # evaluate exactly the trained tasks with environments

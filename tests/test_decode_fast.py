@@ -75,18 +75,18 @@ def test_extend_last_equals_decode_last_on_any_layout(setup):
                                         init_cache(config, 2, 8))
 
 
-@pytest.mark.parametrize("greedy", [False, True])
-def test_sample_in_range_equals_masked_full_sampling(greedy):
+@pytest.mark.parametrize("mode", ["sample", "greedy", "mean"])
+def test_sample_in_range_equals_masked_full_sampling(mode):
     logits = jax.random.normal(jax.random.key(0), (6, 33025)) * 3.0
     keys = jnp.stack([jax.random.PRNGKey(s) for s in range(6)])
     lo, hi = 32000, 32011
     for count, temperature in ((0, 1.0), (7, 0.5), (8, 2.0)):
         args = (keys, jnp.int32(count), jnp.float32(temperature))
-        full = sample_rows(logits, *args, lo=lo, hi=hi, greedy=greedy)
-        ranged = sample_in_range(logits[:, lo:hi], *args, lo, 33025, greedy)
+        full = sample_rows(logits, *args, lo=lo, hi=hi, mode=mode)
+        ranged = sample_in_range(logits[:, lo:hi], *args, lo, 33025, mode)
         np.testing.assert_array_equal(ranged, full)
     with pytest.raises(ValueError, match="inside"):
-        sample_in_range(logits[:, :20], *args, 33020, 33025, greedy)
+        sample_in_range(logits[:, :20], *args, 33020, 33025, mode)
 
 
 def test_decoding_steps_do_not_copy_the_cache(setup):
@@ -99,9 +99,9 @@ def test_decoding_steps_do_not_copy_the_cache(setup):
     params = decoding_params(config, params)
     compiled = [
         steps.extend_sample.lower(params, chunk, cache, keys, count, temp, lo=LO, hi=HI,
-                                  greedy=False).compile(),
+                                  mode="sample").compile(),
         steps.action_sample.lower(params, jnp.zeros(2, jnp.int32), cache, keys, count, temp,
-                                  lo=LO, hi=HI, greedy=False, modality=3).compile()]
+                                  lo=LO, hi=HI, mode="sample", modality=3).compile()]
     for c in compiled:
         hlo = c.as_text()
         assert "input_output_alias" in hlo  # the cache is donated

@@ -62,7 +62,7 @@ def test_model_agent_batched_equals_unbatched_greedy(tiny):
     task = counter_task(length=20)
     model, params = tiny
     seeds = [5, 6, 7]
-    agent = ModelAgent(model, params, task.spec, greedy=True)
+    agent = ModelAgent(model, params, task.spec, decoding="greedy")
     batched, _ = run_batch(task, agent, seeds, max_steps=20)
     single = [run_batch(task, agent, [s], max_steps=20)[0][0] for s in seeds]
     assert [e["return"] for e in batched] == [e["return"] for e in single]
@@ -93,7 +93,7 @@ def test_model_agent_feeds_prompt_then_observations(tiny):
     task = counter_task(length=6)
     model, params = tiny
     prompt = PromptSource(task, [_demo(20)], "end", 40).prompt([5, 6, 7])  # > cache_len 32
-    agent = ModelAgent(model, params, task.spec, greedy=True)
+    agent = ModelAgent(model, params, task.spec, decoding="greedy")
     agent.reset(3, prompt, seeds=[5, 6, 7])
     np.testing.assert_array_equal(np.asarray(agent._cache.count), [40, 40, 40])
     env_steps = [counter_task(length=6).make_env(s).reset() for s in (5, 6, 7)]
@@ -116,7 +116,7 @@ def test_model_agent_feeds_prompt_then_observations(tiny):
 def test_evaluator_run_returns_named_metrics(tiny, tmp_path):
     model, params = tiny
     config = default_eval_config()
-    config.update({"episodes": 3, "batch_size": 3, "prompt": "none", "greedy": True,
+    config.update({"episodes": 3, "batch_size": 3, "prompt": "none", "decoding": "greedy",
                    "gif": False})
     metrics = Evaluator(config, model, tasks=[counter_task(length=6)], workdir=tmp_path).run(
         params, step=3)

@@ -63,17 +63,22 @@ def test_threshold_counts_and_suite_summary():
     assert s["tasks_at_50pct"] == 2 and s["tasks_at_100pct"] == 1
 
 
-@pytest.mark.parametrize("greedy", [True, False])
-def test_constrained_sampling_stays_in_range(greedy):
+@pytest.mark.parametrize("mode", ["greedy", "sample", "mean"])
+def test_constrained_sampling_stays_in_range(mode):
     logits = jax.random.normal(jax.random.PRNGKey(0), (64, 300)) * 5.0
     logits = logits.at[:, 0].set(100.0)  # the favourite id lies outside the range
     keys = jnp.stack([jax.random.PRNGKey(i) for i in range(64)])
     ids = np.asarray(sample_rows(logits, keys, jnp.int32(3), jnp.float32(2.0), lo=100, hi=140,
-                                 greedy=greedy))
+                                 mode=mode))
     assert ids.min() >= 100 and ids.max() < 140
-    if greedy:
+    if mode == "greedy":
         expect = 100 + np.argmax(np.asarray(logits)[:, 100:140], axis=1)
         np.testing.assert_array_equal(ids, expect)
+    elif mode == "mean":  # the expected value of softmax(logits / 2) over the range, rounded
+        scaled = np.asarray(logits, np.float64)[:, 100:140] / 2.0
+        probs = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        np.testing.assert_array_equal(ids, 100 + np.round(probs @ np.arange(40)))
     else:
         assert len(set(ids.tolist())) > 5
 

@@ -116,7 +116,7 @@ def test_targets_only_loss_metrics_and_grads_equal_full_logits():
     """One target group (one device) and two (two batch shards), against the full logits."""
     from gato.model import Gato
     from gato.model.loss import targets_only_loss
-    from gato.train.targets import add_target_index
+    from gato.train.positions import add_target_index
 
     config = get_model_config("tiny")
     model, params = Gato(config), init_params(config)
@@ -150,7 +150,7 @@ def test_targets_only_loss_metrics_and_grads_equal_full_logits():
 
 
 def test_target_index_lists_every_target_and_buckets_bound_shapes():
-    from gato.train.targets import add_target_index, bucket_size, target_index
+    from gato.train.positions import add_target_index, bucket_size, target_index
 
     batch = _targets_batch(length=200)
     rows, length = batch["loss_mask"].shape
@@ -172,7 +172,7 @@ def test_target_index_lists_every_target_and_buckets_bound_shapes():
 
 
 def test_target_indexer_buckets_each_batch_and_stays_exact():
-    from gato.train.targets import TargetIndexer
+    from gato.train.positions import TargetIndexer
 
     full = _targets_batch(length=200)
     sparse = {k: v.copy() for k, v in full.items()}
@@ -183,3 +183,76 @@ def test_target_indexer_buckets_each_batch_and_stays_exact():
     index = indexer(sparse)["target_index"][0]
     assert np.array_equal(index[index >= 0], np.flatnonzero(
         np.pad(sparse["loss_mask"][:, 1:], ((0, 0), (0, 1)))))
+
+
+def test_image_index_gives_the_full_encoders_loss_and_grads():
+    """The patch encoder at listed image positions only (1 and 2 groups, and a batch with no
+    image: M = 0) gives the loss and grads of encoding every position."""
+    from gato.model import Gato
+    from gato.train.positions import add_image_index, bucket_size
+
+    config = get_model_config("tiny")
+    model, params = Gato(config), init_params(config)
+    rngs = {"patch_pos": jax.random.key(3), "dropout": jax.random.key(4)}
+
+    def loss(p, batch):
+        return masked_loss(model.apply({"params": p}, batch, train=True, rngs=rngs), batch)[0]
+
+    grad = jax.jit(jax.value_and_grad(loss))
+    with_images = _targets_batch()
+    with_images["modality"][2] = Modality.CONTINUOUS  # group 1 of 2 has fewer images
+    no_images = _targets_batch()
+    no_images["modality"][no_images["modality"] == Modality.IMAGE] = Modality.CONTINUOUS
+    for batch in (with_images, no_images):
+        is_image = batch["modality"] == Modality.IMAGE
+        full_loss, full_grads = grad(params, batch)
+        for groups in (1, 2):
+            index = add_image_index(batch, groups)["image_index"]
+            count = is_image.reshape(groups, -1).sum(axis=1).max()
+            assert index.shape == (groups, bucket_size(count, is_image.size // groups, 4, 1)
+                                   if count else 0)
+            listed = {(g * 4 // groups + int(f) // 40, int(f) % 40)
+                      for g in range(groups) for f in index[g][index[g] >= 0]}
+            assert listed == set(map(tuple, np.argwhere(is_image).tolist()))
+            i_loss, i_grads = grad(params, batch | {"image_index": index})
+            np.testing.assert_allclose(i_loss, full_loss, rtol=1e-6)
+            for g, t in zip(jax.tree.leaves(full_grads), jax.tree.leaves(i_grads), strict=True):
+                np.testing.assert_allclose(t, g, rtol=1e-4, atol=1e-6)
+    assert (with_images["modality"] == Modality.IMAGE).sum() > 0
+
+
+def test_gaussian_labels_for_continuous_targets_only():
+    """label_sigma > 0: continuous targets' loss is the cross entropy to a Gaussian over the
+    1024 bins (numpy reference); other targets keep the one-hot loss; both loss paths agree."""
+    from gato.model import Gato
+    from gato.model.loss import cross_entropy, targets_only_loss
+    from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET
+    from gato.train.positions import add_target_index
+
+    vocab = 33_025
+    logits = np.asarray(jax.random.normal(jax.random.key(0), (4, vocab)), np.float32) * 2.0
+    targets = np.array([5, CONTINUOUS_OFFSET, CONTINUOUS_OFFSET + 500,
+                        CONTINUOUS_OFFSET + CONTINUOUS_BINS - 1], np.int32)
+    one_hot = np.asarray(cross_entropy(jnp.asarray(logits), jnp.asarray(targets)))
+    soft = np.asarray(cross_entropy(jnp.asarray(logits), jnp.asarray(targets), label_sigma=4.0))
+    wide = logits.astype(np.float64)
+    log_probs = wide - np.log(np.exp(wide).sum(-1, keepdims=True))
+    continuous = log_probs[:, CONTINUOUS_OFFSET:CONTINUOUS_OFFSET + CONTINUOUS_BINS]
+    np.testing.assert_allclose(one_hot, -log_probs[np.arange(4), targets], rtol=1e-5)
+    assert soft[0] == one_hot[0]
+    bins = np.arange(CONTINUOUS_BINS)
+    for i in (1, 2, 3):
+        label = np.exp(-0.5 * ((bins - (targets[i] - CONTINUOUS_OFFSET)) / 4.0) ** 2)
+        label /= label.sum()
+        np.testing.assert_allclose(soft[i], -(label * continuous[i]).sum(), rtol=1e-5)
+        assert soft[i] != pytest.approx(one_hot[i])
+
+    config = get_model_config("tiny")
+    params, batch = init_params(config), _targets_batch()
+    logits = jit_apply(config)(params, batch)
+    full, _ = masked_loss(logits, batch, label_sigma=4.0)
+    assert full != pytest.approx(masked_loss(logits, batch)[0])
+    indexed = add_target_index(batch, groups=1)
+    picked = Gato(config).apply({"params": params}, indexed, method=Gato.target_logits)
+    np.testing.assert_allclose(targets_only_loss(picked, indexed, label_sigma=4.0)[0], full,
+                               rtol=1e-5)

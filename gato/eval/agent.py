@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gato.eval.decoding import mask_to_range, sample_in_range
+from gato.eval.decoding import check_mode, expected_index, mask_to_range, sample_in_range
 from gato.model import Gato, init_cache
 from gato.model.gato import MODEL_FIELDS, decoding_params
 from gato.tokenizers import sequence as seqlib
@@ -57,14 +57,19 @@ def _single(tokens: np.ndarray, modality: Modality, is_action: bool) -> TokenSeq
     return seq
 
 
-@functools.partial(jax.jit, static_argnames=("lo", "hi", "greedy"))
+@functools.partial(jax.jit, static_argnames=("lo", "hi", "mode"))
 def sample_rows(logits: jax.Array, keys: jax.Array, count: jax.Array, temperature: jax.Array,
-                lo: int, hi: int, greedy: bool) -> jax.Array:
-    """One id in [lo, hi) per row of logits [B, V]; row b samples with fold_in(keys[b], count)
-    (keys: uint32 [B, 2]), so a row's draws do not depend on the other rows. Returns int32 [B]."""
+                lo: int, hi: int, mode: str) -> jax.Array:
+    """One id in [lo, hi) per row of logits [B, V] (mode: `gato.eval.decoding.DECODING_MODES`);
+    row b samples with fold_in(keys[b], count) (keys: uint32 [B, 2]), so a row's draws do not
+    depend on the other rows. Returns int32 [B]. The full-vocabulary reference of
+    `sample_in_range`."""
+    check_mode(mode)
     masked = mask_to_range(logits.astype(jnp.float32), lo, hi)
-    if greedy:
+    if mode == "greedy":
         return jnp.argmax(masked, axis=-1).astype(jnp.int32)
+    if mode == "mean":
+        return lo + expected_index(masked[:, lo:hi], temperature)
     step_keys = jax.vmap(lambda k: jax.random.fold_in(k, count))(keys)
     return jax.vmap(lambda k, row: jax.random.categorical(k, row / temperature))(
         step_keys, masked).astype(jnp.int32)
@@ -86,9 +91,9 @@ class Compiled(NamedTuple):
 
     params: as given to `Gato(config)` or, fastest, `decoding_params(config, params)`.
     extend(params, chunk, cache) -> (last logits [B, V], cache)
-    extend_sample(params, chunk, cache, keys, count, temperature, *, lo, hi, greedy)
-        -> (ids [B], cache): append a chunk, then sample the next token in [lo, hi) (one call)
-    action_sample(..., *, lo, hi, greedy, modality): the same for a chunk of action ids [B]
+    extend_sample(params, chunk, cache, keys, count, temperature, *, lo, hi, mode)
+        -> (ids [B], cache): append a chunk, then choose the next token in [lo, hi) (one call)
+    action_sample(..., *, lo, hi, mode, modality): the same for a chunk of action ids [B]
     """
 
     extend: Callable
@@ -110,16 +115,15 @@ def compiled_decoder(config: Any) -> Compiled:
     def extend(params, chunk, cache):
         return last_logits(params, chunk, cache, 0, vocab)
 
-    def extend_sample(params, chunk, cache, keys, count, temperature, *, lo, hi, greedy):
+    def extend_sample(params, chunk, cache, keys, count, temperature, *, lo, hi, mode):
         logits, cache = last_logits(params, chunk, cache, lo, hi)
-        return sample_in_range(logits, keys, count, temperature, lo, vocab, greedy), cache
+        return sample_in_range(logits, keys, count, temperature, lo, vocab, mode), cache
 
-    def action_sample(params, ids, cache, keys, count, temperature, *, lo, hi, greedy,
-                      modality):
+    def action_sample(params, ids, cache, keys, count, temperature, *, lo, hi, mode, modality):
         return extend_sample(params, _action_chunk(ids, modality), cache, keys, count,
-                             temperature, lo=lo, hi=hi, greedy=greedy)
+                             temperature, lo=lo, hi=hi, mode=mode)
 
-    static = ("lo", "hi", "greedy")
+    static = ("lo", "hi", "mode")
     return Compiled(
         jax.jit(extend, donate_argnums=2),
         jax.jit(extend_sample, static_argnames=static, donate_argnums=2),
@@ -134,14 +138,19 @@ class ModelAgent:
     """Gato checkpoint as an agent: KV-cached, constrained autoregressive action decoding.
 
     Sampling randomness is per row: key(seed of the row's episode) folded with the token count, so
-    an episode's actions do not depend on which other episodes share its batch.
+    an episode's actions do not depend on which other episodes share its batch. decoding: one of
+    `gato.eval.decoding.DECODING_MODES`; "mean" applies to continuous actions, discrete ones are
+    sampled.
     """
 
     def __init__(self, model: Gato, params: Any, spec: TimestepSpec, *, temperature: float = 1.0,
-                 greedy: bool = False, cache_len: int | None = None):
+                 decoding: str = "sample", cache_len: int | None = None):
+        check_mode(decoding)
         self.model, self.spec = model, spec
         self.params = decoding_params(model.config, params)  # re-laid out once (a copy)
-        self.temperature, self.greedy = float(temperature), bool(greedy)
+        if decoding == "mean" and spec.action_kind == "discrete":
+            decoding = "sample"
+        self.temperature, self.decoding = float(temperature), decoding
         self.cache_len = int(cache_len or model.config.max_len)
         self.lo, self.hi = action_token_range(spec)
         if self.hi > model.config.vocab_size:
@@ -199,7 +208,7 @@ class ModelAgent:
         if not np.any(active):
             return [None] * len(active)
         chunk = self._observation_chunk(timesteps, np.asarray(active))
-        args = dict(lo=self.lo, hi=self.hi, greedy=self.greedy)
+        args = dict(lo=self.lo, hi=self.hi, mode=self.decoding)
         # numpy arguments: jit transfers them itself, faster than a jnp.asarray each
         temperature = np.float32(self.temperature)
         ids = []

@@ -1,7 +1,7 @@
 """`gato eval`: evaluate checkpoints per task suite.
 
     gato eval --checkpoint WORKDIR/checkpoints/1000 --suite control
-    gato eval --checkpoint WORKDIR --tasks cartpole-swingup,pong --episodes 4 --greedy
+    gato eval --checkpoint WORKDIR --tasks cartpole-swingup,pong --episodes 4 --decoding mean
     gato eval --run WORKDIR --suite control        # every checkpoint, newest first, unscored only
 
 Outputs go to WORKDIR/eval/step_<step>/ (results.json, tasks.csv, suites.csv, PNG plots, GIFs;
@@ -18,12 +18,14 @@ import sys
 import ml_collections
 
 from gato.eval.config import PROMPT_MODES, default_eval_config
+from gato.eval.decoding import DECODING_MODES
 
 # flag -> eval config key, for flags that override the config when given
 _OVERRIDES = {"suite": "suites", "tasks": "tasks", "episodes": "episodes",
               "batch_size": "batch_size", "temperature": "temperature", "prompt": "prompt",
               "prompt_tokens": "prompt_tokens", "prompt_split": "prompt_split",
-              "data_dir": "data_dir", "max_steps": "max_steps", "seed": "seed"}
+              "data_dir": "data_dir", "max_steps": "max_steps", "seed": "seed",
+              "decoding": "decoding"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,8 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", help="comma-separated task names")
     parser.add_argument("--episodes", type=int, help="episodes per task")
     parser.add_argument("--batch-size", type=int, help="environments stepped together")
-    parser.add_argument("--temperature", type=float, help="sampling temperature")
-    parser.add_argument("--greedy", action="store_true", help="argmax decoding")
+    parser.add_argument("--temperature", type=float, help="softmax temperature of actions")
+    parser.add_argument("--decoding", choices=DECODING_MODES,
+                        help="action tokens: sample, greedy (argmax) or mean (continuous "
+                             "actions: the expected value's bin)")
+    parser.add_argument("--greedy", action="store_true", help="same as --decoding greedy")
     parser.add_argument("--prompt", choices=PROMPT_MODES, help="demonstration prompt mode")
     parser.add_argument("--prompt-tokens", type=int, help="prompt length in tokens")
     parser.add_argument("--prompt-split", help="dataset split of the demonstrations")
@@ -51,7 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def eval_config(args: argparse.Namespace, run_config: dict) -> ml_collections.ConfigDict:
     """default_eval_config() <- the run's eval section (known keys) <- command-line flags."""
     config = default_eval_config()
-    for key, value in (run_config.get("eval") or {}).items():
+    run_eval = dict(run_config.get("eval") or {})
+    if run_eval.pop("greedy", False):  # runs configured before eval.decoding
+        run_eval.setdefault("decoding", "greedy")
+    for key, value in run_eval.items():
         if key in config and value is not None:
             config[key] = type(config[key])(value)
     for flag, key in _OVERRIDES.items():
@@ -59,7 +67,8 @@ def eval_config(args: argparse.Namespace, run_config: dict) -> ml_collections.Co
             config[key] = getattr(args, flag)
     if args.tasks is not None and args.suite is None:
         config.suites = ""
-    config.greedy = bool(args.greedy or config.greedy)
+    if args.greedy:
+        config.decoding = "greedy"
     config.gif = bool(config.gif and not args.no_gif)
     return config
 

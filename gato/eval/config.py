@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from gato.eval.decoding import DECODING_MODES
+
 PROMPT_MODES = ("none", "start", "end")
 
 
@@ -13,8 +15,10 @@ def default_eval_config() -> ml_collections.ConfigDict:
     c.episodes = 10  # episodes per task
     c.batch_size = 5  # environments of one task stepped together in lockstep
     c.seed = 0  # episode i of a task uses environment/policy seed `seed + i`
-    c.temperature = 1.0  # sampling temperature for action tokens
-    c.greedy = False  # argmax decoding instead of sampling
+    c.temperature = 1.0  # softmax temperature of action tokens ("sample" and "mean")
+    # action tokens: "sample" (the paper), "greedy" (argmax) or "mean" (continuous actions: the
+    # bin nearest the expected value; discrete ones are sampled); see gato.eval.decoding
+    c.decoding = "sample"
     c.prompt = "end"  # demonstration prompt: "none", "start" or "end" of an expert episode
     c.prompt_tokens = 256  # prompt length in tokens
     c.prompt_split = "train"  # dataset split the demonstrations come from
@@ -35,8 +39,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise ValueError(f"eval.{key} must be >= 1, got {config[key]}")
     if config.prompt != "none" and int(config.prompt_tokens) < 1:
         raise ValueError(f"eval.prompt_tokens must be >= 1, got {config.prompt_tokens}")
-    if not config.greedy and float(config.temperature) <= 0:
-        raise ValueError(f"eval.temperature must be > 0 (or set eval.greedy), "
+    if config.decoding not in DECODING_MODES:
+        raise ValueError(f"eval.decoding={config.decoding!r}; expected one of {DECODING_MODES}")
+    if config.decoding != "greedy" and float(config.temperature) <= 0:
+        raise ValueError(f"eval.temperature must be > 0 (or eval.decoding='greedy'), "
                          f"got {config.temperature}")
     if int(config.max_steps) < 0:
         raise ValueError(f"eval.max_steps must be >= 0, got {config.max_steps}")

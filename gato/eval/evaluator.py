@@ -166,7 +166,7 @@ class Evaluator:
 
         def make_agent(task: Task) -> Agent:
             return ModelAgent(self.model, params, task.spec, temperature=float(c.temperature),
-                              greedy=bool(c.greedy))
+                              decoding=str(c.decoding))
 
         results = self.evaluate(make_agent, step, extra)
         return report.scalar_metrics(results["tasks"], results["suites"])

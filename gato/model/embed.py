@@ -4,7 +4,8 @@ Every token becomes one `embed_dim` vector:
 
   - ids (text, discrete, continuous, separator) through one shared `nn.Embed` table, the same table
     that produces the output logits (tied, `TokenEmbed.attend`);
-  - image patches, normalized by `gato.tokenizers.image.normalize` ([-1, 1] / 4), through a
+  - image patches (only at batch["image_index"] positions when given, see `gato.train.positions`),
+    normalized by `gato.tokenizers.image.normalize` ([-1, 1] / 4), through a
     single pre-activation ResNet v2 block (GroupNorm -> GELU -> conv3x3 ->
     GroupNorm -> GELU -> conv3x3, plus the input), flattened and projected linearly to embed_dim,
     plus learned row and column patch position encodings (see `patch_position_buckets`);
@@ -28,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from gato.model.config import ModelConfig
+from gato.model.loss import gather_positions
 from gato.tokenizers.image import normalize
 from gato.tokenizers.sequence import Modality
 from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET
@@ -149,7 +151,11 @@ class TokenEmbed(nn.Module):
         ids = self.table(batch["tokens"])
         if cfg.action_inputs == "masked":
             ids = jnp.where(is_action, jnp.zeros_like(ids), ids)
-        x = jnp.where(is_image, self.patch_encoder(batch["patches"]), ids)
+        if "image_index" in batch:
+            patches = self._encode_at(batch["patches"], batch["image_index"])
+        else:
+            patches = self.patch_encoder(batch["patches"])
+        x = jnp.where(is_image, patches, ids)
 
         rng = self.make_rng("patch_pos") if train else None
         buckets = patch_position_buckets(batch["patch_pos"].reshape((*modality.shape, 2, 2)),
@@ -163,6 +169,18 @@ class TokenEmbed(nn.Module):
         local = jnp.clip(batch["local_pos"], 0, cfg.max_local_positions - 1)
         x = x + observed[..., None] * self.local_position_embedding.astype(cfg.dtype)[local]
         return (x + is_action * self.action_embedding.astype(cfg.dtype)).astype(cfg.dtype)
+
+    def _encode_at(self, patches: jax.Array, index: jax.Array) -> jax.Array:
+        """Patch embeddings [B, L, D] computed only at index int32 [S, M] (flat positions per
+        group of B/S rows, -1 padding; `gato.train.positions`), zero elsewhere. The same
+        values as `patch_encoder(patches)` at those positions, at M/(B*L) of the cost."""
+        groups = index.shape[0]
+        encoded = self.patch_encoder(gather_positions(patches, index))  # [S, M, D]
+        flat_len = patches.shape[0] // groups * patches.shape[1]
+        index = jnp.where(index < 0, flat_len, index)  # padding lands out of range: dropped
+        flat = jnp.zeros((groups, flat_len, encoded.shape[-1]), encoded.dtype)
+        flat = jax.vmap(lambda f, i, e: f.at[i].set(e, mode="drop"))(flat, index, encoded)
+        return flat.reshape((*patches.shape[:2], encoded.shape[-1]))
 
     def attend(self, x: jax.Array) -> jax.Array:
         """Tied output layer: [..., D] -> float32 logits [..., vocab_size]."""

@@ -7,6 +7,12 @@ Two equal ways to compute it: `masked_loss(logits [B, L, V], batch)` from full l
 `targets_only_loss(logits [S, K, V], batch)` from logits at the K target positions listed in
 batch["target_index"] int32 [S, K] (see `gather_positions`), which skips the output projection
 and softmax at the positions that are not targets (most of them in control and Atari windows).
+
+`label_sigma` > 0 (bins) replaces the one-hot target of a continuous token by a Gaussian over
+the 1024 continuous bins centred on it (HL-Gauss, Farebrother et al. 2024, "Stop Regressing"):
+the bins are ordered values, so a prediction one bin off is nearly right, and every target
+teaches the neighbourhood of its bin, not one of 1024 classes. 0 is Gato's objective. The
+reported losses are then the cross entropy to that target (its entropy is the floor).
 """
 
 import jax
@@ -14,19 +20,36 @@ import jax.numpy as jnp
 import optax
 
 from gato.tokenizers.sequence import Modality
+from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET
 
 MODALITY_METRICS = {"text": Modality.TEXT, "discrete": Modality.DISCRETE,
                     "continuous": Modality.CONTINUOUS}
 
 
-def _targets(logits: jax.Array, batch: dict[str, jax.Array]):
+def cross_entropy(logits: jax.Array, targets: jax.Array, label_sigma: float = 0.0) -> jax.Array:
+    """Cross entropy [...] of logits [..., V] float32 to integer targets [...]; continuous
+    targets get the Gaussian label of std `label_sigma` bins when it is > 0 (module docstring)."""
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+    if label_sigma <= 0:
+        return ce
+    bins = jnp.arange(CONTINUOUS_BINS, dtype=jnp.float32)
+    centre = (targets - CONTINUOUS_OFFSET).astype(jnp.float32)[..., None]
+    label = jax.nn.softmax(-0.5 * ((bins - centre) / label_sigma) ** 2, axis=-1)
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
+    soft = -jnp.sum(label * log_probs[..., CONTINUOUS_OFFSET:CONTINUOUS_OFFSET + CONTINUOUS_BINS],
+                    axis=-1)
+    continuous = (targets >= CONTINUOUS_OFFSET) & (targets < CONTINUOUS_OFFSET + CONTINUOUS_BINS)
+    return jnp.where(continuous, soft, ce)
+
+
+def _targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float = 0.0):
     """Per-target cross entropy [B, L-1], weights (0/1) [B, L-1] and correctness [B, L-1]."""
     if logits.ndim != 3 or logits.shape[:2] != batch["tokens"].shape:
         raise ValueError(f"logits {logits.shape} do not match tokens {batch['tokens'].shape}")
     logits = logits[:, :-1].astype(jnp.float32)
     targets = batch["tokens"][:, 1:]
     weights = batch["loss_mask"][:, 1:].astype(jnp.float32)
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+    ce = cross_entropy(logits, targets, label_sigma)
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
     return ce, weights, correct
 
@@ -48,20 +71,20 @@ def _metrics(ce: jax.Array, weights: jax.Array, correct: jax.Array,
 
 
 def masked_loss(
-    logits: jax.Array, batch: dict[str, jax.Array]
+    logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float = 0.0
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Mean cross entropy over counted targets: logits [B,L,V], batch fields [B,L].
 
     Returns (loss scalar, metrics): "loss", "accuracy" (argmax == target), "targets" (count),
     and per target modality "loss/{text,discrete,continuous}" with "targets/{...}" counts (a
-    modality with no targets reports loss 0 and count 0).
+    modality with no targets reports loss 0 and count 0). label_sigma: see the module docstring.
     """
-    ce, weights, correct = _targets(logits, batch)
+    ce, weights, correct = _targets(logits, batch, label_sigma)
     return _metrics(ce, weights, correct, batch["modality"][:, 1:].astype(jnp.int32))
 
 
 def per_task_loss(
-    logits: jax.Array, batch: dict[str, jax.Array], num_tasks: int
+    logits: jax.Array, batch: dict[str, jax.Array], num_tasks: int, label_sigma: float = 0.0
 ) -> tuple[jax.Array, jax.Array]:
     """Mean loss per task id and counted targets per task id, both [num_tasks] float32.
 
@@ -69,7 +92,7 @@ def per_task_loss(
     """
     if "task_id" not in batch:
         raise ValueError("per_task_loss needs batch['task_id'] int32 [B]")
-    ce, weights, _ = _targets(logits, batch)
+    ce, weights, _ = _targets(logits, batch, label_sigma)
     onehot = jax.nn.one_hot(batch["task_id"], num_tasks, dtype=jnp.float32)  # [B, num_tasks]
     sums = onehot.T @ jnp.sum(ce * weights, axis=1)
     counts = onehot.T @ jnp.sum(weights, axis=1)
@@ -97,7 +120,7 @@ def _next(field: jax.Array) -> jax.Array:
     return jnp.concatenate([field[:, 1:], jnp.zeros_like(field[:, :1])], axis=1)
 
 
-def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array]):
+def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float):
     """Cross entropy, weights, correctness and target modality, each [S, K]."""
     index = batch["target_index"]
     if logits.ndim != 3 or logits.shape[:2] != index.shape:
@@ -106,21 +129,21 @@ def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array]):
     targets = gather_positions(_next(batch["tokens"]), index)
     counted = gather_positions(_next(batch["loss_mask"]), index)
     weights = ((index >= 0) & counted.astype(bool)).astype(jnp.float32)
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+    ce = cross_entropy(logits, targets, label_sigma)
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
     modality = gather_positions(_next(batch["modality"]).astype(jnp.int32), index)
     return ce, weights, correct, modality
 
 
 def targets_only_loss(
-    logits: jax.Array, batch: dict[str, jax.Array], num_tasks: int = 0
+    logits: jax.Array, batch: dict[str, jax.Array], num_tasks: int = 0, label_sigma: float = 0.0
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """`masked_loss` from logits [S, K, V] at batch["target_index"] [S, K] (same metrics).
 
     With num_tasks > 0 the metrics also hold "per_task_loss" [num_tasks], as `per_task_loss`.
     A listed position that is not a target (loss_mask[i + 1] False) is ignored.
     """
-    ce, weights, correct, modality = _selected_targets(logits, batch)
+    ce, weights, correct, modality = _selected_targets(logits, batch, label_sigma)
     loss, metrics = _metrics(ce, weights, correct, modality)
     if num_tasks > 0:
         if "task_id" not in batch:

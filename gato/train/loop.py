@@ -24,8 +24,8 @@ import tqdm
 from gato.train import checkpoint as ckpt
 from gato.train import mesh as mesh_lib
 from gato.train import metrics as metrics_lib
+from gato.train import positions
 from gato.train import setup as setup_lib
-from gato.train import targets as targets_lib
 from gato.train.optimizer import make_optimizer
 from gato.train.step import make_train_step
 
@@ -78,22 +78,24 @@ def peak_flops(config: Any) -> float:
     return per_device * jax.device_count()
 
 
-def make_loss_fn(num_task_ids: int, targets_only: bool = False):
+def make_loss_fn(num_task_ids: int, targets_only: bool = False, label_sigma: float = 0.0):
     """masked_loss, plus a per_task_loss [num_task_ids] vector metric when num_task_ids > 0.
 
     targets_only: the equal `targets_only_loss` on logits at batch["target_index"] instead.
+    label_sigma: Gaussian labels for continuous targets, in bins (`gato.model.loss`).
     """
     from gato.model import masked_loss, per_task_loss
     from gato.model.loss import targets_only_loss
 
     if targets_only:
-        return functools.partial(targets_only_loss, num_tasks=max(num_task_ids, 0))
+        return functools.partial(targets_only_loss, num_tasks=max(num_task_ids, 0),
+                                 label_sigma=label_sigma)
     if num_task_ids <= 0:
-        return masked_loss
+        return functools.partial(masked_loss, label_sigma=label_sigma)
 
     def loss_fn(logits, batch):
-        loss, metrics = masked_loss(logits, batch)
-        per_task, _ = per_task_loss(logits, batch, num_task_ids)
+        loss, metrics = masked_loss(logits, batch, label_sigma)
+        per_task, _ = per_task_loss(logits, batch, num_task_ids, label_sigma)
         return loss, metrics | {"per_task_loss": per_task}
 
     return loss_fn
@@ -101,7 +103,7 @@ def make_loss_fn(num_task_ids: int, targets_only: bool = False):
 
 @functools.lru_cache(maxsize=8)
 def cached_train_step(model: Any, optimizer_items: tuple, total_steps: int, num_task_ids: int,
-                      targets_only: bool = False):
+                      targets_only: bool = False, label_sigma: float = 0.0):
     """The train step function, one object per (model, optimizer, steps, tasks, loss path).
 
     Reusing the same function object lets jax.jit reuse its trace and compiled executable when
@@ -109,19 +111,29 @@ def cached_train_step(model: Any, optimizer_items: tuple, total_steps: int, num_
     """
     opt_config = ml_collections.ConfigDict(dict(optimizer_items))
     tx, schedule = make_optimizer(opt_config, total_steps)
-    return make_train_step(model, tx, schedule, make_loss_fn(num_task_ids, targets_only),
+    return make_train_step(model, tx, schedule,
+                           make_loss_fn(num_task_ids, targets_only, label_sigma),
                            targets_only)
 
 
 def make_batch_fn(config: Any, mesh: Any):
-    """Per-host numpy batch -> global sharded batch, with "target_index" when the train step
-    computes the loss at loss targets only (train.loss_on_targets_only, default True)."""
-    if not config.train.get("loss_on_targets_only", True):
-        return lambda local: mesh_lib.global_batch(local, mesh)
-    groups = mesh.shape["data"] * mesh.shape["fsdp"] // jax.process_count()
-    buckets = int(config.train.get("target_buckets", 16))
-    indexer = targets_lib.TargetIndexer(max(groups, 1), buckets)
-    return lambda local: mesh_lib.global_batch(indexer(local), mesh)
+    """Per-host numpy batch -> global sharded batch, plus the position lists of
+    `gato.train.positions`: "target_index" when the train step computes the loss at loss targets
+    only (train.loss_on_targets_only, default True), "image_index" when train.image_buckets > 0
+    (default 4; 0: the patch encoder runs on every position)."""
+    groups = max(mesh.shape["data"] * mesh.shape["fsdp"] // jax.process_count(), 1)
+    tc, indexers = config.train, []
+    if tc.get("loss_on_targets_only", True):
+        indexers.append(positions.TargetIndexer(groups, int(tc.get("target_buckets", 16))))
+    if int(tc.get("image_buckets", 4)) > 0:
+        indexers.append(positions.ImageIndexer(groups, int(tc.image_buckets)))
+
+    def make_batch(local: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+        for indexer in indexers:
+            local = indexer(local)
+        return mesh_lib.global_batch(local, mesh)
+
+    return make_batch
 
 
 def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, float]:
@@ -147,7 +159,8 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     make_batch = make_batch_fn(config, mesh)
     step_fn = jax.jit(
         cached_train_step(model, tuple(sorted(config.optimizer.items())), tc.total_steps,
-                          tc.get("num_task_ids", 0), tc.get("loss_on_targets_only", True)),
+                          tc.get("num_task_ids", 0), tc.get("loss_on_targets_only", True),
+                          float(tc.get("label_sigma", 0.0))),
         in_shardings=(state_setup.shardings, mesh_lib.batch_sharding(mesh),
                       mesh_lib.replicated(mesh)),
         out_shardings=(state_setup.shardings, mesh_lib.replicated(mesh)),
