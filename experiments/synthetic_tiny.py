@@ -54,6 +54,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # continuous targets: Gaussian labels of this std in bins (0: one-hot, the paper; see
     # gato.model.loss)
     c.train.label_sigma = 0.0
+    # action targets' softmax: "vocab" (the paper: over all 33025 ids) or "range" (over the
+    # action's own 1024 ids, the range the agent samples from; 2048 output rows, not 33025)
+    c.train.action_softmax = "vocab"
+    c.train.action_buckets = 4  # with "range": distinct action-target counts compiled at most
 
     c.eval = ml_collections.ConfigDict()
     c.eval.callbacks = ()  # "module:function" names, fn(params, step, config) -> {name: value}

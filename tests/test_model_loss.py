@@ -149,6 +149,87 @@ def test_targets_only_loss_metrics_and_grads_equal_full_logits():
             np.testing.assert_allclose(t, g, rtol=1e-4, atol=1e-6)
 
 
+def _range_reference(logits, batch, label_sigma=0.0):
+    """Loss (and per-modality losses) from full logits [B, L, V] with each action target's
+    softmax over its own range: discrete ids [0, 1024), continuous bins [32000, 33024)."""
+    from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET
+
+    logits = logits[:, :-1].astype(jnp.float32)
+    targets, modality = batch["tokens"][:, 1:], batch["modality"][:, 1:]
+    weights = jnp.asarray(batch["loss_mask"][:, 1:], jnp.float32)
+    cont = logits[..., CONTINUOUS_OFFSET:CONTINUOUS_OFFSET + CONTINUOUS_BINS]
+    ce_text = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+    ce_disc = optax.softmax_cross_entropy_with_integer_labels(
+        logits[..., :1024], jnp.clip(targets, 0, 1023))
+    bin_ = jnp.clip(targets - CONTINUOUS_OFFSET, 0, CONTINUOUS_BINS - 1)
+    if label_sigma > 0:
+        bins = jnp.arange(CONTINUOUS_BINS)
+        label = jax.nn.softmax(-0.5 * ((bins - bin_[..., None]) / label_sigma) ** 2, axis=-1)
+        ce_cont = -jnp.sum(label * jax.nn.log_softmax(cont, axis=-1), axis=-1)
+    else:
+        ce_cont = optax.softmax_cross_entropy_with_integer_labels(cont, bin_)
+    ce = jnp.where(modality == Modality.DISCRETE, ce_disc,
+                   jnp.where(modality == Modality.CONTINUOUS, ce_cont, ce_text))
+    out = {"loss": jnp.sum(ce * weights) / jnp.sum(weights)}
+    for name, m in (("text", Modality.TEXT), ("discrete", Modality.DISCRETE),
+                    ("continuous", Modality.CONTINUOUS)):
+        w = weights * (modality == m)
+        out[f"loss/{name}"] = jnp.sum(ce * w) / jnp.maximum(jnp.sum(w), 1.0)
+    return out
+
+
+@pytest.mark.parametrize("label_sigma", [0.0, 4.0])
+def test_range_loss_is_each_targets_softmax_over_its_own_range(label_sigma):
+    """train.action_softmax = "range": text targets over the vocabulary, discrete and continuous
+    action targets over their own 1024 ids; loss, metrics and grads against a reference on the
+    full logits (1 and 2 target groups), and a batch without text (no text targets: K = 0)."""
+    from gato.model import Gato
+    from gato.model.loss import range_targets_loss
+    from gato.train.positions import add_target_index
+
+    config = get_model_config("tiny")
+    model, params = Gato(config), init_params(config)
+    rngs = {"patch_pos": jax.random.key(3), "dropout": jax.random.key(4)}
+    batch = _targets_batch()
+    discrete = batch["is_action"][2] & (batch["modality"][2] == Modality.CONTINUOUS)
+    batch["modality"][2][discrete] = Modality.DISCRETE  # row 2: discrete actions (ids 0..17)
+    batch["tokens"][2][discrete] = batch["tokens"][2][discrete] % 18
+
+    def reference(p, batch):
+        out = _range_reference(model.apply({"params": p}, batch, train=True, rngs=rngs), batch,
+                               label_sigma)
+        return out["loss"], out
+
+    def ranged(p, batch):
+        logits = model.apply({"params": p}, batch, train=True, rngs=rngs,
+                             method=Gato.split_target_logits)
+        return range_targets_loss(logits, batch, num_tasks=3, label_sigma=label_sigma)
+
+    ranged_grad = jax.jit(jax.value_and_grad(ranged, has_aux=True))
+    no_text = {k: v[[0, 2, 3]] for k, v in batch.items()}
+    text = no_text["modality"] == Modality.TEXT  # each row's leading text: now observations
+    no_text["modality"][text], no_text["loss_mask"][text] = Modality.CONTINUOUS, False
+    no_text["tokens"][text] = 32_000 + no_text["tokens"][text] % 1024
+    for case, groups in ((batch, 1), (batch, 2), (no_text, 1)):
+        (loss, want), grads = jax.jit(jax.value_and_grad(reference, has_aux=True))(params, case)
+        indexed = add_target_index(case, groups, split_actions=True)
+        texts = int((case["loss_mask"][:, 1:] & (case["modality"][:, 1:] == Modality.TEXT)).sum())
+        assert (indexed["target_index"] >= 0).sum() == texts
+        assert (indexed["action_index"] >= 0).sum() == case["loss_mask"][:, 1:].sum() - texts
+        assert texts or indexed["target_index"].shape[1] == 0
+        (r_loss, metrics), r_grads = ranged_grad(params, indexed)
+        np.testing.assert_allclose(r_loss, loss, rtol=1e-5)
+        for key, value in want.items():
+            np.testing.assert_allclose(metrics[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
+        assert metrics["targets"] == case["loss_mask"][:, 1:].sum()
+        for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(r_grads), strict=True):
+            np.testing.assert_allclose(r, g, rtol=1e-4, atol=1e-6)
+    assert metrics["targets/discrete"] > 0 and metrics["targets/text"] == 0
+    full_vocab, _ = masked_loss(jit_apply(config)(params, batch), batch, label_sigma)
+    assert _range_reference(jit_apply(config)(params, batch), batch, label_sigma)["loss"] < \
+        full_vocab  # the range softmax is not Gato's (the mass outside the range is dropped)
+
+
 def test_target_index_lists_every_target_and_buckets_bound_shapes():
     from gato.train.positions import add_target_index, bucket_size, target_index
 

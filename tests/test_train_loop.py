@@ -103,6 +103,33 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_range_action_softmax_trains_with_the_same_text_loss(tmp_path):
+    """train.action_softmax="range" through the trainer: same data and targets, the same text
+    loss at step 1 (same params), a lower action loss (no mass outside the range), finite
+    losses; bad settings are refused."""
+    from gato.train.loop import train_and_evaluate
+
+    metrics = {}
+    for mode in ("vocab", "range"):
+        train_and_evaluate(testing.tiny_config(*SMALL, f"train.action_softmax={mode!r}"),
+                           tmp_path / mode)
+        metrics[mode] = {row["step"]: row for row in testing.read_jsonl(
+            tmp_path / mode / "metrics.jsonl") if "train/loss" in row}
+    vocab, ranged = metrics["vocab"][1], metrics["range"][1]
+    assert ranged["train/targets"] == vocab["train/targets"] > 0
+    assert ranged["train/targets/text"] > 0 and ranged["train/targets/continuous"] > 0
+    assert ranged["train/loss/text"] == pytest.approx(vocab["train/loss/text"], rel=1e-5)
+    assert ranged["train/loss/continuous"] < vocab["train/loss/continuous"] - 1.0
+    assert all(np.isfinite(row["train/loss"]) for row in metrics["range"].values())
+    with pytest.raises(ValueError, match="action_softmax must be one of"):
+        train_and_evaluate(testing.tiny_config(*SMALL, "train.action_softmax='bins'"),
+                           tmp_path / "bad")
+    with pytest.raises(ValueError, match="needs train.loss_on_targets_only"):
+        train_and_evaluate(testing.tiny_config(*SMALL, "train.action_softmax='range'",
+                                               "train.loss_on_targets_only=False"),
+                           tmp_path / "bad2")
+
+
 @pytest.mark.slow
 def test_losses_agree_on_1_2_4_and_8_devices_with_data_and_fsdp_axes(tmp_path):
     cases = {"1": {"num_devices": 1, "axes": [("data", -1), ("fsdp", 1)]},

@@ -13,6 +13,7 @@
                                 hi, method=Gato.decode_last)             # the same, faster
     logits = model.apply({"params": params}, batch, train=True, rngs=...,
                          method=Gato.target_logits)            # [S, K, vocab] at target_index
+    text, action = model.apply(..., method=Gato.split_target_logits)  # + [S, A, 2048] actions
 
 `batch` holds the TokenSequence fields with a leading batch axis (tokens, modality, is_action,
 local_pos, patches, patch_pos; loss_mask and task_id are ignored by the model). Parameters are
@@ -39,7 +40,7 @@ from gato.model.cache import KVCache, plan_chunk
 from gato.model.cache import init_cache as _init_cache
 from gato.model.config import ModelConfig
 from gato.model.embed import TokenEmbed
-from gato.model.loss import gather_positions
+from gato.model.loss import ACTION_COLUMNS, gather_positions
 from gato.model.transformer import Decoder, decode_stack, decoding_stack_params
 
 MODEL_FIELDS = ("tokens", "modality", "is_action", "local_pos", "patches", "patch_pos")
@@ -104,6 +105,26 @@ class Gato(nn.Module):
             raise ValueError("target_logits needs batch['target_index'] int32 [S, K]")
         x = gather_positions(self.hidden(batch, train), batch["target_index"])
         return self.logits_from_hidden(x)
+
+    def split_target_logits(
+        self, batch: dict[str, jax.Array], train: bool = False
+    ) -> tuple[jax.Array, jax.Array]:
+        """(logits [S, K, vocab_size] at batch["target_index"] (the text targets), logits
+        [S, A, 2048] at batch["action_index"] over the action ids only: the discrete ids
+        [0, 1024) then the continuous bins, `gato.model.loss.ACTION_COLUMNS`).
+
+        An action target's softmax then runs over its own range, as the agent samples it
+        (`range_targets_loss`), and A positions read 2048 rows of the output layer, not all
+        vocab_size.
+        """
+        for key in ("target_index", "action_index"):
+            if key not in batch:
+                raise ValueError(f"split_target_logits needs batch[{key!r}] int32 [S, K]")
+        x = self.hidden(batch, train)
+        text = self.logits_from_hidden(gather_positions(x, batch["target_index"]))
+        actions = gather_positions(x, batch["action_index"])
+        return text, jnp.concatenate([self._logit_rows(actions, lo, hi)
+                                      for lo, hi in ACTION_COLUMNS], axis=-1)
 
     def init_cache(self, batch_size: int, cache_len: int) -> KVCache:
         """An empty KV cache (same as `gato.model.cache.init_cache(config, ...)`)."""

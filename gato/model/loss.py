@@ -8,6 +8,12 @@ Two equal ways to compute it: `masked_loss(logits [B, L, V], batch)` from full l
 batch["target_index"] int32 [S, K] (see `gather_positions`), which skips the output projection
 and softmax at the positions that are not targets (most of them in control and Atari windows).
 
+`range_targets_loss((text [S, K, V], actions [S, A, 2048]), batch)` is the variant of
+train.action_softmax = "range": text targets as above, each action target's softmax over its
+own range only (discrete ids [0, 1024) or the 1024 continuous bins), the range the agent
+samples from; the A action positions then read 2048 rows of the output layer, not all 33025.
+Not Gato's objective (its action softmax spans the whole vocabulary), and not equal to it.
+
 `label_sigma` > 0 (bins) replaces the one-hot target of a continuous token by a Gaussian over
 the 1024 continuous bins centred on it (HL-Gauss, Farebrother et al. 2024, "Stop Regressing"):
 the bins are ordered values, so a prediction one bin off is nearly right, and every target
@@ -20,26 +26,31 @@ import jax.numpy as jnp
 import optax
 
 from gato.tokenizers.sequence import Modality
-from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET
+from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET, DISCRETE_VOCAB_SIZE
 
 MODALITY_METRICS = {"text": Modality.TEXT, "discrete": Modality.DISCRETE,
                     "continuous": Modality.CONTINUOUS}
+# the id ranges [lo, hi) of action logits in `range_targets_loss`, in column order
+ACTION_COLUMNS = ((0, DISCRETE_VOCAB_SIZE),
+                  (CONTINUOUS_OFFSET, CONTINUOUS_OFFSET + CONTINUOUS_BINS))
+_OUT_OF_RANGE = -1e9  # logit of the other modality's columns (finite: no inf * 0 in gradients)
 
 
-def cross_entropy(logits: jax.Array, targets: jax.Array, label_sigma: float = 0.0) -> jax.Array:
+def cross_entropy(logits: jax.Array, targets: jax.Array, label_sigma: float = 0.0,
+                  continuous_offset: int = CONTINUOUS_OFFSET) -> jax.Array:
     """Cross entropy [...] of logits [..., V] float32 to integer targets [...]; continuous
-    targets get the Gaussian label of std `label_sigma` bins when it is > 0 (module docstring)."""
+    targets (columns [continuous_offset, + 1024)) get the Gaussian label of std `label_sigma`
+    bins when it is > 0 (module docstring)."""
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
     if label_sigma <= 0:
         return ce
+    lo, hi = continuous_offset, continuous_offset + CONTINUOUS_BINS
     bins = jnp.arange(CONTINUOUS_BINS, dtype=jnp.float32)
-    centre = (targets - CONTINUOUS_OFFSET).astype(jnp.float32)[..., None]
+    centre = (targets - lo).astype(jnp.float32)[..., None]
     label = jax.nn.softmax(-0.5 * ((bins - centre) / label_sigma) ** 2, axis=-1)
     log_probs = jax.nn.log_softmax(logits, axis=-1)
-    soft = -jnp.sum(label * log_probs[..., CONTINUOUS_OFFSET:CONTINUOUS_OFFSET + CONTINUOUS_BINS],
-                    axis=-1)
-    continuous = (targets >= CONTINUOUS_OFFSET) & (targets < CONTINUOUS_OFFSET + CONTINUOUS_BINS)
-    return jnp.where(continuous, soft, ce)
+    soft = -jnp.sum(label * log_probs[..., lo:hi], axis=-1)
+    return jnp.where((targets >= lo) & (targets < hi), soft, ce)
 
 
 def _targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float = 0.0):
@@ -120,11 +131,13 @@ def _next(field: jax.Array) -> jax.Array:
     return jnp.concatenate([field[:, 1:], jnp.zeros_like(field[:, :1])], axis=1)
 
 
-def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float):
-    """Cross entropy, weights, correctness and target modality, each [S, K]."""
-    index = batch["target_index"]
+def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float,
+                      key: str = "target_index"):
+    """Cross entropy, weights, correctness and target modality, each [S, K], of logits
+    [S, K, V] at batch[key]."""
+    index = batch[key]
     if logits.ndim != 3 or logits.shape[:2] != index.shape:
-        raise ValueError(f"logits {logits.shape} do not match target_index {index.shape}")
+        raise ValueError(f"logits {logits.shape} do not match {key} {index.shape}")
     logits = logits.astype(jnp.float32)
     targets = gather_positions(_next(batch["tokens"]), index)
     counted = gather_positions(_next(batch["loss_mask"]), index)
@@ -135,6 +148,48 @@ def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigm
     return ce, weights, correct, modality
 
 
+def _action_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float):
+    """As `_selected_targets` for action logits [S, A, 2048] (`ACTION_COLUMNS`) at
+    batch["action_index"]: each target's softmax over its own modality's 1024 columns."""
+    index = batch["action_index"]
+    if logits.ndim != 3 or logits.shape[:2] != index.shape or \
+            logits.shape[2] != sum(hi - lo for lo, hi in ACTION_COLUMNS):
+        raise ValueError(f"action logits {logits.shape} do not match action_index {index.shape}")
+    tokens = gather_positions(_next(batch["tokens"]), index)
+    counted = gather_positions(_next(batch["loss_mask"]), index)
+    modality = gather_positions(_next(batch["modality"]).astype(jnp.int32), index)
+    continuous = modality == int(Modality.CONTINUOUS)
+    (d_lo, d_hi), (c_lo, _) = ACTION_COLUMNS
+    # clipped: a padding entry (index -1) reads position 0, which may hold any id (weight 0)
+    targets = jnp.where(continuous, jnp.clip(tokens - c_lo, 0, CONTINUOUS_BINS - 1) + d_hi - d_lo,
+                        jnp.clip(tokens - d_lo, 0, d_hi - d_lo - 1))
+    column_continuous = jnp.arange(logits.shape[2]) >= d_hi - d_lo
+    logits = jnp.where(column_continuous == continuous[..., None], logits.astype(jnp.float32),
+                       _OUT_OF_RANGE)
+    weights = ((index >= 0) & counted.astype(bool)).astype(jnp.float32)
+    ce = cross_entropy(logits, targets, label_sigma, continuous_offset=d_hi - d_lo)
+    correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
+    return ce, weights, correct, modality
+
+
+def _loss_and_metrics(per_target: tuple[jax.Array, ...], batch: dict[str, jax.Array],
+                      index: jax.Array, num_tasks: int) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Loss and metrics from per-target (ce, weights, correct, modality) [S, K] at index
+    [S, K]; with num_tasks > 0 also "per_task_loss" [num_tasks] (as `per_task_loss`)."""
+    ce, weights, correct, modality = per_target
+    loss, metrics = _metrics(ce, weights, correct, modality)
+    if num_tasks > 0:
+        if "task_id" not in batch:
+            raise ValueError("a loss with num_tasks > 0 needs batch['task_id'] [B]")
+        rows = jnp.broadcast_to(batch["task_id"][:, None], batch["tokens"].shape)
+        task = jax.nn.one_hot(gather_positions(rows, index), num_tasks,
+                              dtype=jnp.float32)  # [S, K, num_tasks]
+        sums = jnp.einsum("skt,sk->t", task, ce * weights)
+        counts = jnp.einsum("skt,sk->t", task, weights)
+        metrics["per_task_loss"] = sums / jnp.maximum(counts, 1.0)
+    return loss, metrics
+
+
 def targets_only_loss(
     logits: jax.Array, batch: dict[str, jax.Array], num_tasks: int = 0, label_sigma: float = 0.0
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
@@ -143,15 +198,20 @@ def targets_only_loss(
     With num_tasks > 0 the metrics also hold "per_task_loss" [num_tasks], as `per_task_loss`.
     A listed position that is not a target (loss_mask[i + 1] False) is ignored.
     """
-    ce, weights, correct, modality = _selected_targets(logits, batch, label_sigma)
-    loss, metrics = _metrics(ce, weights, correct, modality)
-    if num_tasks > 0:
-        if "task_id" not in batch:
-            raise ValueError("targets_only_loss with num_tasks > 0 needs batch['task_id'] [B]")
-        rows = jnp.broadcast_to(batch["task_id"][:, None], batch["tokens"].shape)
-        task = jax.nn.one_hot(gather_positions(rows, batch["target_index"]), num_tasks,
-                              dtype=jnp.float32)  # [S, K, num_tasks]
-        sums = jnp.einsum("skt,sk->t", task, ce * weights)
-        counts = jnp.einsum("skt,sk->t", task, weights)
-        metrics["per_task_loss"] = sums / jnp.maximum(counts, 1.0)
-    return loss, metrics
+    return _loss_and_metrics(_selected_targets(logits, batch, label_sigma), batch,
+                             batch["target_index"], num_tasks)
+
+
+def range_targets_loss(
+    logits: tuple[jax.Array, jax.Array], batch: dict[str, jax.Array], num_tasks: int = 0,
+    label_sigma: float = 0.0
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Mean cross entropy over the text targets (full logits [S, K, V] at
+    batch["target_index"]) and the action targets (logits [S, A, 2048] at batch["action_index"],
+    softmax over the target's own range); the metrics of `targets_only_loss`."""
+    text_logits, action_logits = logits
+    text = _selected_targets(text_logits, batch, label_sigma)
+    action = _action_targets(action_logits, batch, label_sigma)
+    per_target = tuple(jnp.concatenate(pair, axis=1) for pair in zip(text, action, strict=True))
+    index = jnp.concatenate([batch["target_index"], batch["action_index"]], axis=1)
+    return _loss_and_metrics(per_target, batch, index, num_tasks)

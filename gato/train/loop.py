@@ -78,18 +78,34 @@ def peak_flops(config: Any) -> float:
     return per_device * jax.device_count()
 
 
-def make_loss_fn(num_task_ids: int, targets_only: bool = False, label_sigma: float = 0.0):
+ACTION_SOFTMAX = ("vocab", "range")
+
+
+def split_actions(train_config: Any) -> bool:
+    """train.action_softmax: "vocab" (Gato: an action target's softmax spans the vocabulary) or
+    "range" (only its own range, `range_targets_loss`; needs train.loss_on_targets_only)."""
+    mode = train_config.get("action_softmax", "vocab")
+    if mode not in ACTION_SOFTMAX:
+        raise ValueError(f"train.action_softmax must be one of {ACTION_SOFTMAX}, got {mode!r}")
+    if mode == "range" and not train_config.get("loss_on_targets_only", True):
+        raise ValueError('train.action_softmax="range" needs train.loss_on_targets_only=True')
+    return mode == "range"
+
+
+def make_loss_fn(num_task_ids: int, targets_only: bool = False, label_sigma: float = 0.0,
+                 split_actions: bool = False):
     """masked_loss, plus a per_task_loss [num_task_ids] vector metric when num_task_ids > 0.
 
     targets_only: the equal `targets_only_loss` on logits at batch["target_index"] instead.
     label_sigma: Gaussian labels for continuous targets, in bins (`gato.model.loss`).
+    split_actions: `range_targets_loss` (action softmax over the action's range only).
     """
     from gato.model import masked_loss, per_task_loss
-    from gato.model.loss import targets_only_loss
+    from gato.model.loss import range_targets_loss, targets_only_loss
 
     if targets_only:
-        return functools.partial(targets_only_loss, num_tasks=max(num_task_ids, 0),
-                                 label_sigma=label_sigma)
+        loss = range_targets_loss if split_actions else targets_only_loss
+        return functools.partial(loss, num_tasks=max(num_task_ids, 0), label_sigma=label_sigma)
     if num_task_ids <= 0:
         return functools.partial(masked_loss, label_sigma=label_sigma)
 
@@ -103,7 +119,8 @@ def make_loss_fn(num_task_ids: int, targets_only: bool = False, label_sigma: flo
 
 @functools.lru_cache(maxsize=8)
 def cached_train_step(model: Any, optimizer_items: tuple, total_steps: int, num_task_ids: int,
-                      targets_only: bool = False, label_sigma: float = 0.0):
+                      targets_only: bool = False, label_sigma: float = 0.0,
+                      split_actions: bool = False):
     """The train step function, one object per (model, optimizer, steps, tasks, loss path).
 
     Reusing the same function object lets jax.jit reuse its trace and compiled executable when
@@ -112,19 +129,22 @@ def cached_train_step(model: Any, optimizer_items: tuple, total_steps: int, num_
     opt_config = ml_collections.ConfigDict(dict(optimizer_items))
     tx, schedule = make_optimizer(opt_config, total_steps)
     return make_train_step(model, tx, schedule,
-                           make_loss_fn(num_task_ids, targets_only, label_sigma),
-                           targets_only)
+                           make_loss_fn(num_task_ids, targets_only, label_sigma, split_actions),
+                           targets_only, split_actions)
 
 
 def make_batch_fn(config: Any, mesh: Any):
     """Per-host numpy batch -> global sharded batch, plus the position lists of
     `gato.train.positions`: "target_index" when the train step computes the loss at loss targets
     only (train.loss_on_targets_only, default True), "image_index" when train.image_buckets > 0
-    (default 4; 0: the patch encoder runs on every position)."""
+    (default 4; 0: the patch encoder runs on every position), and "action_index" with
+    train.action_softmax = "range"."""
     groups = max(mesh.shape["data"] * mesh.shape["fsdp"] // jax.process_count(), 1)
     tc, indexers = config.train, []
     if tc.get("loss_on_targets_only", True):
-        indexers.append(positions.TargetIndexer(groups, int(tc.get("target_buckets", 16))))
+        indexers.append(positions.TargetIndexer(groups, int(tc.get("target_buckets", 16)),
+                                                split_actions(tc),
+                                                int(tc.get("action_buckets", 4))))
     if int(tc.get("image_buckets", 4)) > 0:
         indexers.append(positions.ImageIndexer(groups, int(tc.image_buckets)))
 
@@ -160,7 +180,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     step_fn = jax.jit(
         cached_train_step(model, tuple(sorted(config.optimizer.items())), tc.total_steps,
                           tc.get("num_task_ids", 0), tc.get("loss_on_targets_only", True),
-                          float(tc.get("label_sigma", 0.0))),
+                          float(tc.get("label_sigma", 0.0)), split_actions(tc)),
         in_shardings=(state_setup.shardings, mesh_lib.batch_sharding(mesh),
                       mesh_lib.replicated(mesh)),
         out_shardings=(state_setup.shardings, mesh_lib.replicated(mesh)),

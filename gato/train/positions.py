@@ -9,6 +9,9 @@ the train step sees.
 
   - batch["target_index"] int32 [groups, K]: the loss targets, positions i whose next token
     counts (loss_mask[:, i + 1]); the step projects only these onto the vocabulary.
+  - with split actions (train.action_softmax = "range"), batch["target_index"] lists only the
+    text targets (K = 0 when there are none) and batch["action_index"] int32 [groups, A] the
+    action targets, whose softmax runs over the action ids alone (`Gato.split_target_logits`).
   - batch["image_index"] int32 [groups, M]: the image-patch positions (modality IMAGE); the
     step runs the patch encoder only on these (`gato.model.embed.TokenEmbed`). M = 0 when the
     batch holds no image, so a control or text batch skips the encoder entirely.
@@ -22,6 +25,7 @@ import numpy as np
 from gato.tokenizers.sequence import Modality
 
 TARGET_INDEX = "target_index"
+ACTION_INDEX = "action_index"
 IMAGE_INDEX = "image_index"
 
 
@@ -35,14 +39,6 @@ def bucket_size(count: int, capacity: int, buckets: int = 16, minimum: int = 64)
         raise ValueError(f"count {count} is outside [0, {capacity}]")
     step = max(math.ceil(capacity / buckets), minimum)
     return min(max(step * math.ceil(count / step), step), capacity)
-
-
-def group_counts(loss_mask: np.ndarray, groups: int) -> np.ndarray:
-    """Targets per group [groups] from loss_mask bool [B, L] (B divisible by groups)."""
-    batch_size = loss_mask.shape[0]
-    if loss_mask.ndim != 2 or groups < 1 or batch_size % groups:
-        raise ValueError(f"loss_mask {loss_mask.shape} cannot be split into {groups} groups")
-    return loss_mask[:, 1:].reshape(groups, -1).sum(axis=1)
 
 
 def flat_positions(mask: np.ndarray, groups: int, size: int) -> np.ndarray:
@@ -62,14 +58,19 @@ def flat_positions(mask: np.ndarray, groups: int, size: int) -> np.ndarray:
     return out
 
 
+def _next_counted(loss_mask: np.ndarray) -> np.ndarray:
+    """bool [B, L]: position i predicts a counted target (loss_mask[:, i + 1])."""
+    counted = np.zeros_like(loss_mask, dtype=bool)
+    counted[:, :-1] = loss_mask[:, 1:]
+    return counted
+
+
 def target_index(loss_mask: np.ndarray, groups: int, size: int) -> np.ndarray:
     """int32 [groups, size]: each group's flat target positions in order, then -1 padding.
 
     Raises ValueError if a group has more than `size` targets (a target would be dropped).
     """
-    counted = np.zeros_like(loss_mask, dtype=bool)
-    counted[:, :-1] = loss_mask[:, 1:]
-    return flat_positions(counted, groups, size)
+    return flat_positions(_next_counted(loss_mask), groups, size)
 
 
 def agreed_max(value: int) -> int:
@@ -81,15 +82,37 @@ def agreed_max(value: int) -> int:
     return int(np.max(multihost_utils.process_allgather(np.array(value, np.int64))))
 
 
-def add_target_index(batch: dict[str, np.ndarray], groups: int,
-                     buckets: int = 16) -> dict[str, np.ndarray]:
-    """This host's batch plus "target_index" [groups, K]: K bucketed and agreed across hosts."""
+def _indexed(mask: np.ndarray, groups: int, buckets: int, empty_ok: bool) -> np.ndarray:
+    """flat_positions of mask [B, L] with the largest group's count bucketed and agreed across
+    hosts; size 0 when no group has one and `empty_ok`."""
+    rows, length = mask.shape
+    count = int(mask.reshape(groups, -1).sum(axis=1).max(initial=0))
+    size = bucket_size(count, rows // groups * (length - 1), buckets) if count or not empty_ok \
+        else 0
+    return flat_positions(mask, groups, agreed_max(size))
+
+
+def add_target_index(batch: dict[str, np.ndarray], groups: int, buckets: int = 16,
+                     split_actions: bool = False, action_buckets: int = 4
+                     ) -> dict[str, np.ndarray]:
+    """This host's batch plus "target_index" [groups, K]: K bucketed and agreed across hosts.
+
+    split_actions: "target_index" holds the text targets only (K may be 0) and
+    "action_index" [groups, A] the action targets (modality DISCRETE or CONTINUOUS), A in
+    `action_buckets` sizes (few: padding there costs 2048 output rows, not 33025, per position,
+    and every (K, A, M) size triple compiles once).
+    """
     loss_mask = np.asarray(batch["loss_mask"], bool)
-    rows, length = loss_mask.shape
-    capacity = rows // groups * (length - 1)
-    count = int(group_counts(loss_mask, groups).max(initial=0))
-    size = agreed_max(bucket_size(count, capacity, buckets))
-    return batch | {TARGET_INDEX: target_index(loss_mask, groups, size)}
+    if loss_mask.ndim != 2 or groups < 1 or loss_mask.shape[0] % groups:
+        raise ValueError(f"loss_mask {loss_mask.shape} cannot be split into {groups} groups")
+    counted = _next_counted(loss_mask)
+    if not split_actions:
+        return batch | {TARGET_INDEX: _indexed(counted, groups, buckets, empty_ok=False)}
+    text = np.zeros_like(counted)
+    text[:, :-1] = np.asarray(batch["modality"])[:, 1:] == int(Modality.TEXT)
+    return batch | {TARGET_INDEX: _indexed(counted & text, groups, buckets, empty_ok=True),
+                    ACTION_INDEX: _indexed(counted & ~text, groups, action_buckets,
+                                           empty_ok=False)}
 
 
 class TargetIndexer:
@@ -102,12 +125,15 @@ class TargetIndexer:
     on 2 CPU cores: 2.0 s per step with that high-water mark, 1.4 s without).
     """
 
-    def __init__(self, groups: int, buckets: int = 16):
+    def __init__(self, groups: int, buckets: int = 16, split_actions: bool = False,
+                 action_buckets: int = 4):
         self.groups, self.buckets = groups, buckets
+        self.split_actions, self.action_buckets = split_actions, action_buckets
         self.sizes: set[int] = set()  # the K values produced so far (compiled shapes)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        out = add_target_index(batch, self.groups, self.buckets)
+        out = add_target_index(batch, self.groups, self.buckets, self.split_actions,
+                               self.action_buckets)
         self.sizes.add(out[TARGET_INDEX].shape[1])
         return out
 

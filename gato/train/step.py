@@ -24,15 +24,21 @@ class TrainState(NamedTuple):
 
 def make_train_step(model: Any, tx: optax.GradientTransformation, schedule: optax.Schedule,
                     loss_fn: Callable[..., tuple[jax.Array, dict[str, jax.Array]]],
-                    targets_only: bool = False):
+                    targets_only: bool = False, split_actions: bool = False):
     """Returns train_step(state, batch, rng) -> (new_state, metrics of scalar float32 arrays).
 
     loss_fn(logits, batch) gets the full logits [B, L, V], or with `targets_only` the logits
-    [S, K, V] at batch["target_index"] only (`Gato.target_logits`, `targets_only_loss`).
+    [S, K, V] at batch["target_index"] only (`Gato.target_logits`, `targets_only_loss`), or
+    with `split_actions` too the pair (text logits, action-range logits) of
+    `Gato.split_target_logits` (`range_targets_loss`).
     Metrics: train/loss and the other loss_fn metrics under train/, train/grad_norm (before
     clipping), train/param_norm (after the update), train/update_norm, train/learning_rate.
     """
-    method = type(model).target_logits if targets_only else None
+    if split_actions and not targets_only:
+        raise ValueError("split_actions needs targets_only (logits at the listed targets)")
+    method = None
+    if targets_only:
+        method = type(model).split_target_logits if split_actions else type(model).target_logits
 
     def compute_loss(params, batch, rng):
         patch_rng, dropout_rng = jax.random.split(rng)
