@@ -131,20 +131,26 @@ def _next(field: jax.Array) -> jax.Array:
     return jnp.concatenate([field[:, 1:], jnp.zeros_like(field[:, :1])], axis=1)
 
 
-def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float,
-                      key: str = "target_index"):
-    """Cross entropy, weights, correctness and target modality, each [S, K], of logits
-    [S, K, V] at batch[key]."""
-    index = batch[key]
-    if logits.ndim != 3 or logits.shape[:2] != index.shape:
-        raise ValueError(f"logits {logits.shape} do not match {key} {index.shape}")
-    logits = logits.astype(jnp.float32)
-    targets = gather_positions(_next(batch["tokens"]), index)
+def _gather_next(batch: dict[str, jax.Array], index: jax.Array):
+    """(next token ids, weights float32, next token modality int32), each [S, K], at the
+    positions index [S, K]; padding entries (-1) weigh 0."""
+    tokens = gather_positions(_next(batch["tokens"]), index)
     counted = gather_positions(_next(batch["loss_mask"]), index)
     weights = ((index >= 0) & counted.astype(bool)).astype(jnp.float32)
+    modality = gather_positions(_next(batch["modality"]).astype(jnp.int32), index)
+    return tokens, weights, modality
+
+
+def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float):
+    """Cross entropy, weights, correctness and target modality, each [S, K], of logits
+    [S, K, V] at batch["target_index"]."""
+    index = batch["target_index"]
+    if logits.ndim != 3 or logits.shape[:2] != index.shape:
+        raise ValueError(f"logits {logits.shape} do not match target_index {index.shape}")
+    logits = logits.astype(jnp.float32)
+    targets, weights, modality = _gather_next(batch, index)
     ce = cross_entropy(logits, targets, label_sigma)
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
-    modality = gather_positions(_next(batch["modality"]).astype(jnp.int32), index)
     return ce, weights, correct, modality
 
 
@@ -155,9 +161,7 @@ def _action_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma:
     if logits.ndim != 3 or logits.shape[:2] != index.shape or \
             logits.shape[2] != sum(hi - lo for lo, hi in ACTION_COLUMNS):
         raise ValueError(f"action logits {logits.shape} do not match action_index {index.shape}")
-    tokens = gather_positions(_next(batch["tokens"]), index)
-    counted = gather_positions(_next(batch["loss_mask"]), index)
-    modality = gather_positions(_next(batch["modality"]).astype(jnp.int32), index)
+    tokens, weights, modality = _gather_next(batch, index)
     continuous = modality == int(Modality.CONTINUOUS)
     (d_lo, d_hi), (c_lo, _) = ACTION_COLUMNS
     # clipped: a padding entry (index -1) reads position 0, which may hold any id (weight 0)
@@ -166,7 +170,6 @@ def _action_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma:
     column_continuous = jnp.arange(logits.shape[2]) >= d_hi - d_lo
     logits = jnp.where(column_continuous == continuous[..., None], logits.astype(jnp.float32),
                        _OUT_OF_RANGE)
-    weights = ((index >= 0) & counted.astype(bool)).astype(jnp.float32)
     ce = cross_entropy(logits, targets, label_sigma, continuous_offset=d_hi - d_lo)
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
     return ce, weights, correct, modality
