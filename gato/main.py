@@ -17,6 +17,8 @@ import os
 import pathlib
 import time
 
+import ml_collections
+
 DEFAULT_CONFIG = "experiments/gato_cpu.py"
 
 
@@ -38,7 +40,7 @@ def _banner(text: str) -> None:
 TASK_OVERRIDE_KEYS = ("episodes", "max_episode_steps")
 
 
-def generation_groups(g) -> list[dict]:
+def generation_groups(g: ml_collections.ConfigDict) -> list[dict]:
     """The `generate` section as generate_datasets calls: one per distinct (tasks' suite,
     episodes, step cap), with `g.task_overrides` (task -> episodes / max_episode_steps) applied.
     """
