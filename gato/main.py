@@ -41,15 +41,20 @@ TASK_OVERRIDE_KEYS = ("episodes", "max_episode_steps")
 
 
 def generation_groups(g: ml_collections.ConfigDict) -> list[dict]:
-    """The `generate` section as generate_datasets calls: one per distinct (tasks' suite,
-    episodes, step cap), with `g.task_overrides` (task -> episodes / max_episode_steps) applied.
+    """The `generate` section as generate_datasets calls: one per distinct (episodes, step cap,
+    execution noise), with `g.task_overrides` (task -> episodes / max_episode_steps) applied.
     """
-    suites = {"control": (g.control_tasks, g.control_episodes, g.control_max_episode_steps,
-                          g.control_action_noise, g.control_noise_correlation),
-              "atari": (g.atari_tasks, g.atari_episodes, g.atari_max_episode_steps,
-                        g.atari_action_noise, 0.0)}
+    from gato.envs import registry
+
+    def named(tasks: str) -> list[registry.Task]:
+        return registry.select(None, tasks) if tasks else []
+
+    suites = ((named(g.control_tasks), g.control_episodes, g.control_max_episode_steps,
+               g.control_action_noise, g.control_noise_correlation),
+              (named(g.atari_tasks), g.atari_episodes, g.atari_max_episode_steps,
+               g.atari_action_noise, 0.0))
     overrides = {name: dict(entry) for name, entry in dict(g.get("task_overrides", {})).items()}
-    listed = {t for tasks, *_ in suites.values() for t in filter(None, tasks.split(","))}
+    listed = {t.name for tasks, *_ in suites for t in tasks}
     for name, entry in overrides.items():
         if name not in listed:
             raise ValueError(f"generate.task_overrides names {name!r}, which is not in "
@@ -58,28 +63,26 @@ def generation_groups(g: ml_collections.ConfigDict) -> list[dict]:
         if bad:
             raise ValueError(f"generate.task_overrides[{name!r}] has unknown keys {bad}; "
                              f"allowed: {', '.join(TASK_OVERRIDE_KEYS)}")
-    groups: dict[tuple, list[str]] = {}
-    for tasks, episodes, cap, noise, correlation in suites.values():
-        for name in filter(None, tasks.split(",")):
-            entry = overrides.get(name, {})
+    groups: dict[tuple, list[registry.Task]] = {}
+    for tasks, episodes, cap, noise, correlation in suites:
+        for task in tasks:
+            entry = overrides.get(task.name, {})
             key = (int(entry.get("episodes", episodes)),
                    int(entry.get("max_episode_steps", cap)), noise, correlation)
-            groups.setdefault(key, []).append(name)
-    return [{"tasks": names, "episodes": episodes, "max_episode_steps": cap or None,
+            groups.setdefault(key, []).append(task)
+    return [{"tasks": tasks, "episodes": episodes, "max_episode_steps": cap or None,
              "action_noise": noise, "noise_correlation": correlation}
-            for (episodes, cap, noise, correlation), names in groups.items()]
+            for (episodes, cap, noise, correlation), tasks in groups.items()]
 
 
 def generate(config, data_dir: pathlib.Path) -> None:
     """Expert data for the config's control and Atari tasks (step 1)."""
     from gato.data.generate import format_report, generate_datasets
-    from gato.envs import registry
 
     g = config.generate
     for group in generation_groups(g):
-        tasks = group.pop("tasks")
-        report = generate_datasets(registry.select(None, ",".join(tasks)), data_dir,
-                                   seed=g.seed, workers=g.workers, **group)
+        report = generate_datasets(group.pop("tasks"), data_dir, seed=g.seed,
+                                   workers=g.workers, **group)
         print(format_report(report), flush=True)
 
 

@@ -21,14 +21,14 @@ def _generate_config(**overrides) -> ml_collections.ConfigDict:
 def test_overridden_tasks_form_their_own_group():
     groups = main.generation_groups(_generate_config(
         **{"reacher-easy": {"episodes": 3, "max_episode_steps": 5}}))
-    assert [(g["tasks"], g["episodes"], g["max_episode_steps"]) for g in groups] == [
-        (["cartpole-balance"], 2, 12), (["reacher-easy"], 3, 5)]
+    assert [([t.name for t in g["tasks"]], g["episodes"], g["max_episode_steps"])
+            for g in groups] == [(["cartpole-balance"], 2, 12), (["reacher-easy"], 3, 5)]
     assert all(g["action_noise"] == 0.5 and g["noise_correlation"] == 0.9 for g in groups)
 
 
 def test_default_config_gives_reachers_more_shorter_episodes():
     g = load_config("experiments/gato_cpu.py").generate
-    by_task = {t: (grp["episodes"], grp["max_episode_steps"])
+    by_task = {t.name: (grp["episodes"], grp["max_episode_steps"])
                for grp in main.generation_groups(g) for t in grp["tasks"]}
     assert by_task["reacher-hard"] == by_task["reacher-easy"] == (100, 200)
     assert by_task["cartpole-balance"] == (g.control_episodes, None)  # the task's own cap
