@@ -13,7 +13,6 @@ import argparse
 import logging
 import os
 import pathlib
-import sys
 
 import ml_collections
 
@@ -25,7 +24,7 @@ _OVERRIDES = {"suite": "suites", "tasks": "tasks", "episodes": "episodes",
               "batch_size": "batch_size", "temperature": "temperature", "prompt": "prompt",
               "prompt_tokens": "prompt_tokens", "prompt_split": "prompt_split",
               "data_dir": "data_dir", "max_steps": "max_steps", "seed": "seed",
-              "decoding": "decoding"}
+              "decoding": "decoding", "on_bad_episode": "on_bad_episode"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="TFDS data_dir of the demonstration datasets")
     parser.add_argument("--max-steps", type=int, help="episode-length cap (0: the task's own)")
     parser.add_argument("--seed", type=int, help="first episode seed")
+    parser.add_argument("--on-bad-episode", choices=("skip", "fail"),
+                        help="corrupt demonstrations: skip (and list) or fail (default: the "
+                             "run's data.on_bad_episode, else skip)")
     parser.add_argument("--no-gif", action="store_true", help="do not render rollout GIFs")
     parser.add_argument("--out", help="output directory (default WORKDIR/eval/step_<step>)")
     parser.add_argument("--force", action="store_true", help="with --run: re-score all steps")
@@ -56,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def eval_config(args: argparse.Namespace, run_config: dict) -> ml_collections.ConfigDict:
     """default_eval_config() <- the run's eval section (known keys) <- command-line flags."""
     config = default_eval_config()
+    run_policy = (run_config.get("data") or {}).get("on_bad_episode")
+    if run_policy in ("skip", "fail"):  # the run's training policy, unless its eval says
+        config.on_bad_episode = run_policy
     run_eval = dict(run_config.get("eval") or {})
     if run_eval.pop("greedy", False):  # runs configured before eval.decoding
         run_eval.setdefault("decoding", "greedy")
@@ -113,14 +118,8 @@ def _run_all(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MUJOCO_GL", "osmesa")  # headless rendering of the rollout GIFs
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from gato.eval.checkpoints import CheckpointError
-
-    try:
-        if args.run:
-            return _run_all(args)
-        evaluate_checkpoint(args, pathlib.Path(args.checkpoint), args.step,
-                            pathlib.Path(args.out) if args.out else None)
-        return 0
-    except (FileNotFoundError, CheckpointError, ValueError, KeyError) as e:
-        print(f"gato eval: error: {e}", file=sys.stderr)
-        return 1
+    if args.run:
+        return _run_all(args)
+    evaluate_checkpoint(args, pathlib.Path(args.checkpoint), args.step,
+                        pathlib.Path(args.out) if args.out else None)
+    return 0
