@@ -107,7 +107,8 @@ def test_a_truncated_meta_names_the_checkpoint_and_step(run):
     from gato.train import checkpoint
 
     faults.truncate(run / "checkpoints" / "6" / "meta" / "metadata")
-    with pytest.raises(DamagedCheckpointError, match=r"checkpoints/6 \(step 6\) is damaged"):
+    with pytest.raises(DamagedCheckpointError, match=r"checkpoints/6 \(step 6\) is damaged: "
+                                                     r"cannot read .*checkpoints/6/meta: JSON"):
         checkpoint.restore_from_path(run / "checkpoints" / "6",
                                      abstract_state(testing.tiny_config(*COMMON)))
 

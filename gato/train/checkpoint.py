@@ -215,9 +215,9 @@ def _restore_items(manager: ocp.CheckpointManager, step: int, step_dir: pathlib.
     try:
         return manager.restore(step, args=ocp.args.Composite(**items))
     except Exception as e:  # noqa: BLE001 -- a checkpoint that matches but cannot be read
+        where = ", ".join(str(step_dir / item) for item in items)
         raise DamagedCheckpointError(f"checkpoint {step_dir} (step {step}) is damaged: cannot "
-                                     f"read {', '.join(items)}: {_brief(e)}",
-                                     str(step_dir), step) from e
+                                     f"read {where}: {_brief(e)}", str(step_dir), step) from e
 
 
 def restore_full(manager: ocp.CheckpointManager, abstract_state: TrainState,
@@ -228,12 +228,11 @@ def restore_full(manager: ocp.CheckpointManager, abstract_state: TrainState,
         raise FileNotFoundError(f"no checkpoint in {manager.directory}")
     step_dir = pathlib.Path(manager.directory) / str(step)
     check_matches(step_dir, step, abstract_state.params)
+    meta = _restore_items(manager, step, step_dir, meta=ocp.args.JsonRestore())["meta"]
+    record = verify_meta(meta, step_dir, step)
     restored = _restore_items(manager, step, step_dir,
                               params=ocp.args.StandardRestore(abstract_state.params),
-                              opt_state=ocp.args.StandardRestore(abstract_state.opt_state),
-                              meta=ocp.args.JsonRestore())
-    meta = restored["meta"]
-    record = verify_meta(meta, step_dir, step)
+                              opt_state=ocp.args.StandardRestore(abstract_state.opt_state))
     verify_arrays(record, "params", restored["params"], step_dir, step)
     verify_arrays(record, "opt_state", restored["opt_state"], step_dir, step)
     step_array = jax.device_put(jax.numpy.asarray(meta["step"], jax.numpy.int32),
@@ -272,12 +271,12 @@ def restore_params(path: str | pathlib.Path, abstract_params: Any) -> Any:
             raise FileNotFoundError(f"no checkpoint in {directory}")
         step_dir = directory / str(step)
         check_matches(step_dir, step, abstract_params)
-        restored = _restore_items(manager, step, step_dir,
-                                  params=ocp.args.StandardRestore(abstract_params),
-                                  meta=ocp.args.JsonRestore())
-        record = verify_meta(restored["meta"], step_dir, step)
-        verify_arrays(record, "params", restored["params"], step_dir, step)
-        return restored["params"]
+        meta = _restore_items(manager, step, step_dir, meta=ocp.args.JsonRestore())["meta"]
+        record = verify_meta(meta, step_dir, step)
+        params = _restore_items(manager, step, step_dir,
+                                params=ocp.args.StandardRestore(abstract_params))["params"]
+        verify_arrays(record, "params", params, step_dir, step)
+        return params
     finally:
         manager.close()
 
