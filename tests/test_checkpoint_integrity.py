@@ -103,19 +103,19 @@ def test_on_damaged_fail_stops_with_the_path_and_step(run):
 
 
 def test_a_truncated_meta_names_the_checkpoint_and_step(run):
-    from gato.errors import DamagedCheckpointError
     from gato.train import checkpoint
 
     faults.truncate(run / "checkpoints" / "6" / "meta" / "metadata")
-    with pytest.raises(DamagedCheckpointError, match=r"checkpoints/6 \(step 6\) is damaged: "
-                                                     r"cannot read .*checkpoints/6/meta: JSON"):
+    with pytest.raises(Exception, match=r"checkpoints/6 \(step 6\) is damaged: cannot read "
+                                        r".*checkpoints/6/meta: JSON") as raised:
         checkpoint.restore_from_path(run / "checkpoints" / "6",
                                      abstract_state(testing.tiny_config(*COMMON)))
+    assert type(raised.value).__name__ == "DamagedCheckpointError"
 
 
 def test_evaluation_refuses_damaged_params(run):
-    from gato.errors import CheckpointError
     from gato.eval import checkpoints
+    from gato.eval.checkpoints import CheckpointError
 
     assert checkpoints.load_checkpoint(run).step == 6
     faults.flip_byte(faults.params_data_files(run / "checkpoints" / "6")[0], mask=0x40)
