@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gato import faults
+from gato.testing import faults
 
 TASKS = "cartpole-swingup,pendulum-swingup"
 STEPS = 60
@@ -114,7 +114,7 @@ class Drill:
         self.readable = faults.corrupt_records(record_file, self._read_all)
 
     def _read_all(self) -> list[bool]:
-        from gato.data.rlds import load_episodes
+        from gato.data.formats import load_episodes
 
         source, ok = load_episodes("cartpole-swingup", self.bad_data), []
         for i in range(len(source)):

@@ -10,8 +10,9 @@ import shutil
 
 import pytest
 
-from gato import cli, faults
-from gato.train import testing
+from gato import cli
+from gato.testing import faults
+from gato.testing import train as testing
 
 COMMON = ["train.total_steps=6", "train.checkpoint_every=2", "train.log_every=1",
           "train.seq_len=32", "train.peak_flops_per_device=1e9",
@@ -155,9 +156,8 @@ def test_the_nan_report_names_a_verified_checkpoint(tmp_path):
 
     config = testing.tiny_config(
         *COMMON, "train.checkpoint_every=1", "optimizer.learning_rate=1e6",
-        "optimizer.warmup_steps=3", "eval.callbacks=('gato.faults:damage_checkpoint',)",
-        "train.eval_every=1")
-    config.eval.workdir, config.eval.damage_step = str(tmp_path), 3
+        "optimizer.warmup_steps=3",
+        "evaluators={'damage': {'type': 'damage_checkpoint', 'every': 1, 'options': {'step': 3}}}")
     with pytest.raises(FloatingPointError, match=r"at step 4.*last good checkpoint: step 2 "
                                                  r"\(verified"):
         train_and_evaluate(config, tmp_path)

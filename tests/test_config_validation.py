@@ -4,7 +4,7 @@ one line `gato COMMAND: error: ...` on stderr, exit status 1, a traceback only w
 import pytest
 
 from gato import cli
-from gato.train import testing
+from gato.testing import train as testing
 from gato.train.config import apply_overrides, load_config, parse_variant
 
 CPU = "experiments/gato_cpu.py"

@@ -10,10 +10,11 @@ import sys
 
 import pytest
 
-from gato import cli, faults
-from gato.data import pipeline_fakes as fakes
+from gato import cli
 from gato.envs.registry import Task
-from gato.train import testing
+from gato.testing import faults
+from gato.testing import pipeline as fakes
+from gato.testing import train as testing
 
 TASK = "cartpole-swingup"
 
@@ -21,7 +22,7 @@ TASK = "cartpole-swingup"
 @pytest.fixture(scope="module")
 def corrupt_data(tmp_path_factory):
     """A generated dataset of 6 episodes whose record file is damaged: some episodes unreadable."""
-    from gato.data.rlds import load_episodes
+    from gato.data.formats import load_episodes
 
     root = tmp_path_factory.mktemp("data")
     assert cli.main(["generate", "--tasks", TASK, "--episodes", "6", "--max-episode-steps", "12",
@@ -44,7 +45,7 @@ def corrupt_data(tmp_path_factory):
 
 def test_offline_skips_bad_episodes_naming_task_split_file_and_episode(corrupt_data, tmp_path,
                                                                       capsys):
-    from gato.eval.testing import save_random_checkpoint
+    from gato.testing.eval import save_random_checkpoint
 
     root, record_file, readable = corrupt_data
     save_random_checkpoint(tmp_path / "run", data={"source": "mixture", "suites": "",
@@ -69,7 +70,7 @@ def test_offline_skips_bad_episodes_naming_task_split_file_and_episode(corrupt_d
 
 
 def test_offline_follows_the_runs_policy_by_default(corrupt_data, tmp_path, capsys):
-    from gato.eval.testing import save_random_checkpoint
+    from gato.testing.eval import save_random_checkpoint
 
     root, _, _ = corrupt_data
     save_random_checkpoint(tmp_path / "run", data={"source": "mixture", "suites": "",
@@ -80,7 +81,7 @@ def test_offline_follows_the_runs_policy_by_default(corrupt_data, tmp_path, caps
 
 
 def test_eval_prompts_skip_bad_demonstrations_or_fail():
-    from gato.data.windows import BadEpisodeError
+    from gato.data.pipeline.windows import BadEpisodeError
     from gato.eval.prompts import PromptSource
 
     task = Task(name="walk", suite="control", spec=fakes.CONTROL_SPEC, make_env=None,
@@ -98,10 +99,10 @@ def test_eval_prompts_skip_bad_demonstrations_or_fail():
 
 
 def test_skipped_bad_episodes_are_counted_in_metrics_and_the_final_summary(tmp_path):
-    from gato.data import sources
+    from gato.data.pipeline import sources
     from gato.train.loop import train_and_evaluate
 
-    sources.register("bad_fake", "gato.faults:bad_episode_iterator")
+    sources.register("bad_fake", "gato.testing.faults:bad_episode_iterator")
     config = testing.tiny_config("train.total_steps=2", "train.seq_len=32", "train.log_every=1",
                                  "train.peak_flops_per_device=1e9", "data.source='bad_fake'",
                                  "model.overrides={'num_layers': 1}")
@@ -130,11 +131,11 @@ def test_a_resumed_run_drops_the_metrics_rows_it_will_redo(tmp_path):
 
 WORKER_SCRIPT = """
 import time, ml_collections
-from gato.data import pipeline, pipeline_fakes
+from gato.data.pipeline import loader
+from gato.testing import pipeline as fakes
 config = ml_collections.ConfigDict({"mixture": {"control": 1.0, "atari": 1.0, "text": 1.0},
                                     "worker_count": 1})
-it = pipeline.build_iterator(pipeline_fakes.fake_tasks(32), config, batch_size=2, seq_len=32,
-                             seed=0)
+it = loader.build_iterator(fakes.fake_tasks(32), config, batch_size=2, seq_len=32, seed=0)
 next(it)
 print("ready", flush=True)
 time.sleep(300)

@@ -21,7 +21,7 @@ Metrics per task, over all action tokens of its windows:
 Episodes are read under the run's bad-episode policy (`data.on_bad_episode`, or
 --on-bad-episode): a corrupt or mismatched episode is skipped for the next good one and counted
 (the table's `skipped` column), or stops the command with a message naming task, split, file and
-episode (`gato.data.bad_episodes`).
+episode (`gato.data.pipeline.bad_episodes`).
 """
 
 import argparse
@@ -35,8 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gato.data import windows
-from gato.data.bad_episodes import ON_BAD_EPISODE, EpisodeReader
+from gato.data.pipeline import windows
+from gato.data.pipeline.bad_episodes import ON_BAD_EPISODE, EpisodeReader
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.continuous import bin_centers
 from gato.tokenizers.spec import TimestepSpec
@@ -183,7 +183,7 @@ def _tasks(names: str | None, config: dict) -> Sequence[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gato.data.rlds import load_episodes
+    from gato.data.formats import load_episodes
     from gato.eval import checkpoints
     from gato.model import Gato
 

@@ -2,11 +2,11 @@
 to the agent before its own episode.
 
 Modes: "none"; "start": the first `num_tokens` tokens of a demonstration; "end": its last
-`num_tokens` tokens (goal conditioning: the demonstration's final states). Demonstrations are
-RLDS episodes (`gato.data.episodes.Episode`); the final RLDS step, which carries no action, is
+`num_tokens` tokens (goal conditioning: the demonstration's final states). Demonstrations are RLDS
+episodes (`gato.data.formats.episodes.Episode`); the final RLDS step, which carries no action, is
 left out. The demonstration for an evaluation episode is chosen by that episode's seed, so prompts
 do not depend on how episodes are batched. Demonstrations are read under the bad-episode policy
-of training (`gato.data.bad_episodes`): a corrupt one is replaced by the next good one and
+of training (`gato.data.pipeline.bad_episodes`): a corrupt one is replaced by the next good one and
 reported (`PromptSource.skipped`), or raises BadEpisodeError naming task, split, file, episode.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.data.bad_episodes import EpisodeReader
+from gato.data.pipeline.bad_episodes import EpisodeReader
 from gato.envs.registry import Task
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.sequence import TokenSequence
@@ -106,10 +106,10 @@ def load_prompt_source(task: Task, mode: str, num_tokens: int, data_dir: str | N
     """
     if mode == "none":
         return None
-    from gato.data import rlds
+    from gato.data import formats
 
     try:
-        episodes = rlds.load_episodes(task.name, data_dir or None, split)
+        episodes = formats.load_episodes(task.name, data_dir or None, split)
     except Exception as e:
         raise FileNotFoundError(
             f"cannot read demonstrations of task {task.name!r} (data_dir={data_dir!r}, "

@@ -78,7 +78,7 @@ FRACTION = number(0.0, 1.0)
 
 
 def _sources() -> Mapping[str, str]:
-    from gato.data.sources import SOURCES
+    from gato.data.pipeline.sources import SOURCES
 
     return SOURCES
 
@@ -114,7 +114,7 @@ RULES: dict[str, Rule] = {
     "optimizer.clip_norm": number(),
     "model.name": NAME,
     "data.source": Rule(lambda v: v in _sources(), "a registered data source "
-                        "(gato.data.sources.SOURCES)"),
+                        "(gato.data.pipeline.sources.SOURCES)"),
     "data.split": NAME,
     "data.data_dir": OPTIONAL_TEXT,
     "data.suites": TEXT,

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.data.windows import BadEpisodeError, validate_episode
+from gato.data.pipeline.windows import BadEpisodeError, validate_episode
 from gato.tokenizers.spec import TimestepSpec
 
 ON_BAD_EPISODE = ("skip", "fail")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.data import bad_episodes, mixture, prompting, windows
+from gato.data.pipeline import bad_episodes, mixture, prompting, windows
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.spec import TimestepSpec
 
@@ -125,7 +125,7 @@ class ExampleMaker:
 
     def _read(self, task: TaskData, ids: np.ndarray, ep_id: int, bad: list[str]):
         """(episode id, episode, T), skipping bad episodes cyclically through the shard
-        (`gato.data.bad_episodes`, the policy `gato offline` and `gato eval` use too)."""
+        (`gato.data.pipeline.bad_episodes`, the policy `gato offline` and `gato eval` use too)."""
         reader = bad_episodes.EpisodeReader(
             task.name, task.spec, task.episodes, where=task.where, policy=self.on_bad_episode,
             check=lambda e: windows.steps_per_budget(self.tokenize, task.spec, e, self.seq_len))

@@ -1,4 +1,4 @@
-"""Fault injection for the reliability tests and `scripts/fault_injection.py`.
+"""Fault injection for the reliability tests and the drill `benchmarks/faults.py`.
 
 Damage files the way disks, copies and kills do (a flipped byte, a truncated file), find a
 process's children, and provide a data source whose episodes are partly unreadable. Every
@@ -8,10 +8,12 @@ datasets); none of them is used by training or evaluation.
 
 import pathlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from gato.train import evaluators
 
 
 def params_data_files(step_dir: str | pathlib.Path) -> list[pathlib.Path]:
@@ -105,38 +107,46 @@ def wait_until_gone(pids: Sequence[int], timeout: float = 10.0) -> list[int]:
 
 def bad_episode_iterator(data_config: Any, *, batch_size: int, seq_len: int, seed: int,
                          process_index: int = 0, process_count: int = 1) -> Any:
-    """A data source (register with `gato.data.sources.register`) over fake control episodes
-    of which ids 1 and 3 are unreadable: the real pipeline, skipping them under
+    """A data source (register with `gato.data.pipeline.sources.register`) over fake control
+    episodes of which ids 1 and 3 are unreadable: the real pipeline, skipping them under
     data.on_bad_episode."""
     import ml_collections
 
-    from gato.data import pipeline, pipeline_fakes
-    from gato.data.examples import TaskData
+    from gato.data.pipeline import loader
+    from gato.data.pipeline.examples import TaskData
+    from gato.testing import pipeline as fakes
 
-    source = pipeline_fakes.RecordingSource(pipeline_fakes.control_episodes(6, seed=seed),
-                                            broken=[1], corrupt=[3])
-    task = TaskData("walk", "control", pipeline_fakes.CONTROL_SPEC, source, where="memory")
+    source = fakes.RecordingSource(fakes.control_episodes(6, seed=seed), broken=[1],
+                                   corrupt=[3])
+    task = TaskData("walk", "control", fakes.CONTROL_SPEC, source, where="memory")
     config = ml_collections.ConfigDict({
         "mixture": {"control": 1.0}, "worker_count": 0,
         "on_bad_episode": data_config.get("on_bad_episode", "skip")})
-    return pipeline.build_iterator([task], config, batch_size=batch_size, seq_len=seq_len,
+    return loader.build_iterator([task], config, batch_size=batch_size, seq_len=seq_len,
                                    seed=seed, process_index=process_index,
                                    process_count=process_count)
 
 
-def damage_checkpoint(params: Any, step: int, config: Any) -> dict[str, float]:
-    """Eval callback: at step config.eval.damage_step, once that checkpoint is on disk, flips a
-    byte of its params (a disk error after the save; config.eval.workdir is the run's)."""
-    del params
-    if step != int(config.eval.damage_step):
-        return {}
-    step_dir = pathlib.Path(config.eval.workdir) / "checkpoints" / str(step)
-    deadline = time.monotonic() + 60
-    while not (step_dir / "commit_success.txt").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)  # the save is asynchronous
-    if step_dir.is_dir():
+@evaluators.register("damage_checkpoint")
+class DamageCheckpoint:
+    """Test drill: at step `options["step"]`, once that checkpoint is on disk, flips a byte of
+    its params (a disk error after the save), so a later report must not call it good."""
+
+    def __init__(self, config: Any, options: Mapping[str, Any], workdir: pathlib.Path):
+        del config
+        self.step = int(options["step"])
+        self.directory = pathlib.Path(workdir) / "checkpoints"
+
+    def run(self, params: Any, step: int) -> dict[str, float]:
+        del params
+        if step != self.step:
+            return {}
+        step_dir = self.directory / str(step)
+        deadline = time.monotonic() + 60
+        while not (step_dir / "commit_success.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the save is asynchronous
         flip_byte(params_data_files(step_dir)[0], mask=0x40)
-    return {}
+        return {}
 
 
 def tree_equal(a: Any, b: Any) -> bool:
