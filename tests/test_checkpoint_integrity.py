@@ -39,10 +39,11 @@ def run(reference, tmp_path) -> pathlib.Path:
 
 
 def abstract_state(config):
+    from gato.model.build import build_model
     from gato.train import setup
     from gato.train.optimizer import make_optimizer
 
-    model, _ = setup.setup_model(config.model)
+    model, _ = build_model(config.model)
     mesh, rules = setup.setup_mesh(config)
     tx, _ = make_optimizer(config.optimizer, config.train.total_steps)
     return setup.setup_state(model, tx, mesh, rules, config.train.seq_len).abstract

@@ -159,6 +159,7 @@ RULES: dict[str, Rule] = {
     "eval.temperature": number(0.0),
     "eval.prompt_tokens": COUNT,
     "eval.max_steps": COUNT,
+    "eval.on_bad_episode": choice("skip", "fail"),
 }
 
 
