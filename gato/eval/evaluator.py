@@ -165,18 +165,23 @@ class Evaluator:
                 report.write_gif(out / "gifs" / f"{name}.gif", frames)
         log.info("evaluation of step %d written to %s", step, out)
 
-    def run(self, params: Any, step: int, extra: Mapping[str, Any] | None = None
-            ) -> dict[str, float]:
-        """Evaluates the model with `params`; returns named scalar metrics."""
+    def evaluate_params(self, params: Any, step: int, extra: Mapping[str, Any] | None = None
+                        ) -> dict:
+        """Evaluates the model with `params`; returns the results (as in results.json)."""
         if self.model is None:
-            raise ValueError("Evaluator.run needs the model (Evaluator(config, model, ...))")
+            raise ValueError("evaluating params needs the model (Evaluator(config, model, ...))")
         c = self.config
 
         def make_agent(task: Task) -> Agent:
             return ModelAgent(self.model, params, task.spec, temperature=float(c.temperature),
                               decoding=str(c.decoding))
 
-        results = self.evaluate(make_agent, step, extra)
+        return self.evaluate(make_agent, step, extra)
+
+    def run(self, params: Any, step: int, extra: Mapping[str, Any] | None = None
+            ) -> dict[str, float]:
+        """Evaluates the model with `params`; returns named scalar metrics."""
+        results = self.evaluate_params(params, step, extra)
         return report.scalar_metrics(results["tasks"], results["suites"], results["aggregate"])
 
 

@@ -17,6 +17,7 @@ covers.
 """
 
 import dataclasses
+import logging
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +33,7 @@ METRIC_NAMES = ("iqm", "mean", "median", "optimality_gap")
 ALL = "all"  # the group of every included task
 
 
-def _rliable():
+def rliable_modules():
     """(rliable.library, rliable.metrics), imported on first use (arch and pandas take ~2 s)."""
     from rliable import library, metrics
 
@@ -41,7 +42,7 @@ def _rliable():
 
 def aggregate_metrics(scores: np.ndarray) -> np.ndarray:
     """[IQM, mean, median, optimality gap] of a score matrix [N, T] (rliable.metrics)."""
-    _, metrics = _rliable()
+    _, metrics = rliable_modules()
     return np.array([metrics.aggregate_iqm(scores), metrics.aggregate_mean(scores),
                      metrics.aggregate_median(scores), metrics.aggregate_optimality_gap(scores)])
 
@@ -50,12 +51,23 @@ def interval_estimates(data: np.ndarray | tuple[np.ndarray, np.ndarray],
                        func: Callable[..., Any], reps: int) -> tuple[np.ndarray, np.ndarray]:
     """(point estimate, [2, ...] lower and upper bounds) of func(data) by rliable's stratified
     bootstrap; `data` is a score matrix [N, T] or a pair of them (runs resampled independently)."""
-    library, _ = _rliable()
-    with warnings.catch_warnings():  # arch deprecates the RandomState that rliable passes on
-        warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
-        point, interval = library.get_interval_estimates(
-            {"x": data}, func, reps=int(reps), confidence_interval_size=CONFIDENCE,
-            random_state=np.random.RandomState(BOOTSTRAP_SEED))
+    library, _ = rliable_modules()
+    absl_logger = logging.getLogger("absl")  # rliable logs every call at INFO
+    level = absl_logger.level
+    absl_logger.setLevel(max(level, logging.WARNING))
+    # rliable's StratifiedBootstrap draws its resamples from NumPy's global generator
+    # (np.random.choice), not from `random_state`: seed it for this call and restore it after
+    global_state = np.random.get_state()
+    np.random.seed(BOOTSTRAP_SEED)
+    try:
+        with warnings.catch_warnings():  # arch deprecates the RandomState rliable passes on
+            warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
+            point, interval = library.get_interval_estimates(
+                {"x": data}, func, reps=int(reps), confidence_interval_size=CONFIDENCE,
+                random_state=np.random.RandomState(BOOTSTRAP_SEED))
+    finally:
+        np.random.set_state(global_state)
+        absl_logger.setLevel(level)
     return np.asarray(point["x"], np.float64), np.asarray(interval["x"], np.float64)
 
 
@@ -73,7 +85,7 @@ def performance_profile(scores: np.ndarray, reps: int,
                         thresholds: Sequence[float] = THRESHOLDS) -> dict[str, list[float]]:
     """Fraction of the (row, task) scores above each threshold, with its band (rliable's score
     distribution; Gato's Figure 5 counts tasks instead)."""
-    library, _ = _rliable()
+    library, _ = rliable_modules()
     taus = np.asarray(thresholds, np.float64)
     point, interval = interval_estimates(scores, lambda s: library.score_distributions(s, taus),
                                          reps)
@@ -84,7 +96,7 @@ def performance_profile(scores: np.ndarray, reps: int,
 def probability_of_improvement(x: np.ndarray, y: np.ndarray, reps: int) -> dict[str, Any]:
     """P(X > Y) averaged over tasks (rliable.metrics.probability_of_improvement: a Mann-Whitney
     statistic per task) with its interval; x [Nx, T] and y [Ny, T] share the task columns."""
-    _, metrics = _rliable()
+    _, metrics = rliable_modules()
     point, interval = interval_estimates((x, y), metrics.probability_of_improvement, reps)
     return _estimate(float(point), interval.reshape(2))
 
@@ -120,12 +132,26 @@ def run_cells(results: Mapping[str, Any]) -> dict[tuple[str, str], dict]:
 class ScoreMatrix:
     """Normalized scores [N, T] of the included tasks, and what was left out."""
 
-    unit: str  # "run" (a row per run) or "episode" (a row per episode of the only run)
+    unit: str  # "run" (a row per run) or "episode" (a row per episode of every run)
     runs: list[str]  # run labels, sorted
     tasks: list[tuple[str, str]]  # (suite, task) of each column, sorted
     scores: np.ndarray  # float64 [N, T]
     excluded: list[dict]  # {"suite", "task", "run", "reason"}
-    total_tasks: int  # tasks seen in any run, included or not
+    protocol: dict | None  # the runs' evaluation protocol (results["protocol"])
+
+    def select(self, keep: Sequence[tuple[str, str]], reason: str) -> "ScoreMatrix":
+        """The columns of `keep` only; the others are excluded with `reason`."""
+        columns = [j for j, key in enumerate(self.tasks) if key in set(keep)]
+        dropped = [{"suite": s, "task": t, "run": "all runs", "reason": reason}
+                   for j, (s, t) in enumerate(self.tasks) if j not in columns]
+        return dataclasses.replace(self, tasks=[self.tasks[j] for j in columns],
+                                   scores=self.scores[:, columns],
+                                   excluded=self.excluded + dropped)
+
+    @property
+    def all_tasks(self) -> list[tuple[str, str]]:
+        """Included and excluded (suite, task) pairs, sorted."""
+        return sorted(set(self.tasks) | {(e["suite"], e["task"]) for e in self.excluded})
 
 
 def _environment_key(protocol: Mapping[str, Any] | None) -> tuple | None:
@@ -145,17 +171,20 @@ def check_same_protocol(runs: Mapping[str, Mapping[str, Any]]) -> None:
                          f"comparable: {labels}")
 
 
-def score_matrix(runs: Mapping[str, Mapping[str, Any]]) -> ScoreMatrix:
-    """The score matrix of several runs' results {label: results}; see the module docstring."""
+def score_matrix(runs: Mapping[str, Mapping[str, Any]], unit: str | None = None
+                 ) -> ScoreMatrix:
+    """The score matrix of runs' results {label: results}; unit "run" (default with several
+    runs) or "episode" (default with one); see the module docstring."""
     if not runs:
         raise ValueError("no runs to aggregate")
     check_same_protocol(runs)
     labels = sorted(runs)
+    unit = unit or ("run" if len(labels) > 1 else "episode")
+    if unit not in ("run", "episode"):
+        raise ValueError(f"unit must be 'run' or 'episode', got {unit!r}")
     cells = {label: run_cells(runs[label]) for label in labels}
-    unit = "run" if len(labels) > 1 else "episode"
-    all_tasks = sorted({key for c in cells.values() for key in c})
     columns, included, excluded = [], [], []
-    for key in all_tasks:
+    for key in sorted({key for c in cells.values() for key in c}):
         problems = [(label, "not evaluated") if key not in cells[label] else
                     (label, cells[label][key]["reason"]) for label in labels]
         problems = [(label, reason) for label, reason in problems if reason]
@@ -164,53 +193,57 @@ def score_matrix(runs: Mapping[str, Mapping[str, Any]]) -> ScoreMatrix:
                          for label, reason in problems]
             continue
         included.append(key)
-        columns.append([cells[label][key]["mean"] for label in labels] if unit == "run"
-                       else cells[labels[0]][key]["episodes"])
+        columns.append([cells[label][key]["mean"] for label in labels] if unit == "run" else
+                       [v for label in labels for v in cells[label][key]["episodes"]])
     if len({len(c) for c in columns}) > 1:
-        raise ValueError(f"tasks have different numbers of episodes "
-                         f"{ {k[1]: len(c) for k, c in zip(included, columns, strict=True)} }; "
-                         "evaluate every task under one protocol")
+        counts = {k[1]: len(c) for k, c in zip(included, columns, strict=True)}
+        raise ValueError(f"tasks have different numbers of episodes {counts}; evaluate every "
+                         "task of every run under one protocol")
     scores = np.asarray(columns, np.float64).T if columns else np.zeros((len(labels), 0))
-    return ScoreMatrix(unit, labels, included, scores, excluded, len(all_tasks))
+    protocol = runs[labels[0]].get("protocol")
+    return ScoreMatrix(unit, labels, included, scores, excluded, protocol)
 
 
-def _group_summary(matrix: ScoreMatrix, columns: list[int], reps: int) -> dict:
-    scores = matrix.scores[:, columns]
-    out = {"tasks": len(columns), "metrics": None, "profile": None}
-    if columns:
+def _group_summary(scores: np.ndarray, reps: int, total: int) -> dict:
+    out = {"tasks": int(scores.shape[1]), "total_tasks": total, "metrics": None, "profile": None}
+    if scores.shape[1]:
         out["metrics"] = aggregates(scores, reps)
         out["profile"] = performance_profile(scores, reps)
     return out
 
 
-def summarize(runs: Mapping[str, Mapping[str, Any]], reps: int) -> dict:
-    """Aggregates with intervals per suite and over all tasks, per-task intervals and the
-    exclusions, of several runs' results {label: results} (one entry for a single run)."""
-    matrix = score_matrix(runs)
-    suites = sorted({s for s, _ in matrix.tasks} | {e["suite"] for e in matrix.excluded})
-    groups = {suite: _group_summary(matrix, [j for j, (s, _) in enumerate(matrix.tasks)
-                                             if s == suite], reps) for suite in suites}
-    groups[ALL] = _group_summary(matrix, list(range(len(matrix.tasks))), reps)
-    for suite in suites:
-        groups[suite]["total_tasks"] = len({e["task"] for e in matrix.excluded
-                                            if e["suite"] == suite}) + groups[suite]["tasks"]
-    groups[ALL]["total_tasks"] = matrix.total_tasks
+def summarize_matrix(matrix: ScoreMatrix, reps: int) -> dict:
+    """Aggregates with intervals per suite and over all tasks, per-task means with intervals,
+    and the exclusions, of a score matrix."""
+    suites = sorted({s for s, _ in matrix.all_tasks})
+    groups = {}
+    for suite in [*suites, ALL]:
+        columns = [j for j, (s, _) in enumerate(matrix.tasks) if suite in (s, ALL)]
+        total = len([1 for s, _ in matrix.all_tasks if suite in (s, ALL)])
+        groups[suite] = _group_summary(matrix.scores[:, columns], reps, total)
+    _, metrics = rliable_modules()
     tasks = {}
     for j, (suite, task) in enumerate(matrix.tasks):
-        point, interval = interval_estimates(matrix.scores[:, [j]], _rliable()[1].aggregate_mean,
-                                             reps)
+        point, interval = interval_estimates(matrix.scores[:, [j]], metrics.aggregate_mean, reps)
         tasks[task] = {"suite": suite, **_estimate(float(point), interval.reshape(2))}
-    protocol = next(iter(runs.values())).get("protocol")
     return {"unit": matrix.unit, "runs": matrix.runs, "samples": int(matrix.scores.shape[0]),
             "confidence": CONFIDENCE, "bootstrap_reps": int(reps),
             "method": "rliable stratified bootstrap, percentile intervals",
-            "protocol": protocol, "groups": groups, "tasks": tasks, "excluded": matrix.excluded}
+            "protocol": matrix.protocol, "groups": groups, "tasks": tasks,
+            "excluded": matrix.excluded}
+
+
+def summarize(runs: Mapping[str, Mapping[str, Any]], reps: int, unit: str | None = None
+              ) -> dict:
+    """summarize_matrix of the runs' results {label: results} (one entry for a single run)."""
+    return summarize_matrix(score_matrix(runs, unit), reps)
 
 
 # ---------------------------------------------------------------- text
 
 
-def _fmt(estimate: dict | None) -> str:
+def format_estimate(estimate: dict | None) -> str:
+    """E.g. "0.512 [0.401, 0.623]": the value and its 95% interval; "-" when there is none."""
     if not estimate or estimate.get("value") is None or not math.isfinite(estimate["value"]):
         return "-"
     lo, hi = estimate["ci"]
@@ -219,9 +252,12 @@ def _fmt(estimate: dict | None) -> str:
 
 def describe_unit(summary: Mapping[str, Any]) -> str:
     """E.g. "3 runs per task" or "5 episodes of 1 run per task, no seed variance"."""
+    runs = len(summary["runs"])
     if summary["unit"] == "run":
-        return f"{len(summary['runs'])} runs per task"
-    return f"{summary['samples']} episodes of 1 run per task, no seed variance"
+        return f"{runs} runs per task"
+    if runs == 1:
+        return f"{summary['samples']} episodes of 1 run per task, no seed variance"
+    return f"{summary['samples']} episodes of {runs} runs per task (pooled)"
 
 
 def format_summary(summary: Mapping[str, Any], title: str = "aggregate") -> str:
@@ -232,7 +268,7 @@ def format_summary(summary: Mapping[str, Any], title: str = "aggregate") -> str:
     for name, group in summary["groups"].items():
         metrics = group["metrics"] or {}
         body.append([name, f"{group['tasks']}/{group['total_tasks']}",
-                     *(_fmt(metrics.get(m)) for m in METRIC_NAMES)])
+                     *(format_estimate(metrics.get(m)) for m in METRIC_NAMES)])
     widths = [max(len(c), *(len(line[i]) for line in body)) for i, c in enumerate(cols)]
     protocol = (summary.get("protocol") or {}).get("label", "?")
     lines = [f"== {title}: expert-normalized, {int(100 * summary['confidence'])}% stratified-"
