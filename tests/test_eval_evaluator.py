@@ -173,6 +173,7 @@ def test_expert_scores_about_one_under_the_main_protocol(tmp_path):
     assert all(r["expert_normalized"] > 0.8 for r in rows.values())
     assert [e["length"] for e in results["episodes"]["freeway"]] == [1000, 1000]
     assert rows["freeway"]["human_normalized"] is None  # human scores: 4500-step protocol only
+    assert sum("no human-normalized Atari scores" in w for w in results["warnings"]) == 1
     overall = results["aggregate"]["groups"]["all"]
     assert overall["tasks"] == 2 and overall["metrics"]["iqm"]["ci"][0] <= (
         overall["metrics"]["iqm"]["value"])

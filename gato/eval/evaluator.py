@@ -100,6 +100,13 @@ class Evaluator:
                 scores.reference(task, self.protocol)
             except (KeyError, OSError):
                 continue  # no reference at all: the task is reported unscored
+        atari = [t for t in self.tasks if t.suite == "atari"]
+        try:
+            for task in atari:
+                scores.check_human_protocol(task, self.protocol)
+        except scores.ProtocolMismatchError:
+            self._warn(f"no human-normalized Atari scores under protocol {self.protocol.label}: "
+                       f"the published human scores need protocol {scores.HUMAN_PROTOCOL}")
 
     def evaluate_task(self, task: Task, agent: Agent) -> tuple[dict, list[dict], list]:
         """(score row, episode records, GIF frames) of the protocol's episodes of `task`."""

@@ -62,6 +62,8 @@ def _reference_scores(task_name: str, suite: str, mean_return: float,
             if protocol is not None:
                 scores.check_human_protocol(task_name, protocol)
             out["human_normalized"] = float(scores.human_normalized(task_name, mean_return))
+        except ProtocolMismatchError as e:  # expected off the "full" protocol (Evaluator warns)
+            log.debug("%s", e)
         except (ImportError, AttributeError, KeyError, ValueError) as e:
             log.warning("no human-normalized score for %s: %s", task_name, e)
     return out

@@ -111,7 +111,7 @@ def _cell(row: dict, episodes: Sequence[dict]) -> dict:
     if errors:
         cell["reason"] = f"{errors} of {n} episodes failed"
     elif cell["mean"] is None:
-        cell["reason"] = "no expert-normalized score (no reference under this protocol)"
+        cell["reason"] = "no expert-normalized score (no reference returns, or not normalized)"
     elif row.get("reference") is None:
         cell["reason"] = "results lack the reference returns of their episodes"
     else:
