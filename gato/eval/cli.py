@@ -30,7 +30,8 @@ _OVERRIDES = {"suite": "suites", "tasks": "tasks", "episodes": "episodes",
               "batch_size": "batch_size", "temperature": "temperature", "prompt": "prompt",
               "prompt_tokens": "prompt_tokens", "prompt_split": "prompt_split",
               "data_dir": "data_dir", "max_steps": "max_steps", "seed": "seed",
-              "decoding": "decoding", "protocol": "protocol", "reps": "bootstrap_reps"}
+              "decoding": "decoding", "protocol": "protocol", "reps": "bootstrap_reps",
+              "normalize": "normalize"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,8 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="TFDS data_dir of the demonstration datasets")
     parser.add_argument("--max-steps", type=int, help="episode-length cap (0: the protocol's)")
     parser.add_argument("--seed", type=int, help="first episode seed (-1: the protocol's)")
-    parser.add_argument("--no-normalize", action="store_true",
-                        help="report returns only (for caps no reference was measured at)")
+    parser.add_argument("--normalize", action=argparse.BooleanOptionalAction,
+                        help="expert-normalize scores (refused when the protocol differs from "
+                             "the references'); --no-normalize: returns only")
     parser.add_argument("--reps", type=int, help="bootstrap replications of the intervals")
     parser.add_argument("--no-gif", action="store_true", help="do not render rollout GIFs")
     parser.add_argument("--out", help="output directory (default WORKDIR/eval/step_<step>); "
@@ -83,8 +85,6 @@ def eval_config(args: argparse.Namespace, run_config: dict) -> ml_collections.Co
     if args.greedy:
         config.decoding = "greedy"
     config.gif = bool(config.gif and not args.no_gif)
-    if args.no_normalize:
-        config.normalize = False
     return config
 
 

@@ -137,8 +137,11 @@ def write_compare_figures(out: pathlib.Path, summaries: Mapping[str, Mapping[str
     """compare_tasks.png, compare_profile.png, compare_aggregates.png: the runs side by side."""
     tasks = sorted({t for s in summaries.values() for t in _tasks_of(s)},
                    key=lambda t: min(_order(s, t) for s in summaries.values()))
-    units = "; ".join(f"{label}: {describe_unit(s)}" for label, s in summaries.items())
-    paths = [plot_task_intervals(out / "compare_tasks.png", f"per-task scores, 95% CI\n{units}",
+    units = {label: describe_unit(s) for label, s in summaries.items()}
+    units_text = (f"over {next(iter(units.values()))}" if len(set(units.values())) == 1 else
+                  "\n".join(f"{label}: over {unit}" for label, unit in units.items()))
+    paths = [plot_task_intervals(out / "compare_tasks.png",
+                                 f"per-task scores, 95% CI {units_text}",
                                  tasks, {label: s["tasks"] for label, s in summaries.items()})]
     profiles = {label: s["groups"][ALL]["profile"] for label, s in summaries.items()
                 if s["groups"][ALL]["profile"]}
