@@ -9,6 +9,7 @@ import pytest
 
 from gato.envs import registry
 from gato.envs.scores import ProtocolMismatchError
+from gato.eval import report
 from gato.eval.config import default_eval_config
 from gato.eval.evaluator import Evaluator
 from gato.eval.report import write_gif
@@ -177,6 +178,9 @@ def test_expert_scores_about_one_under_the_main_protocol(tmp_path):
     overall = results["aggregate"]["groups"]["all"]
     assert overall["tasks"] == 2 and overall["metrics"]["iqm"]["ci"][0] <= (
         overall["metrics"]["iqm"]["value"])
+    scalars = report.scalar_metrics(results["tasks"], results["suites"], results["aggregate"])
+    assert scalars["eval/all/iqm_ci_low"] <= scalars["eval/all/iqm"] <= (
+        scalars["eval/all/iqm_ci_high"])
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["protocol"]["label"] == "cap1000[episodes=2]"
     for name in ("scores_atari.png", "scores_control.png", "performance_profile.png",
