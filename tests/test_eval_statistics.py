@@ -53,6 +53,10 @@ def test_aggregates_equal_rliable_on_fixed_scores():
     profile = statistics.performance_profile(x, REPS, taus)
     expected, _ = rly.create_performance_profile({"x": x}, taus, reps=10)
     np.testing.assert_allclose(profile["fraction"], expected["x"])
+    np.random.seed(statistics.BOOTSTRAP_SEED)
+    _, band = rly.get_interval_estimates({"x": x}, lambda s: rly.score_distributions(s, taus),
+                                         reps=REPS)
+    np.testing.assert_allclose([profile["ci_low"], profile["ci_high"]], band["x"])
     assert all(lo <= f <= hi for lo, f, hi in zip(profile["ci_low"], profile["fraction"],
                                                    profile["ci_high"], strict=True))
     y = x + np.random.default_rng(1).normal(0.1, 0.3, size=x.shape)
