@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("gato.data.recording.generate", "Record episodes as RLDS datasets (TFDS)."),
     "train": ("gato.train.cli", "Train a model from an experiment config."),
     "eval": ("gato.eval.cli", "Evaluate checkpoints per task suite."),
+    "compare": ("gato.eval.compare", "Compare two evaluated runs: per-task differences, P(A > B)."),
+    "sweep": ("gato.sweep", "Train a config over several seeds, evaluate and aggregate them."),
     "offline": ("gato.eval.offline", "Teacher-forced action metrics on recorded episodes."),
 }
 
