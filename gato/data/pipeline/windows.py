@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from gato.errors import GatoError
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.spec import TimestepSpec
 
@@ -32,7 +33,7 @@ _KIND_DTYPES = {
 }
 
 
-class BadEpisodeError(ValueError):
+class BadEpisodeError(GatoError, ValueError):
     """An episode that cannot be read or does not match its task's TimestepSpec."""
 
 
