@@ -27,6 +27,7 @@ import numpy as np
 
 from gato.data import mixture, prompting
 from gato.data.examples import ExampleMaker, TaskData
+from gato.envs.returns import default_returns_config
 from gato.tokenizers.sequence import FIELDS
 
 _MAX_BAD_LISTED = 20
@@ -51,6 +52,7 @@ def default_data_config() -> ml_collections.ConfigDict:
     c.prompt_tokens = None  # prompt token budget (None: seq_len // 4)
     c.max_episodes = None  # use at most this many episodes per task (None: all)
     c.on_bad_episode = "skip"  # "skip" (count and report) or "fail" on corrupt/mismatched episodes
+    c.returns = default_returns_config()  # return-to-go tokens (off: Gato; gato.envs.returns)
     c.text = "pydocs"  # text corpus: "pydocs" (gato.data.text_corpus) or a TFDS dataset name
     c.text_max_documents = None  # use at most this many documents (None: all)
     c.worker_count = 1  # grain worker processes (0: produce batches in this process)
