@@ -3,6 +3,7 @@
     gato eval --checkpoint WORKDIR/checkpoints/1000 --suite control
     gato eval --checkpoint WORKDIR --tasks cartpole-swingup,pong --episodes 4 --decoding mean
     gato eval --run WORKDIR --suite control        # every checkpoint, newest first, unscored only
+    gato eval --checkpoint WORKDIR --tasks pendulum-swingup --return-target 0.9xexpert
 
 Outputs go to WORKDIR/eval/step_<step>/ (results.json, tasks.csv, suites.csv, PNG plots, GIFs;
 see `gato.eval.report`) and scalars to WORKDIR/tensorboard. The eval settings start from
@@ -25,7 +26,9 @@ _OVERRIDES = {"suite": "suites", "tasks": "tasks", "episodes": "episodes",
               "batch_size": "batch_size", "temperature": "temperature", "prompt": "prompt",
               "prompt_tokens": "prompt_tokens", "prompt_split": "prompt_split",
               "data_dir": "data_dir", "max_steps": "max_steps", "seed": "seed",
-              "decoding": "decoding"}
+              "decoding": "decoding", "return_target": "return_target",
+              "return_kappa": "return_kappa", "return_samples": "return_samples",
+              "return_inverse_temperature": "return_inverse_temperature"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="TFDS data_dir of the demonstration datasets")
     parser.add_argument("--max-steps", type=int, help="episode-length cap (0: the task's own)")
     parser.add_argument("--seed", type=int, help="first episode seed")
+    parser.add_argument("--return-target",
+                        help="models with return tokens: none, a return (850), a fraction of "
+                             "the expert's (0.9xexpert), a dataset quantile (q0.9) or expert")
+    parser.add_argument("--return-kappa", type=float,
+                        help="expert: weight of exp(kappa * normalised return) (default 0)")
+    parser.add_argument("--return-samples", type=int,
+                        help="expert: returns drawn per timestep, the highest kept (default 128)")
+    parser.add_argument("--return-inverse-temperature", type=float,
+                        help="expert: multiplies the return logits (default 0.75)")
     parser.add_argument("--no-gif", action="store_true", help="do not render rollout GIFs")
     parser.add_argument("--out", help="output directory (default WORKDIR/eval/step_<step>)")
     parser.add_argument("--force", action="store_true", help="with --run: re-score all steps")
@@ -85,7 +97,8 @@ def evaluate_checkpoint(args: argparse.Namespace, path: pathlib.Path, step: int 
     tasks = select_tasks(config)
     warnings = checkpoints.check_compatible(loaded, tasks)
     evaluator = Evaluator(config, Gato(loaded.model_config), tasks=tasks,
-                          workdir=loaded.workdir, out_dir=out)
+                          workdir=loaded.workdir, out_dir=out,
+                          returns_config=(loaded.config.get("data") or {}).get("returns"))
     evaluator.warnings += warnings
     metrics = evaluator.run(loaded.params, loaded.step, extra={"checkpoint": str(loaded.path)})
     print(f"step {loaded.step}: results in {evaluator.output_dir(loaded.step)}")

@@ -4,7 +4,10 @@
     metrics = evaluator.run(params, step)   # {"eval/control/cartpole-swingup/normalized_score": ..}
 
 `run` builds a `ModelAgent` per task; `evaluate(make_agent, step)` takes any agent factory, so
-scripted stand-ins go through the same code. Outputs (see `gato.eval.report`) go to
+scripted stand-ins go through the same code. A model with return-to-go tokens needs the run's
+data.returns section (`returns_config`: each task's return range and placement) and asks for
+eval.return_target (`gato.eval.returns`); each task row records the target and, for fixed
+targets, the requested return. Outputs (see `gato.eval.report`) go to
 `out_dir` (default WORKDIR/eval/step_<step>) and scalars to WORKDIR/tensorboard.
 """
 
@@ -17,11 +20,13 @@ import ml_collections
 import tqdm
 
 from gato.envs import registry
+from gato.envs import returns as env_returns
 from gato.envs.registry import Task
 from gato.eval import report, scoring
 from gato.eval.agent import Agent, ModelAgent
-from gato.eval.config import validate
+from gato.eval.config import return_conditioning_options, validate
 from gato.eval.prompts import PromptSource, load_prompt_source
+from gato.eval.returns import ReturnConditioning, dataset_returns, initial_return
 from gato.eval.rollout import run_batch
 
 log = logging.getLogger(__name__)
@@ -43,7 +48,8 @@ class Evaluator:
     def __init__(self, config: ml_collections.ConfigDict, model: Any = None, *,
                  tasks: Sequence[Task] | None = None, workdir: str | pathlib.Path | None = None,
                  out_dir: str | pathlib.Path | None = None,
-                 demonstrations: Mapping[str, Any] | None = None):
+                 demonstrations: Mapping[str, Any] | None = None,
+                 returns_config: Mapping[str, Any] | None = None):
         validate(config)
         self.config, self.model = config, model
         self.tasks = list(tasks) if tasks is not None else select_tasks(config)
@@ -54,6 +60,28 @@ class Evaluator:
         self.demonstrations = dict(demonstrations or {})
         self._prompts: dict[str, PromptSource | None] = {}
         self.warnings: list[str] = []
+        self.returns_config = returns_config  # the run's data.returns (None: no return tokens)
+        self.return_target, self.expert_inference = return_conditioning_options(config)
+        if (model is not None and not model.config.return_tokens
+                and self.return_target.mode != "none"):
+            raise ValueError(f"eval.return_target={self.return_target} for a model trained "
+                             "without return tokens (model return_tokens=False)")
+        self._conditioning: dict[str, ReturnConditioning] = {}
+
+    def task_spec(self, task: Task) -> Any:
+        """The task's TimestepSpec with the run's return tokens, if it has them."""
+        return env_returns.task_spec(task, self.returns_config)
+
+    def return_conditioning(self, task: Task) -> ReturnConditioning:
+        """The task's return target per eval.return_target (quantiles read its dataset once)."""
+        if task.name not in self._conditioning:
+            target, c = self.return_target, self.config
+            data = None
+            if target.mode == "quantile":
+                data = dataset_returns(task.name, c.data_dir or None, c.prompt_split)
+            self._conditioning[task.name] = ReturnConditioning(
+                target, initial_return(target, task.name, data), self.expert_inference)
+        return self._conditioning[task.name]
 
     def output_dir(self, step: int) -> pathlib.Path | None:
         if self.out_dir is not None:
@@ -67,11 +95,11 @@ class Evaluator:
                 source = None
             elif task.name in self.demonstrations:
                 source = PromptSource(task, self.demonstrations[task.name], c.prompt,
-                                      c.prompt_tokens)
+                                      c.prompt_tokens, self.task_spec(task))
             else:
                 try:
                     source = load_prompt_source(task, c.prompt, c.prompt_tokens, c.data_dir,
-                                                c.prompt_split)
+                                                c.prompt_split, self.task_spec(task))
                 except FileNotFoundError as e:
                     self._warn(f"{e}; evaluating {task.name} without a prompt")
                     source = None
@@ -113,7 +141,11 @@ class Evaluator:
             prompt_len = 0 if prompt is None else int(prompt["tokens"].shape[1])
             episodes += [{**e, "prompt_tokens": prompt_len} for e in done]
             frames = frames or new_frames
-        return scoring.task_summary(task.name, task.suite, episodes), episodes, frames
+        row = scoring.task_summary(task.name, task.suite, episodes)
+        row["return_target"] = str(self.return_target)
+        if not self.return_target.samples_returns:
+            row["requested_return"] = self.return_conditioning(task).initial
+        return row, episodes, frames
 
     def evaluate(self, make_agent: Callable[[Task], Agent], step: int,
                  extra: Mapping[str, Any] | None = None) -> dict:
@@ -165,8 +197,9 @@ class Evaluator:
         c = self.config
 
         def make_agent(task: Task) -> Agent:
-            return ModelAgent(self.model, params, task.spec, temperature=float(c.temperature),
-                              decoding=str(c.decoding))
+            return ModelAgent(self.model, params, self.task_spec(task),
+                              temperature=float(c.temperature), decoding=str(c.decoding),
+                              returns=self.return_conditioning(task))
 
         results = self.evaluate(make_agent, step, extra)
         return report.scalar_metrics(results["tasks"], results["suites"])
@@ -191,6 +224,8 @@ def train_callback(params: Any, step: int, config: ml_collections.ConfigDict
             if name in eval_config:
                 eval_config[name] = value
         model, _ = setup_model(config.model)
+        returns_config = config.get("data", {}).get("returns")
         _CALLBACK_EVALUATORS[key] = Evaluator(eval_config, model,
-                                              workdir=config.eval.get("workdir") or None)
+                                              workdir=config.eval.get("workdir") or None,
+                                              returns_config=returns_config)
     return _CALLBACK_EVALUATORS[key].run(params, step)

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gato.data import windows
+from gato.envs.returns import task_spec
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.continuous import bin_centers
 from gato.tokenizers.spec import TimestepSpec
@@ -188,10 +189,12 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--windows and --batch-size must be >= 1")
         sources = {t.name: load_episodes(t.name, args.data_dir, args.split) for t in tasks}
         model = Gato(loaded.model_config)
+        returns_config = (loaded.config.get("data") or {}).get("returns")
         results = {}
         for task in tasks:
             results[task.name] = evaluate_task(
-                model, loaded.params, task.spec, sources[task.name], count=args.windows,
+                model, loaded.params, task_spec(task, returns_config), sources[task.name],
+                count=args.windows,
                 seq_len=seq_len,
                 at_start=args.at_start, batch_size=args.batch_size, seed=args.seed)
             log.info("%s: %s", task.name, results[task.name])

@@ -5,7 +5,8 @@ Modes: "none"; "start": the first `num_tokens` tokens of a demonstration; "end":
 `num_tokens` tokens (goal conditioning: the demonstration's final states). Demonstrations are
 RLDS episodes (`gato.data.episodes.Episode`); the final RLDS step, which carries no action, is
 left out. The demonstration for an evaluation episode is chosen by that episode's seed, so prompts
-do not depend on how episodes are batched.
+do not depend on how episodes are batched. With a spec that has return tokens, each timestep of
+the demonstration carries its own return-to-go (as training prompts do).
 """
 
 import logging
@@ -17,6 +18,7 @@ import numpy as np
 
 from gato.envs.registry import Task
 from gato.tokenizers import sequence as seqlib
+from gato.tokenizers.returns import return_to_go
 from gato.tokenizers.sequence import TokenSequence
 from gato.tokenizers.spec import TimestepSpec
 from gato.tokenizers.timestep import tokenize_timestep
@@ -42,9 +44,11 @@ def demonstration_tokens(spec: TimestepSpec, episode: dict[str, Any], mode: str,
     if steps == 0:
         return seqlib.empty(0)
     obs, actions = episode["observation"], episode["action"]
+    rtg = None if spec.returns is None else return_to_go(episode["reward"])
 
     def step_tokens(t: int) -> TokenSequence:
-        return tokenize_timestep(spec, {k: v[t] for k, v in obs.items()}, actions[t])
+        return tokenize_timestep(spec, {k: v[t] for k, v in obs.items()}, actions[t],
+                                 None if rtg is None else rtg[t])
 
     per_step = seqlib.length(step_tokens(0))
     need = min(steps, math.ceil(num_tokens / per_step))
@@ -69,25 +73,29 @@ def stack_prompts(prompts: Sequence[TokenSequence], mode: str) -> TokenSequence 
 
 
 class PromptSource:
-    """Prompts for episodes of one task from a random-access collection of demonstrations."""
+    """Prompts for episodes of one task from a random-access collection of demonstrations,
+    tokenized with `spec` (default: the task's; give the one with return tokens, if any)."""
 
-    def __init__(self, task: Task, episodes: Any, mode: str, num_tokens: int):
+    def __init__(self, task: Task, episodes: Any, mode: str, num_tokens: int,
+                 spec: TimestepSpec | None = None):
         if len(episodes) == 0:
             raise ValueError(f"no demonstration episodes for task {task.name!r}")
         self.task, self.episodes, self.mode, self.num_tokens = task, episodes, mode, num_tokens
+        self.spec = spec or task.spec
 
     def prompt(self, seeds: Sequence[int]) -> TokenSequence | None:
         """Batched prompt for the episodes with these seeds ([B, L, ...] fields) or None."""
         rows = []
         for seed in seeds:
             index = int(np.random.default_rng(int(seed)).integers(len(self.episodes)))
-            rows.append(demonstration_tokens(self.task.spec, self.episodes[index], self.mode,
+            rows.append(demonstration_tokens(self.spec, self.episodes[index], self.mode,
                                              self.num_tokens))
         return stack_prompts(rows, self.mode)
 
 
 def load_prompt_source(task: Task, mode: str, num_tokens: int, data_dir: str | None,
-                       split: str = "train") -> PromptSource | None:
+                       split: str = "train", spec: TimestepSpec | None = None
+                       ) -> PromptSource | None:
     """The task's demonstrations from its RLDS dataset, or None for mode "none".
 
     Raises FileNotFoundError naming the task and data_dir when its dataset cannot be read.
@@ -103,4 +111,4 @@ def load_prompt_source(task: Task, mode: str, num_tokens: int, data_dir: str | N
             f"cannot read demonstrations of task {task.name!r} (data_dir={data_dir!r}, "
             f"split={split!r}) for prompt mode {mode!r}: {e}; generate them with `gato "
             f"generate` or evaluate with --prompt none") from e
-    return PromptSource(task, episodes, mode, num_tokens)
+    return PromptSource(task, episodes, mode, num_tokens, spec)
