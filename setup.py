@@ -23,8 +23,11 @@ setup(
     description=("Gato-style generalist agents in JAX: tokenizers, model, trainer, data, "
                  "evaluation."),
     python_requires=">=3.11",
-    packages=find_packages(include=["gato", "gato.*"]),
-    package_data={"gato": ["**/*.json"]},
+    # The experiment configs of experiments/ ship as `gato.experiments`, so an installed package
+    # runs `gato main` and `--config NAME` from any folder.
+    packages=[*find_packages(include=["gato", "gato.*"]), "gato.experiments"],
+    package_dir={"gato.experiments": "experiments"},
+    package_data={"gato": ["**/*.json", "tokenizers/assets/*.model"]},
     install_requires=_requirements("requirements.txt"),
     extras_require={"test": _requirements("requirements-test.txt")},
     entry_points={"console_scripts": ["gato=gato.cli:main"]},

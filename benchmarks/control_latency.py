@@ -43,7 +43,7 @@ from gato.envs import registry
 from gato.eval.agent import ModelAgent, sample_rows
 from gato.model import Gato, get_model_config
 from gato.model.gato import MODEL_FIELDS, decoding_params
-from gato.model.testing import init_params
+from gato.testing.model import init_params
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.sequence import Modality, TokenSequence
 from gato.tokenizers.spec import TimestepSpec

@@ -4,7 +4,7 @@
     .venv/bin/python -m benchmarks.data_pipeline --data-dir ~/tensorflow_datasets \
         --suites text --tasks cartpole-swingup,pong    # generated RLDS data (`gato generate`)
 
-Without --data-dir the episodes are synthetic (gato.data.pipeline_fakes): control episodes of 8
+Without --data-dir the episodes are synthetic (gato.testing.pipeline): control episodes of 8
 tokens per step, Atari-like episodes of 80x80 RGB frames (25 patches + separator + action per
 step) and packed text, mixed 1:1:1. Throughput counts every token of a batch (padding included)
 after a warm-up batch (worker start-up excluded). With --trainer-steps N the tiny trainer config
@@ -17,9 +17,9 @@ import pathlib
 import tempfile
 import time
 
-from gato.data import pipeline
-from gato.data import pipeline_fakes as fakes
-from gato.data.examples import TaskData
+from gato.data.pipeline import loader as pipeline
+from gato.data.pipeline.examples import TaskData
+from gato.testing import pipeline as fakes
 
 
 def synthetic_tasks(seq_len: int, episodes: int) -> list[TaskData]:
@@ -57,7 +57,7 @@ def pipeline_rate(args: argparse.Namespace, workers: int) -> tuple[float, float]
 
 def trainer_rate(args: argparse.Namespace) -> float:
     """train/tokens_per_s of the tiny trainer config at this batch and seq_len (last log)."""
-    from gato.train import testing
+    from gato.testing import train as testing
     from gato.train.loop import train_and_evaluate
 
     config = testing.tiny_config(f"train.batch_size={args.batch}", f"train.seq_len={args.seq_len}",

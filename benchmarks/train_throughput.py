@@ -13,15 +13,16 @@ import time
 
 import jax
 
-from gato.data import sources
+from gato.data.pipeline import sources
 from gato.model import count_params, masked_loss
+from gato.model.build import build_model
 from gato.model.flops import flops_per_token
+from gato.testing.train import tiny_config
 from gato.train import mesh as mesh_lib
 from gato.train import metrics as metrics_lib
 from gato.train import setup as setup_lib
 from gato.train.optimizer import make_optimizer
 from gato.train.step import make_train_step
-from gato.train.testing import tiny_config
 
 
 def bench(size: str, batch: int, seq_len: int, steps: int, peak: float) -> dict[str, float]:
@@ -29,7 +30,7 @@ def bench(size: str, batch: int, seq_len: int, steps: int, peak: float) -> dict[
     config = tiny_config(f"model.name={size!r}", f"train.batch_size={batch}",
                          f"train.seq_len={seq_len}", "train.total_steps=1000",
                          "optimizer.warmup_steps=10")
-    model, model_config = setup_lib.setup_model(config.model)
+    model, model_config = build_model(config.model)
     mesh, rules = setup_lib.setup_mesh(config)
     tx, schedule = make_optimizer(config.optimizer, config.train.total_steps)
     state_setup = setup_lib.setup_state(model, tx, mesh, rules, seq_len)

@@ -11,7 +11,7 @@ state over N devices; 1.18b needs it on 80 GB GPUs with batch 512), batch=N, ste
 
 import ml_collections
 
-from gato.data.pipeline import default_data_config
+from gato.data.pipeline.loader import default_data_config
 from gato.eval.config import default_eval_config
 from gato.train.config import parse_variant
 
@@ -57,7 +57,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.log_every = 100  # steps between metric writes
     c.train.checkpoint_every = 5_000  # steps between checkpoints
     c.train.keep_checkpoints = 5  # checkpoints kept on disk
-    c.train.eval_every = 50_000  # steps between in-training evaluations
     c.train.peak_flops_per_device = 0.0  # MFU denominator; 0: measure a matmul at start-up
     c.train.nan_check_keys = ("train/loss", "train/grad_norm", "train/param_norm")
     c.train.loss_on_targets_only = True  # logits only at loss targets (same loss, faster)
@@ -78,7 +77,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.eval.tasks = ",".join((*CONTROL_TASKS, *ATARI_TASKS))
     c.eval.episodes = 50  # episodes per task
     c.eval.batch_size = 25  # environments stepped together
-    c.eval.callbacks = ("gato.eval.evaluator:train_callback",)  # run at train.eval_every
+
+    # in-training evaluators: name -> {"type", "every", "options"} (gato.train.evaluators);
+    # "rollout" scores every eval task with the settings of c.eval, updated by its options
+    c.evaluators = ml_collections.ConfigDict({"rollout": {"type": "rollout", "every": 50_000}})
 
     c.mesh = ml_collections.ConfigDict()
     c.mesh.axes = [("data", -1), ("fsdp", int(variant.get("fsdp", 1)))]  # -1: the rest

@@ -1,17 +1,17 @@
 """The main job: a small generalist on the default mixture (control, Atari, text), on one CPU.
 
 `gato main` runs it end to end (generate expert data, train, evaluate, print the table):
-    gato main --config experiments/gato_cpu.py --workdir runs/main
+    gato main --config gato_cpu --workdir runs/main
 Train only, on data generated before:
-    gato train --config experiments/gato_cpu.py --workdir runs/main/train \
-        --set data.data_dir=runs/main/data
+    gato train --config gato_cpu --workdir runs/main/train --set data.data_dir=runs/main/data
 Variants (comma separated): steps=N, batch=N, size=tiny|small, control_episodes=N,
-atari_episodes=N, quick (a smoke run).
+atari_episodes=N, quick (a smoke run). Why each choice, with the runs that chose it:
+docs/EXPERIMENTS.md.
 """
 
 import ml_collections
 
-from gato.data.pipeline import default_data_config
+from gato.data.pipeline.loader import default_data_config
 from gato.eval.config import default_eval_config
 from gato.train.config import parse_variant
 
@@ -30,10 +30,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.generate.atari_tasks = ",".join(ATARI_TASKS)  # Atari games with RAM-reading experts
     c.generate.control_episodes = int(variant.get("control_episodes", 4 if quick else 20))
     c.generate.control_max_episode_steps = 100 if quick else 0  # per episode; 0: the task's (1000)
-    # per-task episodes / step caps over the suite's: a reacher episode has one target, so 20
-    # episodes teach 20 targets and the clone over-fits them (reacher-only, 1000 steps: held-out
-    # action mse 0.121 / 0.103, reacher-hard scored 0.27). The same steps as 100 episodes of 200:
-    # mse 0.088 / 0.075, reacher-hard 0.77. Cart-pole keeps long episodes (shorter ones hurt it)
+    # per-task episodes / step caps over the suite's: a reacher episode has one target, so the
+    # reachers get more, shorter episodes (more targets, same steps); cart-pole needs long ones
     reacher = {"episodes": 100, "max_episode_steps": 200}
     c.generate.task_overrides = ml_collections.ConfigDict(
         {} if quick else {"reacher-easy": reacher, "reacher-hard": reacher})
@@ -41,7 +39,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.generate.atari_max_episode_steps = 100 if quick else 1000  # cap on Atari episodes (steps)
     # execution noise while recording (DART): the env runs perturbed actions, episodes store the
     # expert's own, so cloned policies see how the expert recovers (gato.policies.noise)
-    c.generate.control_action_noise = 0.5  # Gaussian std / half the action range (0.3: worse)
+    c.generate.control_action_noise = 0.5  # Gaussian std / half the action range
     # AR(1) coefficient of that noise per step: sustained pushes (~10 steps) move pendulum and
     # cart-pole off the expert's path, where independent noise averages out (0: i.i.d.)
     c.generate.control_noise_correlation = 0.9
@@ -66,11 +64,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.data_dir = None  # set by `gato main` to WORKDIR/data
     c.data.suites = ""  # tasks are listed explicitly: the ones with generated data
     c.data.tasks = ",".join((*CONTROL_TASKS, *ATARI_TASKS, "pydocs"))
-    # sampling weights per suite: most updates go to control, the suite with a score bar (with
-    # 4 : 1 : 1, main6 scored control mean 0.38; with 4 : 0.5 : 0.5 and correlated noise, 0.45).
-    # The loss averages over targets, and a text window has ~255 of them (a control window
-    # ~40): at text 0.5, 10% of the windows made ~40% of the loss. Text 0.25: held-out control
-    # action error after 300 steps mse 0.173 vs 0.199 (nll 5.67 vs 5.70)
+    # sampling weights per suite: most updates go to control; text is light because a text
+    # window holds ~6x the loss targets of a control window and the loss averages over targets
     c.data.mixture = ml_collections.ConfigDict({"control": 4.0, "atari": 0.5, "text": 0.25})
     c.data.worker_count = 1  # one grain worker: the other core trains
 
@@ -85,10 +80,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.optimizer.clip_norm = 1.0  # global-norm gradient clipping
 
     c.train = ml_collections.ConfigDict()
-    # 4000 x 8 windows: ~30 min on this 2-core machine at ~0.45 s per step (patch encoder only
-    # at image positions, range action softmax). The clone under-fits: on the same data, 3600
-    # steps scored control mean 0.69 against 0.52 for 1800 (20 episodes each), so the budget
-    # goes to steps (800 x 8 has twice the updates of 400 x 16 in the same time: 0.38 vs 0.35)
+    # the clone under-fits, so the time budget goes to many small steps (~30 min at ~0.45 s/step)
     c.train.total_steps = int(variant.get("steps", 20 if quick else 4000))  # optimizer updates
     c.train.batch_size = int(variant.get("batch", 8))  # global batch
     c.train.seq_len = seq_len  # tokens per sequence
@@ -96,7 +88,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.log_every = 5 if quick else 10  # steps between metric writes
     c.train.checkpoint_every = 10 if quick else 100  # steps between checkpoints
     c.train.keep_checkpoints = 2  # checkpoints kept on disk
-    c.train.eval_every = 0  # steps between in-training evaluations (0: only `gato main`'s)
     c.train.peak_flops_per_device = 0.0  # MFU denominator; 0: measure a matmul at start-up
     c.train.nan_check_keys = ("train/loss", "train/grad_norm", "train/param_norm")
     c.train.loss_on_targets_only = True  # logits only at loss targets (same loss, faster)
@@ -108,9 +99,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # gato.model.loss)
     c.train.label_sigma = 0.0
     # action targets' softmax: "vocab" (the paper: over all 33025 ids) or "range" (over the
-    # action's own 1024 ids, the range the agent samples from; 2048 output rows, not 33025).
-    # "range": ~0.9-1.0 s per step instead of ~1.2 on the same batches, and the same held-out
-    # action error after 300 control-only steps (nll 5.55 both, mse 0.152 vs 0.164)
+    # action's own 1024 ids, the range the agent samples from; 2048 output rows, not 33025)
     c.train.action_softmax = "range"
     c.train.action_buckets = 4  # with "range": distinct action-target counts compiled at most
 
@@ -121,7 +110,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.eval.batch_size = 2 if quick else 5  # environments stepped together
     c.eval.max_steps = 50 if quick else 1000  # cap for every task (0: each task's own)
     c.eval.prompt_tokens = seq_len // 4  # demonstration prompt: the training prompt budget
-    c.eval.callbacks = ()  # in-training eval callbacks ("module:function")
+
+    # in-training evaluators: name -> {"type", "every", "options"} (gato.train.evaluators);
+    # none here: `gato main` evaluates the final checkpoint
+    c.evaluators = ml_collections.ConfigDict()
 
     c.mesh = ml_collections.ConfigDict()
     c.mesh.axes = [("data", -1), ("fsdp", 1)]  # -1: the remaining devices

@@ -21,7 +21,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model.overrides = ml_collections.ConfigDict({"dropout_rate": 0.0})  # ModelConfig fields
 
     c.data = ml_collections.ConfigDict()
-    c.data.source = "synthetic"  # a name in gato.data.sources.SOURCES
+    c.data.source = "synthetic"  # a name in gato.data.pipeline.sources.SOURCES
     c.data.image_patches = 4  # patches per observation image (square number)
     c.data.num_continuous = 3  # continuous observation values per timestep
     c.data.num_discrete = 2  # discrete observation (and action) values per timestep
@@ -42,7 +42,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.log_every = 5  # steps between metric writes
     c.train.checkpoint_every = 10  # steps between checkpoints
     c.train.keep_checkpoints = 3  # checkpoints kept on disk
-    c.train.eval_every = 0  # steps between eval callbacks (0: never)
     c.train.peak_flops_per_device = 0.0  # MFU denominator; 0: measure a matmul at start-up
     c.train.num_task_ids = c.data.num_tasks + 1  # per-task losses for ids [0, N) (0: off)
     c.train.nan_check_keys = ("train/loss", "train/grad_norm", "train/param_norm")  # must be finite
@@ -59,8 +58,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.action_softmax = "vocab"
     c.train.action_buckets = 4  # with "range": distinct action-target counts compiled at most
 
-    c.eval = ml_collections.ConfigDict()
-    c.eval.callbacks = ()  # "module:function" names, fn(params, step, config) -> {name: value}
+    # in-training evaluators: name -> {"type", "every", "options"} (gato.train.evaluators)
+    c.evaluators = ml_collections.ConfigDict()
 
     c.mesh = ml_collections.ConfigDict()
     c.mesh.axes = [("data", -1), ("fsdp", int(variant.get("fsdp", 1)))]  # -1: remaining devices

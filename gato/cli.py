@@ -13,8 +13,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "main": ("gato.main", "The whole mission on the default data: generate, train, evaluate."),
     "tasks": ("gato.envs.cli", "List registered tasks and suites with their specs."),
-    "tokenize": ("gato.tokenizers.cli", "Tokenize default data and print the tokens."),
-    "generate": ("gato.data.generate", "Generate expert episodes as RLDS datasets (TFDS)."),
+    "tokenize": ("gato.data.pipeline.show_tokens", "Tokenize default data and print the tokens."),
+    "generate": ("gato.data.recording.generate", "Record episodes as RLDS datasets (TFDS)."),
     "train": ("gato.train.cli", "Train a model from an experiment config."),
     "eval": ("gato.eval.cli", "Evaluate checkpoints per task suite."),
     "offline": ("gato.eval.offline", "Teacher-forced action metrics on recorded episodes."),

@@ -1,6 +1,6 @@
 """`gato main`: the whole mission on the built-in default data, on one machine.
 
-    gato main [--config experiments/gato_cpu.py[:variant]] [--workdir runs/main]
+    gato main [--config gato_cpu[:variant] | path.py[:variant]] [--workdir runs/main]
 
 1. generate expert episodes for the config's control and Atari tasks (RLDS through TFDS, in
    WORKDIR/data; resumable: a rerun only makes what is missing),
@@ -19,7 +19,7 @@ import time
 
 import ml_collections
 
-DEFAULT_CONFIG = "experiments/gato_cpu.py"
+DEFAULT_CONFIG = "gato_cpu"  # experiments/gato_cpu.py, shipped with the package
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +77,7 @@ def generation_groups(g: ml_collections.ConfigDict) -> list[dict]:
 
 def generate(config, data_dir: pathlib.Path) -> None:
     """Expert data for the config's control and Atari tasks (step 1)."""
-    from gato.data.generate import format_report, generate_datasets
+    from gato.data.recording.generate import format_report, generate_datasets
 
     g = config.generate
     for group in generation_groups(g):

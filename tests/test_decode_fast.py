@@ -15,7 +15,7 @@ from gato.eval.decoding import sample_in_range
 from gato.model import Gato, get_model_config, init_cache, unstack_layer_params
 from gato.model.cache import CHUNK_SLACK
 from gato.model.gato import MODEL_FIELDS, decoding_params
-from gato.model.testing import init_params, jit_apply, mixed_batch
+from gato.testing.model import init_params, jit_apply, mixed_batch
 from gato.tokenizers.vocab import CONTINUOUS_OFFSET
 
 L, LO, HI = 240, CONTINUOUS_OFFSET, CONTINUOUS_OFFSET + 1024

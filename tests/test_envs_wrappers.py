@@ -1,6 +1,5 @@
 """PixelObservation renders uint8 frames of the requested size (software GL in a subprocess)."""
 
-import os
 import subprocess
 import sys
 
@@ -22,9 +21,8 @@ print("ok")
 """
 
 
-def test_pixel_observation_renders():
-    env = dict(os.environ, MUJOCO_GL="osmesa", PYOPENGL_PLATFORM="osmesa")
-    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+def test_pixel_observation_renders(subprocess_env):
+    result = subprocess.run([sys.executable, "-c", SCRIPT], env=subprocess_env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
 

@@ -1,7 +1,6 @@
 """Evaluating checkpoints from disk: bad inputs, config checks and the `gato eval` CLI."""
 
 import json
-import os
 import pathlib
 import shutil
 import subprocess
@@ -12,8 +11,8 @@ import pytest
 from gato.cli import main as gato_main
 from gato.envs import registry
 from gato.eval import checkpoints
-from gato.eval.testing import save_random_checkpoint
 from gato.model import get_model_config
+from gato.testing.eval import save_random_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +82,8 @@ def test_corrupt_checkpoint(run_dir, tmp_path):
         checkpoints.load_checkpoint(tmp_path)
 
 
-def test_cli_evaluates_checkpoint_from_disk(run_dir, monkeypatch, capsys):
-    env = {**os.environ, "MUJOCO_GL": "osmesa"}
+def test_cli_evaluates_checkpoint_from_disk(run_dir, subprocess_env, monkeypatch, capsys):
+    env = subprocess_env
     cmd = [sys.executable, "-m", "gato.cli", "eval", "--checkpoint", str(run_dir),
            "--tasks", "cartpole-balance", "--episodes", "2", "--batch-size", "2",
            "--max-steps", "20", "--prompt", "none", "--greedy"]

@@ -12,7 +12,7 @@ from gato.eval.evaluator import Evaluator
 from gato.eval.report import write_gif
 from gato.eval.rollout import run_batch
 from gato.eval.scripted import PolicyAgent, TokenReplayAgent, expert_factory
-from gato.eval.testing import CounterExpert, counter_task, crashing_task
+from gato.testing.eval import CounterExpert, counter_task, crashing_task
 
 
 def _config(**overrides):
@@ -121,21 +121,24 @@ def test_env_failing_at_reset_is_recorded():
     assert "no display" in episodes[0]["error"] and episodes[1]["return"] == 4.0
 
 
-def test_train_callback_evaluates_params(tmp_path):
-    """The hook the train loop calls (config.eval.callbacks), on a registered control task."""
+def test_rollout_evaluator_from_the_config_registry(tmp_path):
+    """The "rollout" evaluator the train loop builds from config.evaluators, on a control task."""
     import ml_collections
 
-    from gato.eval.evaluator import train_callback
-    from gato.eval.testing import tiny_model
+    from gato.testing.eval import tiny_model
+    from gato.train import evaluators
 
     _, params = tiny_model(seed=0, max_len=32)
     config = ml_collections.ConfigDict({
         "model": {"name": "tiny", "overrides": {"max_len": 32}},
-        "eval": {"callbacks": ("gato.eval.evaluator:train_callback",), "suites": "",
-                 "tasks": "cartpole-balance", "episodes": 2, "batch_size": 2, "max_steps": 4,
-                 "prompt": "none", "gif": False, "workdir": str(tmp_path)},
+        "eval": {"suites": "", "tasks": "cartpole-balance", "episodes": 2, "batch_size": 2,
+                 "prompt": "none", "gif": False},
+        "evaluators": {"rollout": {"type": "rollout", "every": 5, "options": {"max_steps": 4}}},
     })
-    metrics = train_callback(params, 10, config)
+    [scheduled] = evaluators.build(config, tmp_path)
+    assert (scheduled.name, scheduled.every) == ("rollout", 5)
+    assert scheduled.due(10) and not scheduled.due(11)
+    metrics = scheduled.evaluator.run(params, 10)
     assert "eval/control/cartpole-balance/return" in metrics
     saved = json.loads((tmp_path / "eval" / "step_10" / "results.json").read_text())
     assert [e["length"] for e in saved["episodes"]["cartpole-balance"]] == [4, 4]

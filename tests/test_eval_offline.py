@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from gato.cli import main as gato_main
-from gato.data import builder
-from gato.data import pipeline_fakes as fakes
+from gato.data.recording import builder
 from gato.envs import registry
 from gato.eval import offline
-from gato.eval.testing import counter_task, save_random_checkpoint, tiny_model
+from gato.testing import pipeline as fakes
+from gato.testing.eval import counter_task, save_random_checkpoint, tiny_model
 from gato.tokenizers.continuous import bin_centers
 from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET
 

@@ -2,13 +2,14 @@
 
 import numpy as np
 
-from gato.data import builder, rlds
+from gato.data import formats
+from gato.data.recording import builder
 from gato.envs import registry
 from gato.eval.config import default_eval_config
 from gato.eval.evaluator import Evaluator
 from gato.eval.prompts import load_prompt_source
 from gato.eval.scripted import PolicyAgent
-from gato.eval.testing import CounterExpert, counter_task
+from gato.testing.eval import CounterExpert, counter_task
 from gato.tokenizers.timestep import tokenize_timestep
 
 
@@ -25,7 +26,7 @@ def test_prompts_from_generated_dataset(tmp_path, monkeypatch):
     b = _CounterBuilder(config=task.name, data_dir=str(tmp_path), episodes=3, policy="random",
                         seed=0, shard_size=3, workers=1)
     b.download_and_prepare()
-    episodes = rlds.load_episodes(task.name, tmp_path)
+    episodes = formats.load_episodes(task.name, tmp_path)
     source = load_prompt_source(task, "end", 9, str(tmp_path))
     prompt = source.prompt([11])
     demo = episodes[int(np.random.default_rng(11).integers(len(episodes)))]

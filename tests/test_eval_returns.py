@@ -20,7 +20,7 @@ from gato.eval.returns import (
     sample_expert_returns,
 )
 from gato.eval.rollout import run_batch
-from gato.eval.testing import counter_task, tiny_model
+from gato.testing.eval import counter_task, tiny_model
 from gato.tokenizers import returns
 from gato.tokenizers.returns import ReturnSpec
 from gato.tokenizers.timestep import action_token_range, tokenize_episode

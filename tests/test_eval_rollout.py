@@ -11,9 +11,9 @@ from gato.eval.evaluator import Evaluator
 from gato.eval.prompts import PromptSource
 from gato.eval.rollout import run_batch
 from gato.eval.scripted import PolicyAgent, TokenReplayAgent
-from gato.eval.testing import CounterExpert, counter_task, crashing_task, tiny_model
 from gato.model import init_cache
 from gato.model.gato import MODEL_FIELDS
+from gato.testing.eval import CounterExpert, counter_task, crashing_task, tiny_model
 
 
 @pytest.fixture(scope="module")

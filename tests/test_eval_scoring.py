@@ -12,7 +12,7 @@ import pytest
 from gato.eval import scoring
 from gato.eval.agent import sample_rows
 from gato.eval.prompts import PromptSource, demonstration_tokens, stack_prompts
-from gato.eval.testing import COUNTER_SPEC, counter_task
+from gato.testing.eval import COUNTER_SPEC, counter_task
 from gato.tokenizers.timestep import tokenize_timestep
 
 

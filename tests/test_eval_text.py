@@ -4,7 +4,7 @@ import numpy as np
 
 from gato.eval.text import continuation, generate_text
 from gato.model import get_model_config
-from gato.model.testing import init_params
+from gato.testing.model import init_params
 from gato.tokenizers.text import default_tokenizer
 
 

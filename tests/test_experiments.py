@@ -4,13 +4,14 @@ import pathlib
 
 import pytest
 
-from gato.data.sources import SOURCES
+from gato.data.pipeline.sources import SOURCES
 from gato.envs import registry
 from gato.eval.config import validate as validate_eval
+from gato.model.build import build_model
+from gato.train import evaluators
 from gato.train.config import load_config
-from gato.train.setup import setup_model
 
-EXPERIMENTS = sorted((pathlib.Path(__file__).parents[1] / "experiments").glob("*.py"))
+EXPERIMENTS = sorted((pathlib.Path(__file__).parents[1] / "experiments").glob("[!_]*.py"))
 VARIANTS = {"gato_cpu.py": ["", "quick"], "gato_cluster.py": ["", "size=364m,fsdp=4"]}
 
 
@@ -23,19 +24,32 @@ def _cases():
 @pytest.mark.parametrize("path,variant", _cases())
 def test_experiment_config_is_consistent(path, variant):
     config = load_config(f"{path}:{variant}" if variant else str(path))
-    for section in ("model", "data", "optimizer", "train", "mesh", "checkpoint", "eval"):
+    for section in ("model", "data", "optimizer", "train", "mesh", "checkpoint", "evaluators"):
         assert section in config, f"{path.name} has no {section!r} section"
-    _, model_config = setup_model(config.model)
+    _, model_config = build_model(config.model)
     assert config.train.seq_len <= model_config.max_len
     assert config.data.source in SOURCES
     assert config.optimizer.warmup_steps < config.train.total_steps
     if config.data.source == "mixture":
         tasks = registry.select(config.data.suites or None, config.data.tasks or None)
         assert tasks, f"{path.name} trains on no task"
-    if "suites" in config.eval:
+    for name, entry in config.evaluators.items():
+        assert entry.type in evaluators.PROVIDERS, f"{path.name}: evaluators.{name}"
+    if "eval" in config:
         validate_eval(config.eval)
         trained = {t.name for t in registry.select(config.data.suites or None,
                                                    config.data.tasks or None)}
         evaluated = {t.name for t in registry.select(config.eval.suites or None,
                                                      config.eval.tasks or None)}
         assert evaluated <= trained, f"{path.name} evaluates untrained tasks"
+
+
+def test_packaged_configs_are_the_experiments_folder():
+    """`--config NAME` finds the same files an installed package ships (`gato.experiments`)."""
+    from gato.train.config import config_path, packaged_configs
+
+    assert packaged_configs() == [p.name for p in EXPERIMENTS]
+    shipped = config_path("gato_cpu").read_text()
+    assert shipped == (EXPERIMENTS[0].parent / "gato_cpu.py").read_text()
+    with pytest.raises(FileNotFoundError, match="packaged configs: gato_cluster.py"):
+        load_config("no_such_config:quick")

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from gato.data import generation, staging
+from gato.data.recording import jobs, staging
 from gato.policies import has_expert
 
 
-def _arrays(config: generation.RunConfig) -> dict[str, np.ndarray]:
+def _arrays(config: jobs.RunConfig) -> dict[str, np.ndarray]:
     """Every array of every staged shard, keyed by shard file name and array name."""
     out = {}
     for shard in config.shards():
@@ -31,8 +31,8 @@ def test_episode_seeds_are_pure_and_distinct():
 
 
 def test_interrupted_and_corrupt_shards_are_regenerated(tmp_path, capsys):
-    config = generation.make_run_config("cartpole-swingup", tmp_path, 7, "random", 0, 10, 2)
-    first = generation.ensure_shards([config], workers=1)
+    config = jobs.make_run_config("cartpole-swingup", tmp_path, 7, "random", 0, 10, 2)
+    first = jobs.ensure_shards([config], workers=1)
     assert first["cartpole-swingup"]["generated"] == 7
     original = _arrays(config)
     shards = config.shards()
@@ -47,7 +47,7 @@ def test_interrupted_and_corrupt_shards_are_regenerated(tmp_path, capsys):
     leftover = shards[0].path.with_name(shards[0].path.name + staging.TMP_MARK + "123")
     leftover.write_bytes(b"half a shard")  # a write killed before its rename
 
-    second = generation.ensure_shards([config], workers=1)
+    second = jobs.ensure_shards([config], workers=1)
     err = capsys.readouterr().err
     assert shards[1].path.name in err and shards[3].path.name in err
     assert second["cartpole-swingup"]["generated"] == 5
@@ -56,13 +56,13 @@ def test_interrupted_and_corrupt_shards_are_regenerated(tmp_path, capsys):
     assert shards[2].path.stat().st_mtime_ns == intact_mtime
     assert not leftover.exists()
     _assert_same(_arrays(config), original)
-    third = generation.ensure_shards([config], workers=1)
+    third = jobs.ensure_shards([config], workers=1)
     assert third["cartpole-swingup"]["generated"] == 0
 
 
 def test_read_shard_names_the_bad_file(tmp_path):
-    config = generation.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1)
-    generation.ensure_shards([config], workers=1)
+    config = jobs.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1)
+    jobs.ensure_shards([config], workers=1)
     shard = config.shards()[0]
     shard.path.write_bytes(shard.path.read_bytes()[:100])
     with pytest.raises(ValueError, match=shard.path.name):
@@ -74,12 +74,12 @@ def test_read_shard_names_the_bad_file(tmp_path):
 
 def test_worker_processes_match_serial_run(tmp_path):
     def configs(root):
-        return [generation.make_run_config(t, root, 3, "random", 7, 8, 1)
+        return [jobs.make_run_config(t, root, 3, "random", 7, 8, 1)
                 for t in ("cartpole-swingup", "pendulum-swingup")]
 
     serial, parallel = configs(tmp_path / "serial"), configs(tmp_path / "parallel")
-    report_serial = generation.ensure_shards(serial, workers=1)
-    report_parallel = generation.ensure_shards(parallel, workers=2)
+    report_serial = jobs.ensure_shards(serial, workers=1)
+    report_parallel = jobs.ensure_shards(parallel, workers=2)
     for a, b in zip(serial, parallel, strict=True):
         _assert_same(_arrays(a), _arrays(b))
         assert report_serial[a.task]["steps"] == report_parallel[a.task]["steps"]
@@ -87,8 +87,8 @@ def test_worker_processes_match_serial_run(tmp_path):
 
 @pytest.mark.skipif(not has_expert("cartpole-swingup"), reason="no cartpole expert registered")
 def test_expert_episodes_beat_random(tmp_path):
-    reports = {p: generation.ensure_shards(
-        [generation.make_run_config("cartpole-swingup", tmp_path, 2, p, 0, 200, 2)], 1)
+    reports = {p: jobs.ensure_shards(
+        [jobs.make_run_config("cartpole-swingup", tmp_path, 2, p, 0, 200, 2)], 1)
         for p in ("expert", "random")}
     expert, random = (reports[p]["cartpole-swingup"]["mean_return"] for p in ("expert", "random"))
     assert expert > random + 10.0, (expert, random)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gato.data.generate import _tasks_to_generate
+from gato.data.recording.generate import _tasks_to_generate
 from gato.policies import has_expert
 
 

@@ -4,8 +4,8 @@ import ml_collections
 import pytest
 
 from gato import main
-from gato.data import episodes as episodes_lib
-from gato.data import rlds
+from gato.data import formats
+from gato.data.formats import episodes as episodes_lib
 from gato.train.config import load_config
 
 
@@ -48,8 +48,8 @@ def test_generate_writes_each_task_with_its_own_counts(tmp_path):
     config = ml_collections.ConfigDict({"generate": _generate_config(
         **{"reacher-easy": {"episodes": 3, "max_episode_steps": 5}})})
     main.generate(config, tmp_path)
-    balance = rlds.load_episodes("cartpole-balance", tmp_path)
-    reacher = rlds.load_episodes("reacher-easy", tmp_path)
+    balance = formats.load_episodes("cartpole-balance", tmp_path)
+    reacher = formats.load_episodes("reacher-easy", tmp_path)
     assert len(balance) == 2 and len(reacher) == 3
     # steps + the final observation-only step
     assert [episodes_lib.episode_length(balance[i]) for i in range(2)] == [13, 13]

@@ -8,7 +8,7 @@ import pytest
 
 from gato.model import Gato, get_model_config, init_cache, reset_rows
 from gato.model.cache import attention_mask, slot_positions
-from gato.model.testing import init_params, jit_apply, mixed_batch
+from gato.testing.model import init_params, jit_apply, mixed_batch
 
 L = 24
 

@@ -12,7 +12,7 @@ from gato.model import (
     matmul_params,
     param_breakdown,
 )
-from gato.model.testing import init_params
+from gato.testing.model import init_params
 from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET, VOCAB_SIZE
 
 

@@ -14,7 +14,7 @@ from gato.model import (
     unstack_layer_params,
 )
 from gato.model.embed import patch_position_buckets
-from gato.model.testing import init_params, jit_apply, mixed_batch
+from gato.testing.model import init_params, jit_apply, mixed_batch
 from gato.tokenizers.sequence import Modality
 from gato.tokenizers.vocab import VOCAB_SIZE
 

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from gato.model import get_model_config, masked_loss, per_task_loss
-from gato.model.testing import init_params, jit_apply, mixed_batch
+from gato.testing.model import init_params, jit_apply, mixed_batch
 from gato.tokenizers.sequence import Modality
 
 

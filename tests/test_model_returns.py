@@ -8,7 +8,7 @@ import pytest
 
 from gato.model import Gato, ModelConfig, get_model_config, masked_loss
 from gato.model.loss import range_targets_loss, targets_only_loss
-from gato.model.testing import init_params, mixed_batch
+from gato.testing.model import init_params, mixed_batch
 from gato.tokenizers.sequence import Modality
 from gato.tokenizers.vocab import (
     CONTINUOUS_BINS,

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from gato.data import pipeline
-from gato.data import pipeline_fakes as fakes
-from gato.data.examples import TaskData
+from gato.data.pipeline import loader as pipeline
+from gato.data.pipeline.examples import TaskData
+from gato.testing import pipeline as fakes
 from gato.tokenizers.sequence import FIELDS, Modality
 
 SEQ_LEN, BATCH = 48, 4

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from gato.data import mixture
-from gato.data import pipeline_fakes as fakes
-from gato.data.examples import ExampleMaker, TaskData
+from gato.data.pipeline import mixture
+from gato.data.pipeline.examples import ExampleMaker, TaskData
+from gato.testing import pipeline as fakes
 
 TASKS = [("cheetah", "control"), ("walker", "control"), ("pong", "atari"), ("pydocs", "text")]
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from gato.data import pipeline_fakes as fakes
-from gato.data.examples import ExampleMaker, TaskData
-from gato.data.prompting import PromptKind
+from gato.data.pipeline.examples import ExampleMaker, TaskData
+from gato.data.pipeline.prompting import PromptKind
+from gato.testing import pipeline as fakes
 from gato.tokenizers.sequence import Modality
 
 SEQ_LEN = 96

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gato.data import resolve
+from gato.data.pipeline import resolve
 
 DOCS = ["A first document about agents.", "A second one, about tokens.", "Third."]
 

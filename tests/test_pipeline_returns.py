@@ -4,10 +4,10 @@ in windows and prompts, and the config switch that must agree with the model."""
 import numpy as np
 import pytest
 
-from gato.data import pipeline_fakes as fakes
-from gato.data.examples import ExampleMaker, TaskData
+from gato.data.pipeline.examples import ExampleMaker, TaskData
 from gato.envs import registry
 from gato.envs import returns as env_returns
+from gato.testing import pipeline as fakes
 from gato.tokenizers import returns
 from gato.tokenizers.returns import ReturnSpec
 from gato.tokenizers.sequence import Modality
@@ -43,7 +43,7 @@ def test_windows_carry_each_timesteps_return_to_go_over_the_whole_episode(placem
 
 
 def test_episodes_without_rewards_are_bad_for_return_tokens():
-    from gato.data.windows import BadEpisodeError, validate_episode
+    from gato.data.pipeline.windows import BadEpisodeError, validate_episode
 
     spec = fakes.CONTROL_SPEC.with_returns(ReturnSpec(0.0, 1.0))
     episode = fakes.control_episodes(1, seed=0)[0]

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from gato.data import pipeline_fakes as fakes
-from gato.data import windows
-from gato.data.examples import ExampleMaker, TaskData
+from gato.data.pipeline import windows
+from gato.data.pipeline.examples import ExampleMaker, TaskData
+from gato.testing import pipeline as fakes
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.sequence import Modality
 from gato.tokenizers.timestep import tokenize_episode

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gato.data import episodes, generation, staging
+from gato.data.recording import jobs, record, staging
 from gato.envs import registry
 from gato.policies.noise import ExecutionNoise
 from gato.tokenizers.spec import TimestepSpec
@@ -74,44 +74,44 @@ class _Zero:
 def test_recorded_actions_are_the_policys_while_the_env_is_perturbed():
     task = registry.get("cartpole-balance")
 
-    def record(noise):
+    def record_with(noise):
         env = task.make_env(3)
         try:
-            return episodes.record_episode(env, _Zero(), 3, 30, noise)
+            return record.record_episode(env, _Zero(), 3, 30, noise)
         finally:
             env.close()
 
-    clean, noisy = record(None), record(ExecutionNoise(task.spec, 0.5))
+    clean, noisy = record_with(None), record_with(ExecutionNoise(task.spec, 0.5))
     np.testing.assert_array_equal(noisy["action"], 0.0)
     np.testing.assert_array_equal(clean["observation"]["position"][0],
                                   noisy["observation"]["position"][0])
     assert not np.allclose(clean["observation"]["velocity"][5:],
                            noisy["observation"]["velocity"][5:])
-    again = record(ExecutionNoise(task.spec, 0.5))  # noise is seeded by the episode seed
+    again = record_with(ExecutionNoise(task.spec, 0.5))  # noise is seeded by the episode seed
     np.testing.assert_array_equal(again["observation"]["velocity"],
                                   noisy["observation"]["velocity"])
 
 
 def test_noisy_runs_are_staged_apart_and_labelled(tmp_path):
-    plain = generation.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1)
-    noisy = generation.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1, 0.2)
+    plain = jobs.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1)
+    noisy = jobs.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1, 0.2)
     assert plain.directory != noisy.directory
-    generation.ensure_shards([noisy], workers=1)
+    jobs.ensure_shards([noisy], workers=1)
     _, metadata = staging.read_shard(noisy.shards()[0])
     assert metadata[0]["policy"] == "random+execution_noise=0.2"
     with pytest.raises(ValueError, match="action_noise"):
-        generation.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1, -1.0)
-    correlated = generation.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1,
+        jobs.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1, -1.0)
+    correlated = jobs.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1,
                                             0.2, 0.9)
     assert correlated.directory not in (plain.directory, noisy.directory)
-    generation.ensure_shards([correlated], workers=1)
+    jobs.ensure_shards([correlated], workers=1)
     _, metadata = staging.read_shard(correlated.shards()[0])
     assert metadata[0]["policy"] == "random+execution_noise=0.2,correlation=0.9"
     with pytest.raises(ValueError, match="needs action_noise"):
-        generation.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1, 0.0, 0.9)
+        jobs.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1, 0.0, 0.9)
     with pytest.raises(ValueError, match="noise_correlation must be"):
-        generation.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1, 0.2, 1.0)
+        jobs.make_run_config("cartpole-swingup", tmp_path, 1, "random", 0, 5, 1, 0.2, 1.0)
     # discrete actions keep independent noise: one config for a mixed control + Atari run
-    pong = [generation.make_run_config("pong", tmp_path, 1, "random", 0, 5, 1, 0.2, rho)
+    pong = [jobs.make_run_config("pong", tmp_path, 1, "random", 0, 5, 1, 0.2, rho)
             for rho in (0.0, 0.9)]
     assert pong[0] == pong[1]

@@ -6,9 +6,13 @@ import numpy as np
 import pytest
 
 from gato import cli
-from gato.data import builder, episodes, fakes, generation, rlds, staging
+from gato.data import formats
+from gato.data.formats import episodes, rlds
+from gato.data.recording import builder, staging
+from gato.data.recording import jobs as generation
 from gato.envs import registry
 from gato.policies import has_expert
+from gato.testing import data as fakes
 
 
 def _staged(config: generation.RunConfig) -> list[tuple[dict, dict]]:
@@ -39,7 +43,7 @@ def test_nested_observations_round_trip(tmp_path, monkeypatch):
                      seed=3, shard_size=2, workers=1)
     b.download_and_prepare()  # the builder generates its missing shards itself
     assert b.report["fake-nested"]["generated"] == 5
-    source = rlds.load_episodes("fake-nested", tmp_path)
+    source = formats.load_episodes("fake-nested", tmp_path)
     staged = _staged(b.run_config())
     assert len(source) == len(staged) == 5
     for i, (episode, meta) in enumerate(staged):
@@ -71,7 +75,7 @@ def test_gato_generate_cli(tmp_path, capsys, task, suite, policy, key, dtype):
     config = generation.make_run_config(task, tmp_path / "staging" / f"gato_{suite}", 3, policy,
                                         0, 20, 2)
     staged = _staged(config)
-    source = rlds.load_episodes(task, tmp_path)
+    source = formats.load_episodes(task, tmp_path)
     assert len(source) == 3
     for i, (episode, meta) in enumerate(staged):
         _assert_same(source[i], episode)
@@ -86,6 +90,6 @@ def test_missing_dataset_error_lists_what_exists(tmp_path):
     (tmp_path / "gato_control" / "walker-walk" / "1.0.0").mkdir(parents=True)
     (tmp_path / "gato_control" / "walker-walk" / "1.0.0" / "dataset_info.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="cartpole-swingup.*gato_control/walker-walk"):
-        rlds.load_episodes("cartpole-swingup", tmp_path)
+        formats.load_episodes("cartpole-swingup", tmp_path)
     with pytest.raises(FileNotFoundError, match="holds: nothing"):
-        rlds.load_episodes("cartpole-swingup", tmp_path / "empty")
+        formats.load_episodes("cartpole-swingup", tmp_path / "empty")

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gato.data import fakes, rlds
+from gato.data import formats
+from gato.data.formats import rlds
+from gato.testing import data as fakes
 
 DOCS = ["The first document.", "Zweites Dokument, ümlauts.", ""]
 
@@ -32,8 +34,8 @@ def test_load_text_documents(tmp_path, file_format):
         builder.download_and_prepare()
     else:
         fakes.write_tfrecord_dataset(builder, [{"text": d, "id": i} for i, d in enumerate(DOCS)])
-    docs = rlds.load_text_documents("tiny_corpus", tmp_path)
+    docs = formats.load_text_documents("tiny_corpus", tmp_path)
     assert rlds.file_format(tmp_path / "tiny_corpus" / "1.1.0") == file_format
     assert [docs[i] for i in range(len(docs))] == DOCS
     with pytest.raises(FileNotFoundError, match="lm1b.*tiny_corpus/1.1.0"):
-        rlds.load_text_documents("lm1b", tmp_path)
+        formats.load_text_documents("lm1b", tmp_path)

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from gato.data import fakes, rlds, rlu, tfrecord
+from gato.data import formats
+from gato.data.formats import rlds, rlu, tfrecord
+from gato.testing import data as fakes
 
 STEP_KEYS = ("action", "reward", "discount", "is_first", "is_last", "is_terminal")
 
@@ -50,7 +52,7 @@ def test_rlu_episodes_read_back(tmp_path, name):
     out = fakes.write_rlu_dataset(tmp_path, name, written)
     assert (out / "features.json").exists() and (out / "dataset_info.json").exists()
     assert rlds.file_format(out) == "tfrecord"
-    source = rlds.load_episodes(name, tmp_path)
+    source = formats.load_episodes(name, tmp_path)
     assert len(source) == 3 and source.task == rlu.task_name(name)
     for i, episode in enumerate(written):
         loaded = source[i]
@@ -71,7 +73,7 @@ def test_missing_rlu_dataset_lists_what_exists(tmp_path):
                             [fakes.random_rlu_episode(np.random.default_rng(1),
                                                       "rlu_atari/Pong_run_1", 2, 0)])
     with pytest.raises(FileNotFoundError, match="rlu_atari/Pong_run_1/1.3.0"):
-        rlds.load_episodes("rlu_atari/Breakout_run_1", tmp_path)
+        formats.load_episodes("rlu_atari/Breakout_run_1", tmp_path)
 
 
 def test_control_task_falls_back_to_rlu(tmp_path, monkeypatch):
@@ -81,7 +83,7 @@ def test_control_task_falls_back_to_rlu(tmp_path, monkeypatch):
     written = [fakes.random_rlu_episode(np.random.default_rng(2), name, 3, 0)]
     fakes.write_rlu_dataset(tmp_path, name, written)
     monkeypatch.setattr(tfds.core.constants, "DATA_DIR", str(tmp_path))
-    source = rlds.load_episodes("cartpole-swingup", None)  # None: TFDS's default data dir
+    source = formats.load_episodes("cartpole-swingup", None)  # None: TFDS's default data dir
     assert isinstance(source, rlu.RluEpisodeSource) and source.name == name
     np.testing.assert_array_equal(source[0]["observation"]["velocity"],
                                   written[0]["steps"]["observation"]["velocity"])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gato.data import text_corpus
+from gato.data.formats import text_corpus
 from gato.tokenizers import sequence
 from gato.tokenizers.sequence import Modality
 from gato.tokenizers.text import TextTokenizer, default_model_path, default_tokenizer
@@ -49,7 +49,7 @@ Last paragraph.
 
 
 def test_default_model_is_shipped_with_32000_pieces():
-    assert default_model_path() == REPO / "tokenizers" / "gato_sp32k.model"
+    assert default_model_path() == REPO / "gato" / "tokenizers" / "assets" / "gato_sp32k.model"
     assert default_model_path().is_file()
     assert default_tokenizer().vocab_size == 32_000
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gato import cli
-from gato.train import testing
+from gato.testing import train as testing
 
 COMMON = ["train.total_steps=6", "train.checkpoint_every=2", "train.log_every=1",
           "train.seq_len=32", "train.peak_flops_per_device=1e9",
@@ -55,7 +55,7 @@ def test_cli_trains_and_resumes_exactly_after_kill_9_and_sigterm(tmp_path):
     assert sorted(per_task) == sorted(expected)
 
     killed = tmp_path / "killed"
-    slow = ["eval.callbacks=('gato.train.testing:slow_down',)", "train.eval_every=1"]
+    slow = ["evaluators={'slow': {'type': 'sleep', 'every': 1}}"]
     proc = testing.gato_train(train_args(killed, COMMON + slow), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     wait_for(killed / "checkpoints" / "2", proc)
@@ -63,7 +63,7 @@ def test_cli_trains_and_resumes_exactly_after_kill_9_and_sigterm(tmp_path):
     assert proc.wait() == -signal.SIGKILL
 
     # Resume; SIGTERM during the first step's callback: the next step finishes, saves, returns.
-    term = ["eval.callbacks=('gato.train.testing:sigterm_once',)", "train.eval_every=1"]
+    term = ["evaluators={'drill': {'type': 'sigterm', 'every': 1}}"]
     assert cli.main(["train", *train_args(killed, COMMON + term)]) == 0
     starts = [r["step"] for r in testing.read_jsonl(killed / "metrics.jsonl")
               if "perf/peak_flops" in r]
@@ -80,6 +80,7 @@ def test_cli_trains_and_resumes_exactly_after_kill_9_and_sigterm(tmp_path):
 
 @pytest.mark.slow
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    from gato.model import build
     from gato.train import checkpoint, setup
     from gato.train.loop import train_and_evaluate
     from gato.train.optimizer import make_optimizer
@@ -89,7 +90,7 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
         "train.checkpoint_every=1")
     with pytest.raises(FloatingPointError, match="at step 2.*last good checkpoint: step 1"):
         train_and_evaluate(config, tmp_path)
-    model, _ = setup.setup_model(config.model)
+    model, _ = build.build_model(config.model)
     mesh, rules = setup.setup_mesh(config)
     tx, _ = make_optimizer(config.optimizer, config.train.total_steps)
     abstract = setup.setup_state(model, tx, mesh, rules, config.train.seq_len).abstract
@@ -136,8 +137,8 @@ def test_losses_agree_on_1_2_4_and_8_devices_with_data_and_fsdp_axes(tmp_path):
              "2": {"num_devices": 2, "axes": [("data", -1), ("fsdp", 1)]},
              "4fsdp": {"num_devices": 4, "axes": [("data", 1), ("fsdp", -1)]},
              "8": {"num_devices": 8, "axes": [("data", -1), ("fsdp", 2)]}}
-    code = ("import json; from gato.train import testing; print(json.dumps(testing.mesh_losses("
-            f"{cases!r}, {SMALL!r}, {str(tmp_path)!r})))")
+    code = ("import json; from gato.testing import train as testing; "
+            f"print(json.dumps(testing.mesh_losses({cases!r}, {SMALL!r}, {str(tmp_path)!r})))")
     result = testing.last_json_line(testing.run_python(code, num_devices=8, timeout=600))
     reference = result["1"]
     assert sorted(reference) == ["1", "2"]

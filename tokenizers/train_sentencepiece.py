@@ -1,9 +1,9 @@
 """Trains the project's 32,000-piece SentencePiece model on the default text corpus.
 
-    .venv/bin/python tokenizers/train_sentencepiece.py --output tokenizers/gato_sp32k.model
+    .venv/bin/python tokenizers/train_sentencepiece.py   # writes gato/tokenizers/assets/
 
-The corpus is the training split of `gato.data.text_corpus.load_documents()` (the Python 3.11
-documentation from the Debian package python3.11-doc); each non-empty line is one training
+The corpus is the training split of `gato.data.formats.text_corpus.load_documents()` (the Python
+3.11 documentation from the Debian package python3.11-doc); each non-empty line is one training
 sentence. The settings make the model deterministic and lossless:
 
 - BPE model, vocab exactly 32,000 (ids [0, 32000) as in Gato); unk=0, bos=1, eos=2, no pad;
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from gato.data import text_corpus
+from gato.data.formats import text_corpus
 
 VOCAB_SIZE = 32_000
 SEED = 0
@@ -30,6 +30,9 @@ SEED = 0
 def training_sentences(documents: list[str]) -> list[str]:
     """Non-empty lines of the documents, in order (a line is a paragraph or a line of code)."""
     return [line for doc in documents for line in doc.splitlines() if line.strip()]
+
+
+SHIPPED_MODEL = Path(__file__).parents[1] / "gato" / "tokenizers" / "assets" / "gato_sp32k.model"
 
 
 def train(output: Path, root: Path, vocab_size: int = VOCAB_SIZE, threads: int = 1) -> Path:
@@ -68,7 +71,8 @@ def train(output: Path, root: Path, vocab_size: int = VOCAB_SIZE, threads: int =
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "gato_sp32k.model")
+    parser.add_argument("--output", type=Path, default=SHIPPED_MODEL,
+                        help="where to write the model (default: the package's shipped copy)")
     parser.add_argument("--root", type=Path, default=text_corpus.DEFAULT_ROOT,
                         help="folder of *.rst.txt sources (default: python3.11-doc's)")
     parser.add_argument("--vocab_size", type=int, default=VOCAB_SIZE)

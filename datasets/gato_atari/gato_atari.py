@@ -1,18 +1,10 @@
-"""gato_atari: expert episodes of every atari task in the RLDS layout, one config per task.
+"""gato_atari: the TFDS builder of the project's atari episodes, for the `tfds` tooling.
 
-Build (the `tfds` CLI needs TensorFlow, so use the project's equivalent):
-    python -m gato.data.generate --suite atari --episodes 100 --data-dir ~/tensorflow_datasets
-or from Python:
-    GatoAtari(config="TASK", data_dir=DIR, episodes=100, workers=8).download_and_prepare()
-Read: `gato.data.rlds.load_episodes("TASK", DIR)`.
+The builder ships inside the installed package (`gato.data.recording.builders`); this folder is
+its public TFDS entry. Build with `gato generate --suite atari --data-dir DIR` (the `tfds build`
+CLI needs TensorFlow, which the project does not install).
 """
 
-from gato.data import builder
+from gato.data.recording.builders import GatoAtari
 
-
-class GatoAtari(builder.GatoEpisodeBuilder):
-    """RLDS episodes of the atari suite, rolled out by the project's scripted experts."""
-
-    name = "gato_atari"
-    suite = "atari"
-    BUILDER_CONFIGS = builder.task_configs("atari")
+__all__ = ["GatoAtari"]

@@ -1,18 +1,10 @@
-"""gato_control: expert episodes of every control task in the RLDS layout, one config per task.
+"""gato_control: the TFDS builder of the project's control episodes, for the `tfds` tooling.
 
-Build (the `tfds` CLI needs TensorFlow, so use the project's equivalent):
-    python -m gato.data.generate --suite control --episodes 100 --data-dir ~/tensorflow_datasets
-or from Python:
-    GatoControl(config="TASK", data_dir=DIR, episodes=100, workers=8).download_and_prepare()
-Read: `gato.data.rlds.load_episodes("TASK", DIR)`.
+The builder ships inside the installed package (`gato.data.recording.builders`); this folder is
+its public TFDS entry. Build with `gato generate --suite control --data-dir DIR` (the `tfds build`
+CLI needs TensorFlow, which the project does not install).
 """
 
-from gato.data import builder
+from gato.data.recording.builders import GatoControl
 
-
-class GatoControl(builder.GatoEpisodeBuilder):
-    """RLDS episodes of the control suite, rolled out by the project's scripted experts."""
-
-    name = "gato_control"
-    suite = "control"
-    BUILDER_CONFIGS = builder.task_configs("control")
+__all__ = ["GatoControl"]

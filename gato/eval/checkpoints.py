@@ -16,7 +16,7 @@ import jax
 
 from gato.envs.registry import Task
 from gato.envs.returns import check_model as check_returns
-from gato.model import Gato, ModelConfig, get_model_config
+from gato.model import Gato, ModelConfig, build
 from gato.tokenizers.timestep import action_token_range
 from gato.tokenizers.vocab import RETURN_VOCAB_SIZE, VOCAB_SIZE
 
@@ -75,7 +75,7 @@ def model_config_from(config: dict, source: pathlib.Path) -> ModelConfig:
     if not isinstance(model, dict) or "name" not in model:
         raise CheckpointError(f"{source}/config.json has no model.name")
     try:
-        return get_model_config(model["name"], **dict(model.get("overrides") or {}))
+        return build.model_config_from(model)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{source}/config.json: bad model section {model}: {e}") from e
 
@@ -84,11 +84,9 @@ def abstract_params(model_config: ModelConfig) -> Any:
     """ShapeDtypeStructs of the (unboxed) params, on the first local device."""
     import flax.linen as nn
 
-    from gato.train.setup import example_batch
-
     model = Gato(model_config)
     shapes = jax.eval_shape(lambda r: nn.unbox(model.init(
-        {"params": r, "patch_pos": r}, example_batch(1, 8), train=False)["params"]),
+        {"params": r, "patch_pos": r}, build.example_batch(1, 8), train=False)["params"]),
         jax.random.PRNGKey(0))
     sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding),

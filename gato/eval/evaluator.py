@@ -28,6 +28,7 @@ from gato.eval.config import return_conditioning_options, validate
 from gato.eval.prompts import PromptSource, load_prompt_source
 from gato.eval.returns import ReturnConditioning, dataset_returns, initial_return
 from gato.eval.rollout import run_batch
+from gato.train import evaluators
 
 log = logging.getLogger(__name__)
 
@@ -206,26 +207,20 @@ class Evaluator:
 
 
 
-_CALLBACK_EVALUATORS: dict[int, Evaluator] = {}
+@evaluators.register("rollout")
+def rollout_evaluator(config: ml_collections.ConfigDict, options: Mapping[str, Any],
+                      workdir: pathlib.Path) -> Evaluator:
+    """The "rollout" in-training evaluator: the Evaluator of `config.eval`'s settings (updated
+    with `options`) on `config.model`; reports go to `workdir/eval/step_N/`."""
+    from gato.eval.config import default_eval_config
+    from gato.model.build import build_model
 
-
-def train_callback(params: Any, step: int, config: ml_collections.ConfigDict
-                   ) -> dict[str, float]:
-    """Periodic evaluation from the train loop: list "gato.eval.evaluator:train_callback" in
-    config.eval.callbacks. Settings: default_eval_config() updated with the keys of config.eval;
-    reports go under config.eval.workdir when set (else metrics only)."""
-    key = id(config)
-    if key not in _CALLBACK_EVALUATORS:
-        from gato.eval.config import default_eval_config
-        from gato.train.setup import setup_model
-
-        eval_config = default_eval_config()
-        for name, value in config.get("eval", {}).items():
-            if name in eval_config:
-                eval_config[name] = value
-        model, _ = setup_model(config.model)
-        returns_config = config.get("data", {}).get("returns")
-        _CALLBACK_EVALUATORS[key] = Evaluator(eval_config, model,
-                                              workdir=config.eval.get("workdir") or None,
-                                              returns_config=returns_config)
-    return _CALLBACK_EVALUATORS[key].run(params, step)
+    eval_config = default_eval_config()
+    for name, value in {**dict(config.get("eval") or {}), **dict(options)}.items():
+        if name not in eval_config:
+            raise ValueError(f"rollout evaluator: unknown eval setting {name!r}; "
+                             f"known: {', '.join(sorted(eval_config))}")
+        eval_config[name] = value
+    model, _ = build_model(config.model)
+    return Evaluator(eval_config, model, workdir=workdir,
+                     returns_config=(config.get("data") or {}).get("returns"))

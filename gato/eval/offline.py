@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gato.data import windows
+from gato.data.pipeline import windows
 from gato.envs.returns import task_spec
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.continuous import bin_centers
@@ -172,7 +172,7 @@ def _tasks(names: str | None, config: dict) -> Sequence[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gato.data.rlds import load_episodes
+    from gato.data.formats import load_episodes
     from gato.eval import checkpoints
     from gato.model import Gato
 

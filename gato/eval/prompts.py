@@ -2,8 +2,8 @@
 to the agent before its own episode.
 
 Modes: "none"; "start": the first `num_tokens` tokens of a demonstration; "end": its last
-`num_tokens` tokens (goal conditioning: the demonstration's final states). Demonstrations are
-RLDS episodes (`gato.data.episodes.Episode`); the final RLDS step, which carries no action, is
+`num_tokens` tokens (goal conditioning: the demonstration's final states). Demonstrations are RLDS
+episodes (`gato.data.formats.episodes.Episode`); the final RLDS step, which carries no action, is
 left out. The demonstration for an evaluation episode is chosen by that episode's seed, so prompts
 do not depend on how episodes are batched. With a spec that has return tokens, each timestep of
 the demonstration carries its own return-to-go (as training prompts do).
@@ -102,10 +102,10 @@ def load_prompt_source(task: Task, mode: str, num_tokens: int, data_dir: str | N
     """
     if mode == "none":
         return None
-    from gato.data import rlds
+    from gato.data import formats
 
     try:
-        episodes = rlds.load_episodes(task.name, data_dir or None, split)
+        episodes = formats.load_episodes(task.name, data_dir or None, split)
     except Exception as e:
         raise FileNotFoundError(
             f"cannot read demonstrations of task {task.name!r} (data_dir={data_dir!r}, "

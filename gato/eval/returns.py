@@ -186,8 +186,8 @@ def initial_return(target: ReturnTarget, task_name: str,
 
 def dataset_returns(task_name: str, data_dir: str | None, split: str = "train") -> np.ndarray:
     """float64 [episodes]: the return of every episode of the task's RLDS dataset."""
-    from gato.data import rlds
+    from gato.data import formats
 
-    episodes = rlds.load_episodes(task_name, data_dir or None, split)
+    episodes = formats.load_episodes(task_name, data_dir or None, split)
     return np.array([float(np.sum(episodes[i]["reward"], dtype=np.float64))
                      for i in range(len(episodes))])

@@ -1,9 +1,10 @@
 """Text tokenizer: the project's 32,000-piece SentencePiece model (Gato, Reed et al. 2022, 2.1).
 
-The model `tokenizers/gato_sp32k.model` is shipped in the repository and trained by
-`tokenizers/train_sentencepiece.py` on the default corpus (`gato.data.text_corpus`). It has byte
-fallback, identity normalization and keeps whitespace, so `decode(encode(s)) == s` for any string.
-Special ids: <unk> 0, <s> (BOS) 1, </s> (EOS) 2; all ids are in [0, 32000).
+The model ships inside the package (`gato/tokenizers/assets/gato_sp32k.model`, package data) and is
+trained by the recipe `tokenizers/train_sentencepiece.py` of the repository on the default corpus
+(`gato.data.formats.text_corpus`). It has byte fallback, identity normalization and keeps
+whitespace, so `decode(encode(s)) == s` for any string. Special ids: <unk> 0, <s> (BOS) 1, </s>
+(EOS) 2; all ids are in [0, 32000).
 
 Document convention: `tokenize_document(text)` is encode(text) followed by one EOS (no BOS), so
 in packed windows the EOS marks where a document ends and the next begins; every token, EOS
@@ -11,24 +12,26 @@ included, is a loss target (text targets count in Gato's objective).
 """
 
 import functools
+import importlib.resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sentencepiece as spm
 
-import gato
 from gato.tokenizers import sequence
 from gato.tokenizers.sequence import Modality, TokenSequence
 from gato.tokenizers.vocab import TEXT_VOCAB_SIZE
 
 MODEL_NAME = "gato_sp32k.model"
-TRAIN_COMMAND = "python tokenizers/train_sentencepiece.py --output tokenizers/gato_sp32k.model"
+TRAIN_COMMAND = ("python tokenizers/train_sentencepiece.py "
+                 "--output gato/tokenizers/assets/gato_sp32k.model")
 
 
 def default_model_path() -> Path:
-    """The shipped model: <repo>/tokenizers/gato_sp32k.model, found from the package's source."""
-    return Path(gato.__file__).resolve().parents[1] / "tokenizers" / MODEL_NAME
+    """The shipped model, package data of `gato.tokenizers` (assets/gato_sp32k.model)."""
+    resource = importlib.resources.files("gato.tokenizers") / "assets" / MODEL_NAME
+    return Path(str(resource))
 
 
 class TextTokenizer:

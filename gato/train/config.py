@@ -7,6 +7,7 @@ can be (8, 1e-4, True, [("data", -1)]) and kept as strings otherwise.
 """
 
 import ast
+import importlib.resources
 import importlib.util
 import pathlib
 from collections.abc import Sequence
@@ -15,12 +16,33 @@ from typing import Any
 import ml_collections
 
 
-def load_config(spec: str) -> ml_collections.ConfigDict:
-    """Loads `path.py[:arg]`; raises FileNotFoundError / ValueError naming the file."""
-    path_text, _, arg = spec.partition(":")
+def packaged_configs() -> list[str]:
+    """Names of the experiment configs shipped with the package (the repo's experiments/)."""
+    try:
+        folder = importlib.resources.files("gato.experiments")
+    except ModuleNotFoundError:
+        return []
+    return sorted(f.name for f in folder.iterdir() if f.name.endswith(".py")
+                  and not f.name.startswith("_"))
+
+
+def config_path(path_text: str) -> pathlib.Path:
+    """A config file by path, else a packaged config by name ("gato_cpu" or "gato_cpu.py")."""
     path = pathlib.Path(path_text)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {path_text!r} not found")
+    if path.is_file():
+        return path
+    name = path_text if path_text.endswith(".py") else f"{path_text}.py"
+    if "/" not in path_text and name in packaged_configs():
+        return pathlib.Path(str(importlib.resources.files("gato.experiments") / name))
+    raise FileNotFoundError(f"config file {path_text!r} not found (packaged configs: "
+                            f"{', '.join(packaged_configs()) or 'none'})")
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+    """Loads `path.py[:arg]` (or a packaged config by name); raises FileNotFoundError /
+    ValueError naming the file."""
+    path_text, _, arg = spec.partition(":")
+    path = config_path(path_text)
     module_spec = importlib.util.spec_from_file_location(f"gato_experiment_{path.stem}", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)

@@ -9,7 +9,6 @@ finishes, the state is saved, the loop returns).
 
 import contextlib
 import functools
-import importlib
 import logging
 import pathlib
 import signal
@@ -22,7 +21,9 @@ import numpy as np
 import tqdm
 
 from gato.envs.returns import check_model as check_returns
+from gato.model.build import build_model
 from gato.train import checkpoint as ckpt
+from gato.train import evaluators as evaluators_lib
 from gato.train import mesh as mesh_lib
 from gato.train import metrics as metrics_lib
 from gato.train import positions
@@ -59,15 +60,6 @@ class StopRequest:
         from jax.experimental import multihost_utils
 
         return bool(np.any(multihost_utils.process_allgather(np.array(self.requested))))
-
-
-def run_eval_callbacks(config: Any, params: Any, step: int) -> dict[str, float]:
-    """Calls each "module:function" of config.eval.callbacks with (params, step, config)."""
-    out: dict[str, float] = {}
-    for target in config.get("eval", {}).get("callbacks", ()):
-        module_name, _, attr = target.partition(":")
-        out |= getattr(importlib.import_module(module_name), attr)(params, step, config)
-    return out
 
 
 def peak_flops(config: Any) -> float:
@@ -164,12 +156,13 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     workdir = pathlib.Path(workdir)
     tc = config.train
     # ---------------------------------------------------------------- set-up
-    model, model_config = setup_lib.setup_model(config.model)
+    model, model_config = build_model(config.model)
     setup_lib.check_context(tc.seq_len, model_config.max_len)
     check_returns(config.data.get("returns"), model_config.return_tokens)
     mesh, rules = setup_lib.setup_mesh(config)
     tx, schedule = make_optimizer(config.optimizer, tc.total_steps)
     state_setup = setup_lib.setup_state(model, tx, mesh, rules, tc.seq_len)
+    evaluators = evaluators_lib.build(config, workdir)
     data_iter = setup_lib.setup_data(config, mesh)
     checkpointer = ckpt.Checkpointer(workdir / "checkpoints", tc.keep_checkpoints)
     ckpt.write_config(workdir / "checkpoints", config)
@@ -241,8 +234,9 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
                     report(*pending)
                     pending = None
                     checkpointer.save(state, data_iter.get_state())
-                if tc.get("eval_every") and step % tc.eval_every == 0:
-                    writer.write(step, run_eval_callbacks(config, state.params, step))
+                for scheduled in evaluators:
+                    if scheduled.due(step):
+                        writer.write(step, scheduled.evaluator.run(state.params, step))
                 if stopping:
                     logging.warning("stopped by signal after step %d (checkpoint saved)", step)
                     break

@@ -8,11 +8,10 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.sharding import Mesh
 
-from gato.data import sources
-from gato.tokenizers import sequence as seqlib
+from gato.data.pipeline import sources
+from gato.model.build import example_batch
 from gato.train import checkpoint as ckpt
 from gato.train import mesh as mesh_lib
 from gato.train.step import TrainState
@@ -25,15 +24,6 @@ class StateSetup:
     abstract: TrainState  # ShapeDtypeStructs carrying their shardings
     shardings: TrainState  # NamedShardings
     init: Callable[[jax.Array], TrainState]  # jitted rng -> sharded fresh state
-
-
-def setup_model(model_config: Any) -> tuple[Any, Any]:
-    """Returns (Gato module, ModelConfig) from config.model (name + overrides)."""
-    from gato.model import Gato, get_model_config
-
-    overrides = dict(model_config.get("overrides") or {})
-    config = get_model_config(model_config.name, **overrides)
-    return Gato(config), config
 
 
 def check_context(seq_len: int, max_len: int) -> None:
@@ -61,14 +51,6 @@ def setup_data(config: Any, mesh: Mesh) -> Any:
         config.data, batch_size=mesh_lib.per_host_batch_size(config.train.batch_size, mesh),
         seq_len=config.train.seq_len, seed=config.train.seed,
         process_index=jax.process_index(), process_count=jax.process_count())
-
-
-def example_batch(batch_size: int, seq_len: int) -> dict[str, np.ndarray]:
-    """An all-padding batch with the training layout (for init and shape inference)."""
-    seq = seqlib.empty(seq_len)
-    batch = {k: np.broadcast_to(v, (batch_size, *v.shape)).copy() for k, v in seq.items()}
-    batch["task_id"] = np.zeros((batch_size,), np.int32)
-    return batch
 
 
 def setup_state(model: Any, tx: Any, mesh: Mesh, rules: tuple, seq_len: int) -> StateSetup:

@@ -1,18 +1,18 @@
 """Resolves a data config to per-task data: the registry's tasks, their RLDS episodes, the text.
 
-Control and Atari tasks read their episodes with `gato.data.rlds.load_episodes(task, data_dir,
+Control and Atari tasks read their episodes with `gato.data.formats.load_episodes(task, data_dir,
 split)` (random access, nothing loaded up front). Text tasks share one packed corpus: the documents
-of data_config.text ("pydocs": `gato.data.text_corpus`, its deterministic train/validation split;
-otherwise a prepared TFDS text dataset read by `gato.data.rlds.load_text_documents`), tokenized
-with the default SentencePiece model and cut into seq_len chunks. With data.returns enabled a
-task's spec carries its return tokens (`gato.envs.returns.task_spec`).
+of data_config.text ("pydocs": `gato.data.formats.text_corpus`, its deterministic train/validation
+split; otherwise a prepared TFDS text dataset read by `gato.data.formats.load_text_documents`),
+tokenized with the default SentencePiece model and cut into seq_len chunks. With data.returns
+enabled a task's spec carries its return tokens (`gato.envs.returns.task_spec`).
 """
 
 from collections.abc import Mapping
 from typing import Any
 
-from gato.data.examples import TaskData
-from gato.data.windows import TextChunks
+from gato.data.pipeline.examples import TaskData
+from gato.data.pipeline.windows import TextChunks
 
 
 def _weight(weights: Mapping[str, Any] | None, key: str) -> float:
@@ -23,14 +23,14 @@ def load_text_documents(name: str, split: str, data_dir: str | None = None,
                         max_documents: int | None = None) -> list[str]:
     """Documents of corpus `name` for `split` ("train" or anything else = validation)."""
     if name == "pydocs":
-        from gato.data import text_corpus
+        from gato.data.formats import text_corpus
 
         train, validation = text_corpus.split(text_corpus.load_documents())
         documents = train if split == "train" else validation
     else:
-        from gato.data import rlds
+        from gato.data import formats
 
-        source = rlds.load_text_documents(name, data_dir, split)
+        source = formats.load_text_documents(name, data_dir, split)
         n = len(source) if max_documents is None else min(len(source), int(max_documents))
         documents = [source[i] for i in range(n)]
     return documents if max_documents is None else documents[: int(max_documents)]
@@ -46,7 +46,7 @@ def text_chunks(documents: list[str], seq_len: int) -> TextChunks:
 
 def resolve_tasks(data_config: Any, seq_len: int) -> list[TaskData]:
     """TaskData for every selected task with a positive weight (zero-weight tasks are not read)."""
-    from gato.data import rlds
+    from gato.data import formats
     from gato.envs import registry, returns
 
     split = data_config.get("split", "train")
@@ -68,7 +68,7 @@ def resolve_tasks(data_config: Any, seq_len: int) -> list[TaskData]:
             resolved.append(TaskData(task.name, task.suite, chunks=chunks,
                                      where=f"text corpus {data_config.get('text', 'pydocs')!r}"))
         else:
-            episodes = rlds.load_episodes(task.name, data_dir, split)
+            episodes = formats.load_episodes(task.name, data_dir, split)
             spec = returns.task_spec(task, data_config.get("returns"))
             resolved.append(TaskData(task.name, task.suite, spec=spec, episodes=episodes,
                                      where=f"data_dir {data_dir}, split {split!r}",

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.data import mixture, prompting, windows
+from gato.data.pipeline import mixture, prompting, windows
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.spec import TimestepSpec
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 SOURCES: dict[str, str] = {
-    "synthetic": "gato.data.synthetic:make_iterator",
-    "mixture": "gato.data.pipeline:make_iterator",
+    "synthetic": "gato.data.pipeline.synthetic:make_iterator",
+    "mixture": "gato.data.pipeline.loader:make_iterator",
 }
 
 

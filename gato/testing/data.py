@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from dm_env import specs
 
-from gato.data import tfrecord
+from gato.data.formats import tfrecord
 from gato.envs.registry import Task
 from gato.tokenizers.spec import TimestepSpec
 

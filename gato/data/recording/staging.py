@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.data.episodes import STEP_KEYS, Episode
+from gato.data.formats.episodes import STEP_KEYS, Episode
 
 TMP_MARK = ".tmp-"
 

@@ -1,8 +1,8 @@
 """Parallel, resumable generation of staged episode shards (the engine of `gato generate`).
 
 Episodes are rolled out in spawned worker processes (MuJoCo / ALE live in the workers), one staged
-shard per job (see `gato.data.staging`). Episode i of a task is seeded by (seed, task, i) alone,
-so any number of workers gives the same data, and a rerun regenerates only missing or corrupt
+shard per job (see `gato.data.recording.staging`). Episode i of a task is seeded by (seed, task, i)
+alone, so any number of workers gives the same data, and a rerun regenerates only missing or corrupt
 shards.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from gato.data import episodes as episodes_lib
-from gato.data import staging
+from gato.data.formats import episodes as episodes_lib
+from gato.data.recording import record, staging
 from gato.envs import registry
 
 
@@ -93,7 +93,7 @@ def generate_shard(job: tuple[RunConfig, staging.Shard]) -> dict[str, Any]:
             noise = (ExecutionNoise(task.spec, config.action_noise,
                                     correlation=config.noise_correlation)
                      if config.action_noise else None)
-            episodes.append(episodes_lib.record_episode(env, policy, seed,
+            episodes.append(record.record_episode(env, policy, seed,
                                                         config.max_episode_steps, noise))
         finally:
             env.close()

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from gato.data.examples import TaskData
-from gato.data.windows import TextChunks
+from gato.data.pipeline.examples import TaskData
+from gato.data.pipeline.windows import TextChunks
 from gato.tokenizers.spec import TimestepSpec
 
 CONTROL_SPEC = TimestepSpec(

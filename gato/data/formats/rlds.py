@@ -1,12 +1,10 @@
-"""Readers: the project's RLDS datasets, RL Unplugged's, and TFDS text corpora, as numpy.
+"""The RLDS format as numpy: prepared TFDS dataset directories and their episodes.
 
-    source = load_episodes("cartpole-swingup", "~/tensorflow_datasets")
-    len(source); episode = source[3]   # an Episode (see gato.data.episodes)
-
-`load_episodes` finds `<data_dir>/gato_<suite>/<task>/<version>/` (written by `gato generate`);
-a name "rlu_control_suite/cartpole_swingup" or "rlu_atari/Pong_run_1" reads RL Unplugged instead
-(see `gato.data.rlu`). Sources are random access (len, [i]) and picklable, so they serve as grain
-`RandomAccessDataSource`s; they open their files lazily in each process.
+`EpisodeSource` reads one split of a prepared array_record RLDS dataset (the project's own,
+`<data_dir>/gato_<suite>/<task>/<version>/`, written by `gato generate`). Sources are random
+access (len, [i] -> Episode, see `gato.data.formats.episodes`) and picklable, so they serve as
+grain `RandomAccessDataSource`s; they open their files lazily in each process. Which dataset a
+task name reads is decided by `gato.data.formats.load`.
 """
 
 import json
@@ -16,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from gato.data import episodes as episodes_lib
-from gato.data.episodes import Episode
+from gato.data.formats import episodes as episodes_lib
+from gato.data.formats.episodes import Episode
+from gato.tokenizers.timestep import flatten as flatten_observation  # the tokenizers' rule
 
 
 def data_root(data_dir: str | Path | None) -> Path:
@@ -91,7 +90,7 @@ def _stacked_steps(steps: Any, steps_feature: Any) -> dict[str, Any]:
                if k != "observation"}
     first = rows[0]["observation"]
     if isinstance(first, dict):
-        flat = [episodes_lib.flatten_observation(r["observation"]) for r in rows]
+        flat = [flatten_observation(r["observation"]) for r in rows]
         stacked["observation"] = {k: np.stack([o[k] for o in flat]) for k in flat[0]}
     else:
         stacked["observation"] = np.stack([r["observation"] for r in rows])
@@ -108,7 +107,7 @@ def steps_to_episode(steps: Any, steps_feature: Any = None) -> Episode:
         raise ValueError("episode has no steps")
     stacked = _stacked_steps(steps, steps_feature)
     observation = stacked["observation"]
-    observation = (episodes_lib.flatten_observation(observation)
+    observation = (flatten_observation(observation)
                    if isinstance(observation, dict) else {"pixels": observation})
     episode = {"observation": {k: observation[k] for k in sorted(observation)}}
     for key in episodes_lib.STEP_KEYS:
@@ -167,63 +166,3 @@ class EpisodeSource:
 
     def __repr__(self) -> str:
         return f"EpisodeSource({str(self.builder_dir)!r}, split={self.split!r})"
-
-
-def load_episodes(task_name: str, data_dir: str | Path | None,
-                  split: str = "train") -> episodes_lib.EpisodeSourceLike:
-    """The episodes of `task_name` (or an RL Unplugged "rlu_*/config" name) in data_dir.
-
-    data_dir None means TFDS's default. The project's dataset (`gato_<suite>/<task>`) is used if
-    prepared; otherwise a prepared rlu_control_suite dataset of the same task (same observation
-    keys). rlu_atari frames (84x84 grayscale) differ from the project's Atari frames, so those are
-    read only when named explicitly. Returns a random-access source (len, [i] -> Episode).
-    """
-    from gato.data import rlu
-
-    if task_name.startswith("rlu_"):
-        return rlu.load_rlu_episodes(task_name, data_dir, split)
-    root = data_root(data_dir)
-    found = sorted(p.relative_to(root).as_posix() for p in root.glob(f"gato_*/{task_name}"))
-    if not found and root.exists():
-        control = [n for n in rlu.prepared(root).get(task_name, [])
-                   if n.startswith("rlu_control_suite/")]
-        if control:
-            return rlu.load_rlu_episodes(control[0], root, split)
-    candidates = found or [f"gato_control/{task_name}", f"gato_atari/{task_name}"]
-    return EpisodeSource(find_builder_dir(root, candidates), split)
-
-
-class TextSource:
-    """Random access to the documents (str) of a TFDS text corpus split."""
-
-    def __init__(self, source: Any, field: str):
-        self.source = source
-        self.field = field
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def __getitem__(self, i: int) -> str:
-        value = self.source[i][self.field]
-        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def load_text_documents(name: str, data_dir: str | Path | None, split: str = "train",
-                        field: str = "text") -> TextSource:
-    """Documents of a prepared TFDS text corpus ("lm1b", "c4/en", "wikipedia/20230601.en").
-
-    array_record datasets are read through TFDS's data source, tfrecord ones through
-    `gato.data.tfrecord` (no TensorFlow either way).
-    """
-    builder_dir = find_builder_dir(data_dir, [name])
-    fmt = file_format(builder_dir)
-    if fmt == "array_record":
-        source = EpisodeSource(builder_dir, split).examples()
-    elif fmt == "tfrecord":
-        from gato.data import tfrecord
-
-        source = tfrecord.TfdsRecordSource(builder_dir, split)
-    else:
-        raise ValueError(f"{builder_dir} is stored as {fmt!r}; only array_record and tfrecord "
-                         "are readable without TensorFlow")
-    return TextSource(source, field)

@@ -1,10 +1,11 @@
 """RL Unplugged (`rlu_atari`, `rlu_control_suite` in TFDS) as Episodes, without TensorFlow.
 
-The user prepares them with TFDS (`tfds.load("rlu_atari/Pong_run_1")`, which stores tfrecord
-files of serialized tf.train.Example); this module reads the prepared directory: features from its
-features.json, records through `gato.data.tfrecord`, images decoded by TFDS with PIL. Episodes
-come out in the project's layout (`gato.data.episodes`): rlu_control_suite's nested observation
-dict keeps its keys, rlu_atari's single 84x84x1 grayscale frame becomes observation "pixels".
+The user prepares them with TFDS (`tfds.load("rlu_atari/Pong_run_1")`, which stores tfrecord files
+of serialized tf.train.Example); this module reads the prepared directory: features from its
+features.json, records through `gato.data.formats.tfrecord`, images decoded by TFDS with PIL.
+Episodes come out in the project's layout (`gato.data.formats.episodes`): rlu_control_suite's nested
+observation dict keeps its keys, rlu_atari's single 84x84x1 grayscale frame becomes observation
+"pixels".
 
 Names map to the project's task names: rlu_control_suite/cartpole_swingup -> "cartpole-swingup",
 rlu_atari/Pong_run_1 -> "pong", rlu_atari/BeamRider_run_3 -> "beam_rider".
@@ -14,8 +15,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gato.data import rlds, tfrecord
-from gato.data.episodes import Episode
+from gato.data.formats import rlds, tfrecord
+from gato.data.formats.episodes import Episode
 
 DATASETS = ("rlu_atari", "rlu_control_suite")
 CONTROL_DOMAINS = ("cartpole", "cheetah", "finger", "fish", "humanoid", "manipulator", "walker")

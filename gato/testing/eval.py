@@ -122,7 +122,7 @@ def tiny_model(seed: int = 0, **overrides):
     import jax
 
     from gato.model import Gato, get_model_config
-    from gato.train.setup import example_batch
+    from gato.model.build import example_batch
 
     config = get_model_config("tiny", **{"max_len": 128, **overrides})
     model = Gato(config)

@@ -1,20 +1,23 @@
 """Test helpers for the trainer (kept in the package: tests run with --import-mode=importlib).
 
-Tiny configs, metrics readers, subprocess runners with N host-platform CPU devices, and an eval
-callback that slows a run down so a test can kill it mid-flight.
+Tiny configs, metrics readers, subprocess runners with N host-platform CPU devices, and two
+in-training evaluator drills ("sleep", "sigterm") for kill and preemption tests.
 """
 
 import json
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ml_collections
+
+from gato.train import evaluators
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / "experiments" / "synthetic_tiny.py"
@@ -90,13 +93,6 @@ def last_json_line(text: str) -> dict[str, Any]:
     raise ValueError(f"no JSON line in output:\n{text[-2000:]}")
 
 
-def slow_down(params: Any, step: int, config: Any) -> dict[str, float]:
-    """Eval callback: sleeps `config.eval.sleep_s` seconds so a test can kill the run."""
-    del params, step
-    time.sleep(float(config.eval.get("sleep_s", 1.0)))
-    return {}
-
-
 def read_jsonl(path: str | pathlib.Path) -> list[dict[str, Any]]:
     from gato.train.metrics import read_jsonl as read
 
@@ -109,15 +105,31 @@ def leaves(tree: Any) -> list[Any]:
     return jax.tree.leaves(tree)
 
 
-_SIGNALLED: list[int] = []
+@evaluators.register("sleep")
+class SleepEvaluator:
+    """Test drill: sleeps `options["seconds"]` (default 1) per run, so a test can kill the run."""
+
+    def __init__(self, config: Any, options: Mapping[str, Any], workdir: pathlib.Path):
+        del config, workdir
+        self.seconds = float(options.get("seconds", 1.0))
+
+    def run(self, params: Any, step: int) -> dict[str, float]:
+        del params, step
+        time.sleep(self.seconds)
+        return {}
 
 
-def sigterm_once(params: Any, step: int, config: Any) -> dict[str, float]:
-    """Eval callback: sends this process SIGTERM the first time it runs (preemption drill)."""
-    import signal
+@evaluators.register("sigterm")
+class SigtermEvaluator:
+    """Test drill: sends this process SIGTERM the first time it runs (preemption)."""
 
-    del params, config
-    if not _SIGNALLED:
-        _SIGNALLED.append(step)
-        os.kill(os.getpid(), signal.SIGTERM)
-    return {}
+    def __init__(self, config: Any, options: Mapping[str, Any], workdir: pathlib.Path):
+        del config, options, workdir
+        self.signalled_at: int | None = None
+
+    def run(self, params: Any, step: int) -> dict[str, float]:
+        del params
+        if self.signalled_at is None:
+            self.signalled_at = step
+            os.kill(os.getpid(), signal.SIGTERM)
+        return {}

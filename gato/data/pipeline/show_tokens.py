@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from gato.data import text_corpus
+from gato.data.formats import text_corpus
 from gato.tokenizers import continuous, image, sequence
 from gato.tokenizers.sequence import Modality
 from gato.tokenizers.spec import TimestepSpec

@@ -1,17 +1,16 @@
 """`gato generate`: expert (or random) episodes -> staged shards -> TFDS RLDS datasets.
 
     gato generate --suite control --episodes 100 --data-dir ~/tensorflow_datasets --workers 8
-    python -m gato.data.generate --tasks cartpole-swingup --episodes 10 --data-dir /tmp/tfds
+    gato generate --tasks cartpole-swingup --episodes 10 --data-dir /tmp/tfds
 
 Shards are staged in `<data-dir>/staging/gato_<suite>/<task>/<policy>-seed<S>-cap<K>/` and
-generated in parallel by `gato.data.generation` (a rerun only regenerates missing or corrupt
+generated in parallel by `gato.data.recording.jobs` (a rerun only regenerates missing or corrupt
 shards); then each task's dataset `<data-dir>/gato_<suite>/<task>/1.0.0` (array_record) is built
-by the TFDS builder in `datasets/gato_<suite>/`. The `tfds build` CLI needs TensorFlow, which the
-project does not install; the `python -m` command above is its equivalent.
+by the TFDS builder of `gato.data.recording.builders`. The `tfds build` CLI needs TensorFlow,
+which the project does not install; this command is its equivalent.
 """
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -19,11 +18,9 @@ from typing import Any
 
 import tensorflow_datasets as tfds
 
-import gato
-from gato.data import generation, rlds
+from gato.data.formats import rlds
+from gato.data.recording import jobs
 from gato.envs import registry
-
-DATASETS_DIR = Path(gato.__file__).resolve().parents[1] / "datasets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,28 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "discrete actions keep independent noise (default: 0)")
 
 
-def load_builder_class(suite: str) -> type:
-    """The builder class of `datasets/gato_<suite>/gato_<suite>.py`, imported from its file."""
-    name = f"gato_{suite}"
-    module_name = f"gato_datasets_{name}"
-    if module_name not in sys.modules:
-        path = DATASETS_DIR / name / f"{name}.py"
-        if not path.exists():
-            raise FileNotFoundError(f"no dataset builder for suite {suite!r} at {path}")
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        module = importlib.util.module_from_spec(spec)
-        with tfds.core.registered.skip_registration():
-            spec.loader.exec_module(module)
-        sys.modules[module_name] = module
-    return getattr(sys.modules[module_name], f"Gato{suite.capitalize()}")
-
-
 def build_dataset(task: registry.Task, data_dir: str, settings: dict[str, Any]) -> Any:
     """Writes the task's TFDS dataset from its (already generated) staged shards.
 
     `settings`: episodes, policy, seed, max_episode_steps, shard_size, workers.
     """
-    builder = load_builder_class(task.suite)(
+    from gato.data.recording.builders import BUILDERS
+
+    builder = BUILDERS[task.suite](
         config=task.name, data_dir=data_dir, ensure_shards=False, **settings)
     mode = tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS  # rebuild from the shards
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(download_mode=mode))
@@ -109,10 +92,10 @@ def generate_datasets(tasks: list[registry.Task], data_dir: str | Path | None, *
             raise ValueError(f"no expert policy for {missing}; use --policy random or tasks "
                              f"with experts: {', '.join(expert_tasks())}")
     data_dir = str(rlds.data_root(data_dir))
-    configs = [generation.make_run_config(
+    configs = [jobs.make_run_config(
         t.name, Path(data_dir) / "staging" / f"gato_{t.suite}", episodes, policy, seed,
         max_episode_steps, shard_size, action_noise, noise_correlation) for t in tasks]
-    report = generation.ensure_shards(configs, workers)
+    report = jobs.ensure_shards(configs, workers)
     settings = {"episodes": episodes, "policy": policy, "seed": seed,
                 "max_episode_steps": max_episode_steps, "shard_size": shard_size,
                 "workers": workers, "action_noise": action_noise,
@@ -157,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gato.data.generate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m gato.data.recording.generate",
+                                     description=__doc__)
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -3,7 +3,7 @@
 The concrete builders live in the top-level `datasets/` folder (`datasets/gato_control`,
 `datasets/gato_atari`) and only name their suite. Each config's features are exact for its task:
 they are read from a freshly built environment's observation and action specs. Examples come from
-the staged shards of `gato.data.staging`; missing shards are generated first (in worker
+the staged shards of `gato.data.recording.staging`; missing shards are generated first (in worker
 processes), so preparing the builder on its own also works. Files are written as array_record,
 which TFDS reads and writes without TensorFlow.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import tensorflow_datasets as tfds
 
-from gato.data import episodes as episodes_lib
-from gato.data import generation, staging
+from gato.data.formats import episodes as episodes_lib
+from gato.data.recording import jobs, staging
 from gato.envs import registry
 
 VERSION = "1.0.0"
@@ -119,10 +119,10 @@ class GatoEpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
                                      disable_shuffling=True)
 
     def run_config(self) -> Any:
-        """The `gato.data.generation.RunConfig` this builder reads its staged shards from."""
+        """The `gato.data.recording.jobs.RunConfig` this builder reads its staged shards from."""
         g = self.generation
         root = self._staging_dir or str(Path(self.data_dir).parents[2] / "staging" / self.name)
-        return generation.make_run_config(self.builder_config.name, root, g["episodes"],
+        return jobs.make_run_config(self.builder_config.name, root, g["episodes"],
                                         g["policy"], g["seed"], g["max_episode_steps"],
                                         g["shard_size"], g["action_noise"],
                                         g["noise_correlation"])
@@ -132,7 +132,7 @@ class GatoEpisodeBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
 
         config = self.run_config()
         if self._ensure_shards:
-            self.report = generation.ensure_shards([config], self.generation["workers"])
+            self.report = jobs.ensure_shards([config], self.generation["workers"])
         return {"train": self._generate_examples(config.shards())}
 
     def _generate_examples(self, shards: list[staging.Shard]) -> Iterator[tuple[int, dict]]:

@@ -5,8 +5,8 @@
 
 yields dicts of numpy arrays: every TokenSequence field with shape [batch_size, seq_len, ...] plus
 `task_id` int32 [batch_size] (an index into `iterator.task_names`, sorted by name). Example i of a
-host is a pure function of (seed, process_index, i) (see `gato.data.examples`); each host reads only
-its shard of every task's episodes (ids i % process_count == process_index).
+host is a pure function of (seed, process_index, i) (see `gato.data.pipeline.examples`); each host
+reads only its shard of every task's episodes (ids i % process_count == process_index).
 
 Why grain: tf.data needs TensorFlow, which this project does not install; grain is the JAX-native
 loader (used by MaxText), reads any random-access source, runs Python transforms in worker
@@ -25,8 +25,8 @@ import grain
 import ml_collections
 import numpy as np
 
-from gato.data import mixture, prompting
-from gato.data.examples import ExampleMaker, TaskData
+from gato.data.pipeline import mixture, prompting
+from gato.data.pipeline.examples import ExampleMaker, TaskData
 from gato.envs.returns import default_returns_config
 from gato.tokenizers.sequence import FIELDS
 
@@ -36,7 +36,7 @@ _MAX_BAD_LISTED = 20
 def default_data_config() -> ml_collections.ConfigDict:
     """The data section of an experiment config, with its defaults."""
     c = ml_collections.ConfigDict()
-    c.source = "mixture"  # "mixture" = this pipeline (gato.data.sources also knows "synthetic")
+    c.source = "mixture"  # a registered data source: "mixture" (this pipeline) or "synthetic"
     c.data_dir = None  # TFDS data_dir of the generated RLDS datasets (None: TFDS default)
     c.split = "train"  # TFDS split the episodes are read from
     c.suites = "control,atari,text"  # comma-separated suites whose tasks are trained on
@@ -53,7 +53,7 @@ def default_data_config() -> ml_collections.ConfigDict:
     c.max_episodes = None  # use at most this many episodes per task (None: all)
     c.on_bad_episode = "skip"  # "skip" (count and report) or "fail" on corrupt/mismatched episodes
     c.returns = default_returns_config()  # return-to-go tokens (off: Gato; gato.envs.returns)
-    c.text = "pydocs"  # text corpus: "pydocs" (gato.data.text_corpus) or a TFDS dataset name
+    c.text = "pydocs"  # text corpus: "pydocs" (formats.text_corpus) or a TFDS dataset name
     c.text_max_documents = None  # use at most this many documents (None: all)
     c.worker_count = 1  # grain worker processes (0: produce batches in this process)
     c.read_threads = 1  # threads per process producing examples
@@ -208,7 +208,7 @@ def _mark_flags_parsed() -> None:
 
 def make_iterator(data_config: ml_collections.ConfigDict, *, batch_size: int, seq_len: int,
                   seed: int, process_index: int = 0, process_count: int = 1) -> PipelineIterator:
-    """The training iterator for this host (the "mixture" source of gato.data.sources).
+    """The training iterator for this host (the "mixture" source of gato.data.pipeline.sources).
 
     Args:
       data_config: see `default_data_config`.
@@ -217,7 +217,7 @@ def make_iterator(data_config: ml_collections.ConfigDict, *, batch_size: int, se
       seed: data seed; the same seed gives the same batches whatever worker_count is.
       process_index, process_count: this host and the number of hosts (episode sharding).
     """
-    from gato.data.resolve import resolve_tasks
+    from gato.data.pipeline.resolve import resolve_tasks
 
     tasks = resolve_tasks(data_config, seq_len)
     return build_iterator(tasks, data_config, batch_size=batch_size, seq_len=seq_len, seed=seed,

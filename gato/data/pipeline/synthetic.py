@@ -135,7 +135,7 @@ class SyntheticIterator(Iterator[dict[str, np.ndarray]]):
 
 def make_iterator(data_config: Any, *, batch_size: int, seq_len: int, seed: int,
                   process_index: int = 0, process_count: int = 1) -> SyntheticIterator:
-    """The `synthetic` source of gato.data.sources (`process_count` is implied by the rows)."""
+    """The `synthetic` data source (`process_count` is implied by the rows)."""
     del process_count
     cfg = {key: _field(data_config, key) for key in DEFAULTS}
     return SyntheticIterator(cfg, batch_size=batch_size, seq_len=seq_len, seed=seed,

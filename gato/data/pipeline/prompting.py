@@ -16,7 +16,7 @@ import enum
 
 import numpy as np
 
-from gato.data import windows
+from gato.data.pipeline import windows
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.spec import TimestepSpec
 

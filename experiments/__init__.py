@@ -1,0 +1,2 @@
+"""Experiment configs, one file per experiment (`get_config(arg) -> ConfigDict`), shipped with
+the package as `gato.experiments` so `--config NAME` works from any folder."""

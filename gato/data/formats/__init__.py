@@ -1,0 +1,5 @@
+"""Dataset formats: the Episode layout; readers of RLDS, RL Unplugged, TFRecord, text corpora."""
+
+from gato.data.formats.load import load_episodes, load_text_documents
+
+__all__ = ["load_episodes", "load_text_documents"]

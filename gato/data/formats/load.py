@@ -1,0 +1,74 @@
+"""Which dataset a name reads: the project's RLDS datasets, RL Unplugged's, TFDS text corpora.
+
+    source = load_episodes("cartpole-swingup", "~/tensorflow_datasets")
+    len(source); episode = source[3]   # an Episode (see gato.data.formats.episodes)
+
+A name "rlu_control_suite/cartpole_swingup" or "rlu_atari/Pong_run_1" reads RL Unplugged
+(`gato.data.formats.rlu`); any other name is a task of the registry and reads
+`<data_dir>/gato_<suite>/<task>/<version>/` (`gato.data.formats.rlds`).
+"""
+
+from pathlib import Path
+from typing import Any
+
+from gato.data.formats import episodes as episodes_lib
+from gato.data.formats import rlu
+from gato.data.formats.rlds import EpisodeSource, data_root, file_format, find_builder_dir
+
+
+def load_episodes(task_name: str, data_dir: str | Path | None,
+                  split: str = "train") -> episodes_lib.EpisodeSourceLike:
+    """The episodes of `task_name` (or an RL Unplugged "rlu_*/config" name) in data_dir.
+
+    data_dir None means TFDS's default. The project's dataset (`gato_<suite>/<task>`) is used if
+    prepared; otherwise a prepared rlu_control_suite dataset of the same task (same observation
+    keys). rlu_atari frames (84x84 grayscale) differ from the project's Atari frames, so those are
+    read only when named explicitly. Returns a random-access source (len, [i] -> Episode).
+    """
+    if task_name.startswith("rlu_"):
+        return rlu.load_rlu_episodes(task_name, data_dir, split)
+    root = data_root(data_dir)
+    found = sorted(p.relative_to(root).as_posix() for p in root.glob(f"gato_*/{task_name}"))
+    if not found and root.exists():
+        control = [n for n in rlu.prepared(root).get(task_name, [])
+                   if n.startswith("rlu_control_suite/")]
+        if control:
+            return rlu.load_rlu_episodes(control[0], root, split)
+    candidates = found or [f"gato_control/{task_name}", f"gato_atari/{task_name}"]
+    return EpisodeSource(find_builder_dir(root, candidates), split)
+
+
+class TextSource:
+    """Random access to the documents (str) of a TFDS text corpus split."""
+
+    def __init__(self, source: Any, field: str):
+        self.source = source
+        self.field = field
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, i: int) -> str:
+        value = self.source[i][self.field]
+        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def load_text_documents(name: str, data_dir: str | Path | None, split: str = "train",
+                        field: str = "text") -> TextSource:
+    """Documents of a prepared TFDS text corpus ("lm1b", "c4/en", "wikipedia/20230601.en").
+
+    array_record datasets are read through TFDS's data source, tfrecord ones through
+    `gato.data.formats.tfrecord` (no TensorFlow either way).
+    """
+    builder_dir = find_builder_dir(data_dir, [name])
+    fmt = file_format(builder_dir)
+    if fmt == "array_record":
+        source = EpisodeSource(builder_dir, split).examples()
+    elif fmt == "tfrecord":
+        from gato.data.formats import tfrecord
+
+        source = tfrecord.TfdsRecordSource(builder_dir, split)
+    else:
+        raise ValueError(f"{builder_dir} is stored as {fmt!r}; only array_record and tfrecord "
+                         "are readable without TensorFlow")
+    return TextSource(source, field)

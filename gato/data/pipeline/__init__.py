@@ -1,0 +1,1 @@
+"""The training input pipeline: episodes and documents -> windows -> task mixture -> batches."""

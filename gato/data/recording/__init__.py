@@ -1,0 +1,1 @@
+"""Recording: episodes from environments -> staged shards -> TFDS RLDS datasets (gato generate)."""
