@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tasks": ("gato.envs.cli", "List registered tasks and suites with their specs."),
     "tokenize": ("gato.data.pipeline.show_tokens", "Tokenize default data and print the tokens."),
     "generate": ("gato.data.recording.generate", "Record episodes as RLDS datasets (TFDS)."),
+    "data": ("gato.data.cli", "Describe datasets: episodes, tokens, return quantiles."),
     "train": ("gato.train.cli", "Train a model from an experiment config."),
     "eval": ("gato.eval.cli", "Evaluate checkpoints per task suite."),
     "offline": ("gato.eval.offline", "Teacher-forced action metrics on recorded episodes."),

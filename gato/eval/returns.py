@@ -185,9 +185,11 @@ def initial_return(target: ReturnTarget, task_name: str,
 
 
 def dataset_returns(task_name: str, data_dir: str | None, split: str = "train") -> np.ndarray:
-    """float64 [episodes]: the return of every episode of the task's RLDS dataset."""
+    """float64 [episodes]: the return of every episode of the task's RLDS dataset (from its
+    manifest when it has one)."""
     from gato.data import formats
+    from gato.data.formats.manifest import manifest_of
+    from gato.data.pipeline.filtering import episode_returns
 
     episodes = formats.load_episodes(task_name, data_dir or None, split)
-    return np.array([float(np.sum(episodes[i]["reward"], dtype=np.float64))
-                     for i in range(len(episodes))])
+    return episode_returns(episodes, manifest_of(episodes))

@@ -53,6 +53,8 @@ def default_data_config() -> ml_collections.ConfigDict:
     c.max_episodes = None  # use at most this many episodes per task (None: all)
     c.on_bad_episode = "skip"  # "skip" (count and report) or "fail" on corrupt/mismatched episodes
     c.returns = default_returns_config()  # return-to-go tokens (off: Gato; gato.envs.returns)
+    c.filter = ml_collections.ConfigDict()  # %BC (gato.data.pipeline.filtering)
+    c.filter.top_fraction = 1.0  # keep each task's top fraction of episodes by return (1: all)
     c.text = "pydocs"  # text corpus: "pydocs" (formats.text_corpus) or a TFDS dataset name
     c.text_max_documents = None  # use at most this many documents (None: all)
     c.worker_count = 1  # grain worker processes (0: produce batches in this process)
