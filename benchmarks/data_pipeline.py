@@ -62,7 +62,7 @@ def trainer_rate(args: argparse.Namespace) -> float:
 
     config = testing.tiny_config(f"train.batch_size={args.batch}", f"train.seq_len={args.seq_len}",
                                  f"train.total_steps={args.trainer_steps}", "train.log_every=2",
-                                 "train.checkpoint_every=1000", "train.eval_every=0")
+                                 "train.checkpoint_every=1000")
     with tempfile.TemporaryDirectory() as workdir:
         train_and_evaluate(config, workdir)
         from gato.train.metrics import read_jsonl

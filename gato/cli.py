@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("gato.data.cli", "Describe datasets: episodes, tokens, return quantiles."),
     "train": ("gato.train.cli", "Train a model from an experiment config."),
     "eval": ("gato.eval.cli", "Evaluate checkpoints per task suite."),
+    "compare": ("gato.eval.compare", "Compare two evaluated runs: per-task differences, P(A > B)."),
+    "sweep": ("gato.sweep", "Train a config over several seeds, evaluate and aggregate them."),
     "offline": ("gato.eval.offline", "Teacher-forced action metrics on recorded episodes."),
 }
 

@@ -20,12 +20,14 @@ Every step resumes: data and checkpoints are reused, evaluations with results.js
 import argparse
 import json
 import logging
+import math
 import os
 import pathlib
 import time
 from typing import Any
 
 import ml_collections
+import numpy as np
 
 DEFAULT_CONFIG = "return_conditioned"
 ARMS = ("bc", "filtered", "returns")
@@ -78,50 +80,39 @@ def generate(config: ml_collections.ConfigDict, data_dir: pathlib.Path) -> dict[
 
 def evaluate(config: ml_collections.ConfigDict, arm_dir: pathlib.Path, target: str,
              episodes: int, name: str) -> dict[str, Any]:
-    """Evaluates the arm's final checkpoint asking for `target`; reuses a finished evaluation
-    with the same settings. Returns {"returns": task -> episode returns, "requested": task ->
-    requested return or None}."""
-    out = arm_dir / "eval" / name
-    done = out / "results.json"
-    results = json.loads(done.read_text()) if done.exists() else None
-    if results is not None and (results["eval_config"]["episodes"] != episodes
-                                or str(results["eval_config"]["return_target"]) != target):
-        results = None
-    if results is None:
-        from gato.eval import checkpoints
-        from gato.eval.evaluator import Evaluator
-        from gato.model import Gato
+    """The results (as results.json) of the arm's final checkpoint asking for `target`, in
+    ARM/eval/NAME/; a finished evaluation with the same eval config is reused."""
+    from gato.eval import runs
 
-        loaded = checkpoints.load_checkpoint(arm_dir)
+    def config_for(run_config: dict) -> ml_collections.ConfigDict:
         eval_config = ml_collections.ConfigDict(config.eval.to_dict())
         eval_config.update({"return_target": target, "episodes": int(episodes),
                             "data_dir": str(config.data.data_dir)})
-        evaluator = Evaluator(eval_config, Gato(loaded.model_config), out_dir=out,
-                              returns_config=(loaded.config.get("data") or {}).get("returns"))
-        evaluator.run(loaded.params, loaded.step, extra={"checkpoint": str(loaded.path)})
-        results = json.loads(done.read_text())
-    return {"returns": {task: [e["return"] for e in eps if e.get("error") is None]
-                        for task, eps in results["episodes"].items()},
-            "requested": {r["task"]: r.get("requested_return") for r in results["tasks"]}}
+        return eval_config
+
+    return runs.evaluate_checkpoint(arm_dir, config_for, out=arm_dir / "eval" / name,
+                                    reuse=True)
 
 
 def report(config: ml_collections.ConfigDict, workdir: pathlib.Path, manifests: dict,
            arms: dict[str, dict], sweep: dict[str, list]) -> dict[str, Any]:
     """Writes study.json, study.md and sweep.png; returns the summary."""
-    from gato.eval import compare
+    from gato.eval import return_report, statistics
 
-    confidence = float(config.study.confidence)
-    rows = compare.task_rows(manifests, {a: r["returns"] for a, r in arms.items()}, confidence)
-    summary = compare.aggregate(rows, list(arms))
+    reps = int(config.eval.get("bootstrap_reps", 5000))
+    rows = return_report.task_rows(manifests, arms, reps)
+    summary = return_report.aggregate(rows, arms, reps)
     labels = {a: (f"{a} ({config.study.target})" if a == "returns" else a) for a in arms}
-    table = compare.format_table([{**r, **{labels[a]: r[a] for a in arms}} for r in rows],
-                                 [labels[a] for a in arms], {labels[a]: summary[a] for a in arms})
+    table = return_report.format_table(rows, list(arms), labels, summary)
     lines = [f"# Return study ({workdir})", "",
-             f"Mean return [{confidence:.0%} bootstrap interval] (expert-normalized "
-             f"[interval]) over {config.eval.episodes} episodes per task and arm.", "", table]
+             "Mean return [95% stratified-bootstrap interval] (expert-normalized [interval]) "
+             f"over {config.eval.episodes} episodes per task and arm.", "", table, ""]
     for arm in arms:
+        better = ", ".join(f"P({arm} > {other}) {statistics.format_estimate(p)}"
+                           for other, p in summary[arm]["p_better_than"].items())
         lines.append(f"- {arm}: above the data's mean return on {summary[arm]['above_data_mean']}"
-                     f", above its best policy's on {summary[arm]['above_best_policy']}")
+                     f", above its best policy's on {summary[arm]['above_best_policy']}"
+                     + (f"; {better}" if better else ""))
     if sweep:
         lines += ["", "Sweep of the requested return (returns arm, "
                   f"{config.study.sweep_episodes} episodes each): requested -> achieved mean", ""]
@@ -129,10 +120,10 @@ def report(config: ml_collections.ConfigDict, workdir: pathlib.Path, manifests: 
             cells = []
             for e in sweep[task]:
                 asked = "drawn" if e["requested"] is None else f"{e['requested']:.1f}"
-                mean = compare.mean_interval(e["returns"], confidence)[0]
+                mean = float(np.mean(e["returns"])) if e["returns"] else math.nan
                 cells.append(f"{e['target']} ({asked}) -> {mean:.1f}")
             lines.append(f"- {task}: " + "; ".join(cells))
-        compare.plot_sweep(workdir / "sweep.png", sweep, manifests, confidence)
+        return_report.plot_sweep(workdir / "sweep.png", sweep, manifests, reps)
     text = "\n".join(lines) + "\n"
     (workdir / "study.md").write_text(text)
     (workdir / "study.json").write_text(json.dumps(
@@ -165,14 +156,16 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[
                                 f"main_{target}")
     sweep: dict[str, list] = {}
     if "returns" in arms:
+        from gato.eval.return_report import episode_returns
+
         for target in [t.strip() for t in config.study.sweep.split(",") if t.strip()]:
             print(f"sweep: asking for {target}", flush=True)
             done = evaluate(config, workdir / "returns", target,
                             int(config.study.sweep_episodes), f"sweep_{target}")
-            for task, returns in done["returns"].items():
-                sweep.setdefault(task, []).append(
-                    {"target": target, "requested": done["requested"].get(task),
-                     "returns": returns})
+            for row in done["tasks"]:
+                sweep.setdefault(row["task"], []).append(
+                    {"target": target, "requested": row.get("requested_return"),
+                     "returns": episode_returns(done, row["task"])})
     _banner("4/4 report")
     summary = report(config, workdir, manifests, results, sweep)
     print(f"done in {(time.perf_counter() - started) / 60:.1f} min; everything is in {workdir}")

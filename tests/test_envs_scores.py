@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from gato.envs import cli, registry, scores
+from gato.envs import cli, protocol, registry, scores
 from gato.policies import expert_tasks
 
 
@@ -30,13 +30,38 @@ def test_expert_normalized_uses_the_table():
 
 def test_table_covers_every_expert_and_experts_beat_random():
     table = scores.load_table()
-    assert set(expert_tasks()) <= set(table)
-    for name in expert_tasks():
-        entry = table[name]
-        assert entry["max_episode_steps"] == registry.get(name).max_episode_steps, name
-        assert entry["episodes"] == len(entry["seeds"]) >= 5, name
-        assert entry["expert_mean"] > entry["random_mean"] + 2 * entry["random_std"], name
-        assert entry["measured_with"].startswith("python -m gato.envs.measure"), name
+    assert set(table) <= set(protocol.PROTOCOLS)
+    assert set(expert_tasks()) <= set(table[protocol.DEFAULT]["tasks"])
+    for name, block in table.items():
+        assert block["protocol"]["name"] == name
+        pinned = protocol.get(name)
+        for task_name, entry in block["tasks"].items():
+            assert entry["environment"] == pinned.environment(registry.get(task_name)), task_name
+            assert entry["episodes"] == len(entry["seeds"]) >= 5, task_name
+            assert entry["expert_mean"] > entry["random_mean"] + 2 * entry["random_std"], task_name
+            assert entry["measured_with"].startswith("python -m gato.envs.measure"), task_name
+            assert f"--protocol {name}" in entry["measured_with"] or name == protocol.DEFAULT
+
+
+def test_reference_per_protocol_and_mismatch_refused():
+    """cap1000 has its own Atari references; control episodes are the same under both
+    protocols; a cap nobody measured at is refused with a one-line error."""
+    cap1000 = protocol.get("cap1000")
+    assert scores.reference("pong", cap1000)["measured_under"] == "cap1000"
+    assert scores.reference("pong")["measured_under"] == "full"
+    assert scores.reference("pong", cap1000) != scores.reference("pong")
+    assert scores.reference("reacher-easy", cap1000)["measured_under"] == "full"
+    short = protocol.resolve("cap1000", max_steps=200)
+    with pytest.raises(scores.ProtocolMismatchError) as error:
+        scores.expert_normalized("breakout", 10.0, short)
+    assert "\n" not in str(error.value) and "max_episode_steps=200" in str(error.value)
+    sticky = protocol.get("full").replace(sticky_actions=0.25)
+    with pytest.raises(scores.ProtocolMismatchError, match="sticky_actions=0.25"):
+        scores.reference("pong", sticky)
+    assert scores.reference("cartpole-swingup", sticky)["measured_under"] == "full"
+    scores.check_human_protocol("pong", protocol.get("full"))
+    with pytest.raises(scores.ProtocolMismatchError, match="human"):
+        scores.check_human_protocol("pong", cap1000)
 
 
 def test_human_table_covers_atari_suite():

@@ -82,11 +82,21 @@ def test_corrupt_checkpoint(run_dir, tmp_path):
         checkpoints.load_checkpoint(tmp_path)
 
 
+def test_cli_refuses_a_cap_without_reference_returns(run_dir, capsys):
+    args = ["eval", "--checkpoint", str(run_dir), "--tasks", "cartpole-balance",
+            "--max-steps", "20", "--prompt", "none", "--no-gif"]
+    assert gato_main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gato eval: error: cannot normalize "
+                                               "cartpole-balance under protocol full[")
+    assert not (run_dir / "eval").exists()  # refused before any episode
+
+
 def test_cli_evaluates_checkpoint_from_disk(run_dir, subprocess_env, monkeypatch, capsys):
     env = subprocess_env
     cmd = [sys.executable, "-m", "gato.cli", "eval", "--checkpoint", str(run_dir),
            "--tasks", "cartpole-balance", "--episodes", "2", "--batch-size", "2",
-           "--max-steps", "20", "--prompt", "none", "--greedy"]
+           "--max-steps", "20", "--no-normalize", "--prompt", "none", "--greedy"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = run_dir / "eval" / "step_2"
@@ -94,15 +104,15 @@ def test_cli_evaluates_checkpoint_from_disk(run_dir, subprocess_env, monkeypatch
     eps = results["episodes"]["cartpole-balance"]
     assert [e["length"] for e in eps] == [20, 20] and all(e["error"] is None for e in eps)
     assert results["step"] == 2 and results["checkpoint"].endswith("checkpoints/2")
-    for name in ("tasks.csv", "suites.csv", "scores_control.png", "tasks_above_threshold.png",
-                 "gifs/cartpole-balance.gif"):
+    assert results["protocol"]["label"] == "full[episodes=2,max_episode_steps=20]"
+    for name in ("tasks.csv", "suites.csv", "scores_control.png", "gifs/cartpole-balance.gif"):
         assert (out / name).stat().st_size > 0, name
     assert "cartpole-balance" in proc.stdout  # the printed table
     assert any((run_dir / "tensorboard").iterdir())
 
     monkeypatch.setenv("MUJOCO_GL", "osmesa")
     args = ["eval", "--run", str(run_dir), "--tasks", "cartpole-balance", "--episodes", "1",
-            "--max-steps", "5", "--prompt", "none", "--no-gif"]
+            "--max-steps", "5", "--no-normalize", "--prompt", "none", "--no-gif"]
     assert gato_main(args) == 0
     printed = capsys.readouterr().out
     assert "step 2: already scored" in printed

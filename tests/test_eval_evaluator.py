@@ -5,8 +5,11 @@ import json
 
 import dm_env
 import numpy as np
+import pytest
 
 from gato.envs import registry
+from gato.envs.scores import ProtocolMismatchError
+from gato.eval import report
 from gato.eval.config import default_eval_config
 from gato.eval.evaluator import Evaluator
 from gato.eval.report import write_gif
@@ -51,8 +54,7 @@ def test_evaluator_writes_reports_and_records_crashes(tmp_path):
     evaluator = Evaluator(_config(), tasks=[task], workdir=tmp_path)
     results = evaluator.evaluate(lambda t: PolicyAgent(lambda env: CounterExpert()), step=7)
     out = tmp_path / "eval" / "step_7"
-    for name in ("results.json", "tasks.csv", "suites.csv", "scores_test.png",
-                 "tasks_above_threshold.png"):
+    for name in ("results.json", "tasks.csv", "suites.csv", "scores_test.png"):
         assert (out / name).stat().st_size > 0, name
     saved = json.loads((out / "results.json").read_text())
     eps = saved["episodes"]["test-counter"]
@@ -61,6 +63,9 @@ def test_evaluator_writes_reports_and_records_crashes(tmp_path):
     row = saved["tasks"][0]
     assert row["errors"] == 1 and row["mean_return"] == 8.0 and row["std_return"] == 0.0
     assert results["suites"][0]["errors"] == 1
+    assert saved["protocol"]["label"] == "full[episodes=4]"
+    excluded = saved["aggregate"]["excluded"]  # unscored (no reference) and reported so
+    assert [e["task"] for e in excluded] == ["test-counter"] and "failed" in excluded[0]["reason"]
     assert (tmp_path / "tensorboard").is_dir() and any((tmp_path / "tensorboard").iterdir())
     header = (out / "tasks.csv").read_text().splitlines()[0]
     assert header.startswith("suite,task,episodes,errors,mean_return")
@@ -132,7 +137,7 @@ def test_rollout_evaluator_from_the_config_registry(tmp_path):
     config = ml_collections.ConfigDict({
         "model": {"name": "tiny", "overrides": {"max_len": 32}},
         "eval": {"suites": "", "tasks": "cartpole-balance", "episodes": 2, "batch_size": 2,
-                 "prompt": "none", "gif": False},
+                 "normalize": False, "prompt": "none", "gif": False},
         "evaluators": {"rollout": {"type": "rollout", "every": 5, "options": {"max_steps": 4}}},
     })
     [scheduled] = evaluators.build(config, tmp_path)
@@ -144,8 +149,43 @@ def test_rollout_evaluator_from_the_config_registry(tmp_path):
     assert [e["length"] for e in saved["episodes"]["cartpole-balance"]] == [4, 4]
 
 
-def test_cap_below_the_reference_cap_is_warned():
+def test_protocol_mismatch_is_refused_before_any_episode(tmp_path):
+    """A 5-step cap against references measured over 1000 steps: a clear error, not a biased
+    score; with normalize=False the returns are reported without normalized scores."""
     task = registry.get("cartpole-swingup")
-    evaluator = Evaluator(_config(episodes=1, batch_size=1, max_steps=5), tasks=[task])
-    evaluator.evaluate(lambda t: PolicyAgent(expert_factory(t)), step=0)
-    assert any("capped at 5 steps" in w and "1000" in w for w in evaluator.warnings)
+    with pytest.raises(ProtocolMismatchError, match=r"cannot normalize cartpole-swingup under "
+                       r"protocol full\[.*max_episode_steps=5.*full: max_episode_steps=1000"):
+        Evaluator(_config(episodes=1, batch_size=1, max_steps=5), tasks=[task])
+    evaluator = Evaluator(_config(episodes=1, batch_size=1, max_steps=5, normalize=False),
+                          tasks=[task], out_dir=tmp_path)
+    results = evaluator.evaluate(lambda t: PolicyAgent(expert_factory(t)), step=0)
+    assert results["tasks"][0]["expert_normalized"] is None
+    assert results["protocol"]["max_episode_steps"] == 5
+    assert results["aggregate"]["excluded"][0]["reason"].startswith("no expert-normalized")
+
+
+def test_expert_scores_about_one_under_the_main_protocol(tmp_path):
+    """Scripted experts under cap1000 are normalized against the cap1000 references (Atari) and
+    the equal-settings control ones; the report carries the aggregates and the figures."""
+    tasks = [registry.get("cartpole-balance"), registry.get("freeway")]
+    config = _config(protocol="cap1000", episodes=2, batch_size=2, bootstrap_reps=200)
+    evaluator = Evaluator(config, tasks=tasks, out_dir=tmp_path)
+    results = evaluator.evaluate(lambda t: PolicyAgent(expert_factory(t)), step=3)
+    rows = {r["task"]: r for r in results["tasks"]}
+    assert rows["freeway"]["reference"]["measured_under"] == "cap1000"
+    assert rows["cartpole-balance"]["reference"]["measured_under"] == "full"
+    assert all(r["expert_normalized"] > 0.8 for r in rows.values())
+    assert [e["length"] for e in results["episodes"]["freeway"]] == [1000, 1000]
+    assert rows["freeway"]["human_normalized"] is None  # human scores: 4500-step protocol only
+    assert sum("no human-normalized Atari scores" in w for w in results["warnings"]) == 1
+    overall = results["aggregate"]["groups"]["all"]
+    assert overall["tasks"] == 2 and overall["metrics"]["iqm"]["ci"][0] <= (
+        overall["metrics"]["iqm"]["value"])
+    scalars = report.scalar_metrics(results["tasks"], results["suites"], results["aggregate"])
+    assert scalars["eval/all/iqm_ci_low"] <= scalars["eval/all/iqm"] <= (
+        scalars["eval/all/iqm_ci_high"])
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["protocol"]["label"] == "cap1000[episodes=2]"
+    for name in ("scores_atari.png", "scores_control.png", "performance_profile.png",
+                 "aggregates.png"):
+        assert (tmp_path / name).stat().st_size > 0, name

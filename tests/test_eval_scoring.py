@@ -29,7 +29,7 @@ def test_task_summary_uses_reference_table(monkeypatch):
     fake = types.ModuleType("gato.envs.scores")
     table = {"pong": {"expert_mean": 20.0, "random_mean": -20.0},
              "cartpole-swingup": {"expert_mean": 800.0, "random_mean": 0.0}}
-    fake.reference = lambda name: table[name]
+    fake.reference = lambda name, protocol=None: table[name]
     fake.human_normalized = lambda name, ret: (ret - (-20.7)) / (14.6 - (-20.7))
     monkeypatch.setitem(sys.modules, "gato.envs.scores", fake)
     import gato.envs

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gato import cli
-from gato.eval import compare
+from gato.eval import return_report
 from gato.return_study import arm_config
 from gato.train.config import load_config
 
@@ -27,19 +27,23 @@ def test_arm_configs_differ_only_in_filter_and_return_tokens():
 
 
 def test_bootstrap_interval_and_table():
-    mean, low, high = compare.mean_interval([1.0, 2.0, 3.0, 4.0], 0.95)
+    mean, low, high = return_report.mean_interval([1.0, 2.0, 3.0, 4.0], 1000)
     assert mean == 2.5 and 1.0 <= low < 2.5 < high <= 4.0
-    assert np.isnan(compare.mean_interval([])[0])
+    assert np.isnan(return_report.mean_interval([])[0])
     manifest = {"returns": {"mean": 10.0}, "policies": {
         "a": {"returns": {"mean": 12.0}}, "b": {"returns": {"mean": 8.0}}}}
-    rows = compare.task_rows({"cartpole-swingup": manifest},
-                             {"x": {"cartpole-swingup": [11.0, 13.0]}, "y": {}})
+    episodes = [{"return": 11.0, "seed": 0}, {"return": 13.0, "seed": 1},
+                {"return": 99.0, "seed": 2, "error": "crashed"}]
+    arms = {"x": {"episodes": {"cartpole-swingup": episodes}}, "y": {"episodes": {}}}
+    rows = return_report.task_rows({"cartpole-swingup": manifest}, arms, 1000)
     assert rows[0]["data_best_policy"] == "a" and rows[0]["x"]["mean"] == 12.0
-    summary = compare.aggregate(rows, ["x"])
+    assert rows[0]["x"]["episodes"] == 2 and rows[0]["y"]["episodes"] == 0
+    summary = return_report.aggregate(rows, {"x": arms["x"]}, 1000)
     assert summary["x"]["above_data_mean"] == ["cartpole-swingup"]
     assert summary["x"]["above_best_policy"] == []  # 12 is not above 12
-    assert "| cartpole-swingup | 10.0 | a (12.0) | 12.0 [11.0, 13.0]" in compare.format_table(
-        rows, ["x"], summary)
+    table = return_report.format_table(rows, ["x", "y"], {"x": "x arm"})
+    assert "| cartpole-swingup | 10.0 | a (12.0) | 12.0 [11.0, 13.0] | - |" in table
+    assert "x arm" in table
 
 
 @pytest.mark.slow

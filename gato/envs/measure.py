@@ -1,10 +1,13 @@
 """Measures the reference table: expert and random returns per task, in parallel.
 
   nice -n 5 python -m gato.envs.measure --processes 2
+  nice -n 5 python -m gato.envs.measure --protocol cap1000 --tasks boxing,breakout,freeway,pong
 
-runs every task that has an expert for --control-episodes / --atari-episodes episodes per policy
-(seeds base_seed + i, the same seeds for expert and random), each capped at the task's
-max_episode_steps (the cap evaluation uses), and writes gato/envs/reference_scores.json.
+runs every task that has an expert (or --tasks) for --control-episodes / --atari-episodes
+episodes per policy (seeds base_seed + i, the same seeds for expert and random), in environments
+built under the evaluation protocol --protocol (`gato.envs.protocol`: episode cap, Atari frame
+skip, sticky actions, no-op starts), and writes the entries under that protocol's name in
+gato/envs/reference_scores.json.
 """
 
 import argparse
@@ -17,14 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
+from gato.envs import protocol as protocol_lib
 from gato.envs import registry, scores
 
 
-def measured_return(task_name: str, policy_kind: str, seed: int) -> float:
-    """Undiscounted return of one episode of `policy_kind` ("expert"/"random") from `seed`."""
+def measured_return(task_name: str, policy_kind: str, seed: int, protocol_name: str) -> float:
+    """Undiscounted return of one episode of `policy_kind` ("expert"/"random") from `seed`,
+    under the evaluation protocol `protocol_name`."""
     from gato import policies
 
-    task = registry.get(task_name)
+    task = protocol_lib.get(protocol_name).apply(registry.get(task_name))
     env = task.make_env(seed)
     if policy_kind == "expert":
         policy = policies.make_expert(task_name, env)
@@ -34,15 +39,17 @@ def measured_return(task_name: str, policy_kind: str, seed: int) -> float:
     return policies.episode_return(env, policy, task.max_episode_steps)
 
 
-def _run_job(job: tuple[str, str, int]) -> tuple[str, str, int, float]:
-    return (*job, measured_return(*job))
+def _run_job(job: tuple[str, str, int, str]) -> tuple[str, str, int, float]:
+    return (*job[:3], measured_return(*job))
 
 
 def measure(task_names: list[str], episodes: dict[str, int], base_seed: int = 0,
-            processes: int = 2) -> dict[str, dict]:
-    """{task: reference entry} over `episodes[suite]` seeds per policy, with a process pool."""
-    jobs = [(name, kind, base_seed + i) for name in task_names for kind in ("expert", "random")
-            for i in range(episodes[registry.get(name).suite])]
+            processes: int = 2, protocol_name: str = protocol_lib.DEFAULT) -> dict[str, dict]:
+    """{task: reference entry} over `episodes[suite]` seeds per policy under the protocol
+    `protocol_name`, with a process pool."""
+    protocol = protocol_lib.get(protocol_name)
+    jobs = [(name, kind, base_seed + i, protocol_name) for name in task_names
+            for kind in ("expert", "random") for i in range(episodes[registry.get(name).suite])]
     returns: dict[tuple[str, str], dict[int, float]] = {}
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         for done, (name, kind, seed, ret) in enumerate(pool.imap_unordered(_run_job, jobs), 1):
@@ -58,7 +65,7 @@ def measure(task_names: list[str], episodes: dict[str, int], base_seed: int = 0,
             "expert_mean": float(np.mean(expert)), "expert_std": float(np.std(expert)),
             "random_mean": float(np.mean(rand)), "random_std": float(np.std(rand)),
             "episodes": len(expert), "seeds": sorted(returns[(name, "expert")]),
-            "max_episode_steps": registry.get(name).max_episode_steps,
+            "environment": protocol.environment(registry.get(name)),
         }
     return table
 
@@ -71,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m gato.envs.measure", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default=None, help="comma-separated; default: all experts")
+    parser.add_argument("--protocol", default=protocol_lib.DEFAULT,
+                        choices=sorted(protocol_lib.PROTOCOLS),
+                        help="evaluation protocol the returns are measured under")
     parser.add_argument("--control-episodes", type=int, default=30)
     parser.add_argument("--atari-episodes", type=int, default=10)
     parser.add_argument("--base-seed", type=int, default=0)
@@ -83,12 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no expert for {unknown}; tasks with experts: {', '.join(expert_tasks())}")
     start = time.time()
     episodes = {"control": args.control_episodes, "atari": args.atari_episodes}
-    table = measure(names, episodes, args.base_seed, args.processes)
+    table = measure(names, episodes, args.base_seed, args.processes, args.protocol)
     command = "python -m gato.envs.measure " + shlex.join(argv)
     old = json.loads(args.output.read_text()) if args.output.exists() else {}
     for entry in table.values():
         entry["measured_with"] = command.strip()
-    old.update(table)
+    tasks = (old.get(args.protocol) or {}).get("tasks", {}) | table
+    old[args.protocol] = {"protocol": protocol_lib.get(args.protocol).to_dict(),
+                          "tasks": dict(sorted(tasks.items()))}
     args.output.write_text(json.dumps(dict(sorted(old.items())), indent=1) + "\n")
     for name, e in table.items():
         print(f"{name:20s} expert {e['expert_mean']:9.2f} +- {e['expert_std']:7.2f}   "

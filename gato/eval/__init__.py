@@ -4,7 +4,9 @@ Modules: `config` (the `eval` config section), `agent` (the `Agent` interface, t
 `ModelAgent`), `scripted` (expert stand-ins), `rollout` (the batched loop), `prompts`
 (demonstration prompts), `scoring`, `report` (JSON/CSV/plots/GIFs/TensorBoard), `checkpoints`
 (restore params + config), `evaluator` (`Evaluator(config.eval, model).run(params, step)`),
-`cli` (`gato eval`). Names are imported lazily so that `gato eval --help` stays fast.
+`statistics` (aggregates with bootstrap intervals, rliable), `figures`, `runs` (several runs),
+`compare` (`gato compare`), `cli` (`gato eval`). Names are imported lazily so that `gato eval
+--help` stays fast.
 """
 
 import importlib

@@ -3,11 +3,15 @@
     gato eval --checkpoint WORKDIR/checkpoints/1000 --suite control
     gato eval --checkpoint WORKDIR --tasks cartpole-swingup,pong --episodes 4 --decoding mean
     gato eval --run WORKDIR --suite control        # every checkpoint, newest first, unscored only
+    gato eval --checkpoint runs/s0 runs/s1 runs/s2 --out runs/seeds   # runs x tasks aggregate
     gato eval --checkpoint WORKDIR --tasks pendulum-swingup --return-target 0.9xexpert
 
 Outputs go to WORKDIR/eval/step_<step>/ (results.json, tasks.csv, suites.csv, PNG plots, GIFs;
-see `gato.eval.report`) and scalars to WORKDIR/tensorboard. The eval settings start from
-`default_eval_config()`, take the run's config.json `eval` section, then these flags.
+see `gato.eval.report`) and scalars to WORKDIR/tensorboard; with several checkpoints, their
+aggregate (IQM, mean, median, optimality gap with 95% intervals over runs; `gato.eval.runs`) goes
+to --out. Episodes run under the evaluation protocol (--protocol, `gato.envs.protocol`). The
+eval settings start from `default_eval_config()`, take the run's config.json `eval` section,
+then these flags.
 """
 
 import argparse
@@ -18,6 +22,7 @@ import sys
 
 import ml_collections
 
+from gato.envs.protocol import PROTOCOLS
 from gato.eval.config import PROMPT_MODES, default_eval_config
 from gato.eval.decoding import DECODING_MODES
 
@@ -26,19 +31,24 @@ _OVERRIDES = {"suite": "suites", "tasks": "tasks", "episodes": "episodes",
               "batch_size": "batch_size", "temperature": "temperature", "prompt": "prompt",
               "prompt_tokens": "prompt_tokens", "prompt_split": "prompt_split",
               "data_dir": "data_dir", "max_steps": "max_steps", "seed": "seed",
-              "decoding": "decoding", "return_target": "return_target",
+              "decoding": "decoding", "protocol": "protocol", "reps": "bootstrap_reps",
+              "normalize": "normalize", "return_target": "return_target",
               "return_kappa": "return_kappa", "return_samples": "return_samples",
               "return_inverse_temperature": "return_inverse_temperature"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--checkpoint", help="a run WORKDIR, its checkpoints dir or a step dir")
+    which.add_argument("--checkpoint", nargs="+",
+                       help="a run WORKDIR, its checkpoints dir or a step dir; several: "
+                            "evaluate each and aggregate them into --out")
     which.add_argument("--run", help="a run WORKDIR: evaluate every checkpoint, newest first")
     parser.add_argument("--step", type=int, help="with --checkpoint: this step, not the latest")
     parser.add_argument("--suite", help="comma-separated suites (default: control)")
     parser.add_argument("--tasks", help="comma-separated task names")
-    parser.add_argument("--episodes", type=int, help="episodes per task")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS),
+                        help="evaluation protocol: episode cap, Atari settings, episodes, seeds")
+    parser.add_argument("--episodes", type=int, help="episodes per task (0: the protocol's)")
     parser.add_argument("--batch-size", type=int, help="environments stepped together")
     parser.add_argument("--temperature", type=float, help="softmax temperature of actions")
     parser.add_argument("--decoding", choices=DECODING_MODES,
@@ -49,8 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt-tokens", type=int, help="prompt length in tokens")
     parser.add_argument("--prompt-split", help="dataset split of the demonstrations")
     parser.add_argument("--data-dir", help="TFDS data_dir of the demonstration datasets")
-    parser.add_argument("--max-steps", type=int, help="episode-length cap (0: the task's own)")
-    parser.add_argument("--seed", type=int, help="first episode seed")
+    parser.add_argument("--max-steps", type=int, help="episode-length cap (0: the protocol's)")
+    parser.add_argument("--seed", type=int, help="first episode seed (-1: the protocol's)")
+    parser.add_argument("--normalize", action=argparse.BooleanOptionalAction,
+                        help="expert-normalize scores (refused when the protocol differs from "
+                             "the references'); --no-normalize: returns only")
+    parser.add_argument("--reps", type=int, help="bootstrap replications of the intervals")
     parser.add_argument("--return-target",
                         help="models with return tokens: none, a return (850), a fraction of "
                              "the expert's (0.9xexpert), a dataset quantile (q0.9) or expert")
@@ -61,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--return-inverse-temperature", type=float,
                         help="expert: multiplies the return logits (default 0.75)")
     parser.add_argument("--no-gif", action="store_true", help="do not render rollout GIFs")
-    parser.add_argument("--out", help="output directory (default WORKDIR/eval/step_<step>)")
+    parser.add_argument("--out", help="output directory (default WORKDIR/eval/step_<step>); "
+                                      "with several checkpoints: the aggregate's (required)")
     parser.add_argument("--force", action="store_true", help="with --run: re-score all steps")
 
 
@@ -88,21 +103,29 @@ def eval_config(args: argparse.Namespace, run_config: dict) -> ml_collections.Co
 def evaluate_checkpoint(args: argparse.Namespace, path: pathlib.Path, step: int | None,
                         out: pathlib.Path | None) -> dict:
     """Loads one checkpoint, checks it against the tasks, evaluates and writes its reports."""
-    from gato.eval import checkpoints
-    from gato.eval.evaluator import Evaluator, select_tasks
-    from gato.model import Gato
+    from gato.eval import runs
 
-    loaded = checkpoints.load_checkpoint(path, step)
-    config = eval_config(args, loaded.config)
-    tasks = select_tasks(config)
-    warnings = checkpoints.check_compatible(loaded, tasks)
-    evaluator = Evaluator(config, Gato(loaded.model_config), tasks=tasks,
-                          workdir=loaded.workdir, out_dir=out,
-                          returns_config=(loaded.config.get("data") or {}).get("returns"))
-    evaluator.warnings += warnings
-    metrics = evaluator.run(loaded.params, loaded.step, extra={"checkpoint": str(loaded.path)})
-    print(f"step {loaded.step}: results in {evaluator.output_dir(loaded.step)}")
-    return metrics
+    return runs.evaluate_checkpoint(path, lambda run_config: eval_config(args, run_config),
+                                    step=step, out=out)
+
+
+def _evaluate_many(args: argparse.Namespace) -> int:
+    """Evaluates every --checkpoint (to its own WORKDIR/eval/step_N) and aggregates them."""
+    from gato.eval import runs
+
+    if not args.out:
+        raise ValueError("--out DIR is required with several checkpoints (the aggregate goes "
+                         "there)")
+    results: dict[str, dict] = {}
+    for path in args.checkpoint:
+        done = evaluate_checkpoint(args, pathlib.Path(path), args.step, None)
+        label = runs.run_label(done)
+        if label in results:
+            raise ValueError(f"checkpoint {label} is given twice")
+        results[label] = done
+    reps = next(iter(results.values()))["eval_config"].get("bootstrap_reps", 5000)
+    runs.aggregate(results, pathlib.Path(args.out), int(reps))
+    return 0
 
 
 def _run_all(args: argparse.Namespace) -> int:
@@ -131,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.run:
             return _run_all(args)
-        evaluate_checkpoint(args, pathlib.Path(args.checkpoint), args.step,
+        if len(args.checkpoint) > 1:
+            return _evaluate_many(args)
+        evaluate_checkpoint(args, pathlib.Path(args.checkpoint[0]), args.step,
                             pathlib.Path(args.out) if args.out else None)
         return 0
     except (FileNotFoundError, CheckpointError, ValueError, KeyError) as e:

@@ -1,153 +1,139 @@
-"""Comparing evaluated arms on one dataset: bootstrap intervals, a per-task table, a sweep plot.
+"""`gato compare`: two runs (or two sets of runs) side by side, with the probability of improvement.
 
-Inputs are plain dicts: each arm's per-task episode returns (from `Evaluator` results.json
-"episodes"), the dataset manifests (`gato.data.formats.manifest`: the data's mean return and
-its best behaviour policy's) and, for the sweep, (requested return, achieved returns) pairs.
-Expert-normalized scores use the reference table (`gato.envs.scores`); their intervals are the
-return intervals mapped through the same affine map.
+    gato compare runs/a/train/eval/step_4000 runs/b/train/eval/step_4000 --out runs/compare
+    gato compare runs/sweep_a/aggregate runs/sweep_b/aggregate --labels base,masked
+    gato compare A0/results.json,A1/results.json B/aggregate.json
+
+Each side is a results.json (`gato eval`), an aggregate.json (`gato eval` with several
+checkpoints, `gato sweep`), a directory holding one, or a comma-separated list of those. Both
+sides must have been evaluated under the same protocol settings (else: a one-line error). Rows of
+the score matrices: with several runs on both sides, one per run (a run's mean over its
+episodes); otherwise one per episode (episode noise only). Only tasks scored on both sides are
+compared; the others are listed.
+
+Prints, per task, both sides' mean expert-normalized scores and B - A with its 95% interval, and
+over all compared tasks P(A > B), the probability that a run (or episode) of A scores above one
+of B on a random task (Agarwal et al. 2021; rliable), with its interval, and both sides'
+aggregates. Writes compare.json and compare_{tasks,profile,aggregates}.png to --out.
 """
 
-import math
+import argparse
+import logging
+import pathlib
+import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def mean_interval(values: Sequence[float], confidence: float = 0.95, resamples: int = 4000,
-                  seed: int = 0) -> tuple[float, float, float]:
-    """(mean, low, high): the mean and its percentile-bootstrap interval (NaNs when empty)."""
-    x = np.asarray(values, np.float64)
-    if x.size == 0:
-        return math.nan, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, (resamples, x.size))].mean(axis=1)
-    tail = (1.0 - confidence) / 2
-    low, high = np.quantile(means, [tail, 1.0 - tail])
-    return float(x.mean()), float(low), float(high)
+from gato.eval import statistics
 
 
-def normalized(task: str, value: float) -> float | None:
-    """Expert-normalized `value` of `task`, None without a reference entry."""
-    from gato.envs import scores
-
-    try:
-        return float(scores.expert_normalized(task, value))
-    except (KeyError, ValueError):
-        return None
-
-
-def best_policy(manifest: Mapping[str, Any]) -> tuple[str, float]:
-    """(label, mean return) of the behaviour policy with the highest mean return."""
-    means = {label: p["returns"]["mean"] for label, p in manifest["policies"].items()
-             if p["returns"]["mean"] is not None}
-    label = max(means, key=means.get)
-    return label, float(means[label])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_a", help="results.json / aggregate.json / a directory, or a "
+                                      "comma-separated list of them")
+    parser.add_argument("run_b", help="the same, for the other side")
+    parser.add_argument("--labels", default="A,B", help="names of the two sides (default A,B)")
+    parser.add_argument("--out", default="runs/compare", help="compare.json and figures")
+    parser.add_argument("--reps", type=int, default=5000, help="bootstrap replications")
 
 
-def task_rows(manifests: Mapping[str, Mapping[str, Any]],
-              arms: Mapping[str, Mapping[str, Sequence[float]]],
-              confidence: float = 0.95) -> list[dict[str, Any]]:
-    """One row per task: the data's mean return and best policy's, and per arm the mean
-    return, its interval and expert-normalized scores. arms: arm -> task -> episode returns."""
-    rows = []
-    for task in sorted(manifests):
-        m = manifests[task]
-        label, best = best_policy(m)
-        row = {"task": task, "data_mean": m["returns"]["mean"], "data_best_policy": label,
-               "data_best_mean": best}
-        for arm, per_task in arms.items():
-            mean, low, high = mean_interval(per_task.get(task, ()), confidence)
-            row[arm] = {"episodes": len(per_task.get(task, ())), "mean": mean, "low": low,
-                        "high": high, "normalized": normalized(task, mean),
-                        "normalized_low": normalized(task, low),
-                        "normalized_high": normalized(task, high)}
-        rows.append(row)
-    return rows
+def load_side(spec: str) -> dict[str, dict]:
+    """{label: results} of every path in the comma-separated `spec` (gato.eval.runs.load_runs)."""
+    from gato.eval.runs import load_runs
+
+    runs: dict[str, dict] = {}
+    for part in [p.strip() for p in spec.split(",") if p.strip()]:
+        for label, results in load_runs(part).items():
+            if label in runs:
+                raise ValueError(f"run {label} appears twice in {spec!r}")
+            runs[label] = results
+    if not runs:
+        raise ValueError(f"no runs in {spec!r}")
+    return runs
 
 
-def aggregate(rows: Sequence[Mapping[str, Any]], arms: Sequence[str]) -> dict[str, Any]:
-    """Per arm: the mean expert-normalized score over tasks, and the tasks where the arm's mean
-    return beats the data's mean and its best policy's mean."""
-    out = {}
-    for arm in arms:
-        scores = [r[arm]["normalized"] for r in rows if r[arm]["normalized"] is not None]
-        out[arm] = {"mean_normalized": float(np.mean(scores)) if scores else None,
-                    "above_data_mean": [r["task"] for r in rows
-                                        if r[arm]["mean"] > r["data_mean"]],
-                    "above_best_policy": [r["task"] for r in rows
-                                          if r[arm]["mean"] > r["data_best_mean"]]}
-    return out
+def _difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean of B minus mean of A (one task's score columns)."""
+    return float(np.mean(b) - np.mean(a))
 
 
-def _cell(entry: Mapping[str, Any]) -> str:
-    if entry["episodes"] == 0:
-        return "-"
-    norm = "" if entry["normalized"] is None else (
-        f" ({entry['normalized']:.2f} [{entry['normalized_low']:.2f}, "
-        f"{entry['normalized_high']:.2f}])")
-    return f"{entry['mean']:.1f} [{entry['low']:.1f}, {entry['high']:.1f}]{norm}"
+def compare(runs_a: Mapping[str, Mapping[str, Any]], runs_b: Mapping[str, Mapping[str, Any]],
+            reps: int, labels: Sequence[str] = ("A", "B")) -> dict:
+    """Per-task differences, P(A > B) over the tasks both sides scored, and each side's summary
+    (gato.eval.statistics) restricted to those tasks."""
+    la, lb = labels
+    statistics.check_same_protocol({**{f"{la}: {k}": v for k, v in runs_a.items()},
+                                    **{f"{lb}: {k}": v for k, v in runs_b.items()}})
+    unit = "run" if len(runs_a) > 1 and len(runs_b) > 1 else "episode"
+    ma, mb = statistics.score_matrix(runs_a, unit), statistics.score_matrix(runs_b, unit)
+    common = sorted(set(ma.tasks) & set(mb.tasks))
+    ma, mb = ma.select(common, f"not scored in {lb}"), mb.select(common, f"not scored in {la}")
+    _, metrics = statistics.rliable_modules()
+    tasks = []
+    for j, (suite, task) in enumerate(common):
+        x, y = ma.scores[:, [j]], mb.scores[:, [j]]
+        point, interval = statistics.interval_estimates((x, y), _difference, reps)
+        tasks.append({"suite": suite, "task": task, "a": float(x.mean()), "b": float(y.mean()),
+                      "difference": {"value": float(point), "ci": interval.reshape(2).tolist()},
+                      "p_a_better": float(metrics.probability_of_improvement(x, y))})
+    p_a = statistics.probability_of_improvement(ma.scores, mb.scores, reps) if common else None
+    return {"labels": [la, lb], "unit": unit, "protocol": ma.protocol, "tasks": tasks,
+            "probability_a_better": p_a, "bootstrap_reps": int(reps),
+            "summaries": {la: statistics.summarize_matrix(ma, reps),
+                          lb: statistics.summarize_matrix(mb, reps)}}
 
 
-def format_table(rows: Sequence[Mapping[str, Any]], arms: Sequence[str],
-                 summary: Mapping[str, Any] | None = None) -> str:
-    """A markdown table: per task the data's returns and each arm's mean return [interval]
-    (expert-normalized [interval]); then the aggregate line."""
-    head = ["task", "data mean", "data best policy (mean)", *arms]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["task"], f"{r['data_mean']:.1f}",
-                 f"{r['data_best_policy']} ({r['data_best_mean']:.1f})",
-                 *(_cell(r[arm]) for arm in arms)]
-        lines.append("| " + " | ".join(cells) + " |")
-    if summary:
-        cells = ["mean expert-normalized", "", "",
-                 *("-" if summary[a]["mean_normalized"] is None else
-                   f"{summary[a]['mean_normalized']:.3f}" for a in arms)]
-        lines.append("| " + " | ".join(cells) + " |")
+def format_compare(result: Mapping[str, Any]) -> str:
+    """Plain-text report of `compare`: the per-task table, P(A > B) and the aggregates."""
+    la, lb = result["labels"]
+    sa, sb = result["summaries"][la], result["summaries"][lb]
+    protocol = (result.get("protocol") or {}).get("label", "?")
+    lines = [f"== compare {la} vs {lb}: expert-normalized, 95% intervals; {la}: "
+             f"{statistics.describe_unit(sa)}; {lb}: {statistics.describe_unit(sb)}; protocol "
+             f"{protocol} =="]
+    cols = ("task", "suite", la, lb, f"{lb} - {la} [95% CI]", f"P({la} > {lb})")
+    body = [[t["task"], t["suite"], f"{t['a']:.3f}", f"{t['b']:.3f}",
+             statistics.format_estimate(t["difference"]), f"{t['p_a_better']:.2f}"]
+            for t in result["tasks"]]
+    widths = [max(len(c), *(len(line[i]) for line in body)) for i, c in enumerate(cols)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
+              for line in [list(cols), *body]]
+    p = result["probability_a_better"]
+    if p is None:
+        lines.append("no task was scored on both sides: nothing to compare")
+    else:
+        flipped = {"value": 1 - p["value"], "ci": [1 - p["ci"][1], 1 - p["ci"][0]]}
+        lines.append(f"P({la} > {lb}) = {statistics.format_estimate(p)}, P({lb} > {la}) = "
+                     f"{statistics.format_estimate(flipped)} over {len(result['tasks'])} tasks")
+        for metric in statistics.METRIC_NAMES:
+            a, b = (statistics.format_estimate((s["groups"][statistics.ALL]["metrics"] or {})
+                                               .get(metric)) for s in (sa, sb))
+            lines.append(f"{metric:15s} {la}: {a:24s} {lb}: {b}")
+    for label, summary in ((la, sa), (lb, sb)):
+        for e in summary["excluded"]:
+            lines.append(f"not compared: {e['task']} ({label}, {e['run']}: {e['reason']})")
     return "\n".join(lines)
 
 
-def plot_sweep(path: str | Path, sweep: Mapping[str, Sequence[Mapping[str, Any]]],
-               manifests: Mapping[str, Mapping[str, Any]], confidence: float = 0.95) -> None:
-    """Achieved against requested return, one panel per task. sweep: task -> entries
-    {"target", "requested" (None for sampled targets), "returns"}; the diagonal, the data's mean
-    and best policy's mean are drawn; sampled targets ("expert", "none") as horizontal lines."""
-    import matplotlib
+def run(args: argparse.Namespace) -> int:
+    from gato.eval import figures, report
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    tasks = sorted(sweep)
-    cols = min(3, len(tasks))
-    rows = math.ceil(len(tasks) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
-    for ax, task in zip(axes.flat, tasks, strict=False):
-        fixed = sorted((e for e in sweep[task] if e["requested"] is not None),
-                       key=lambda e: e["requested"])
-        stats = [mean_interval(e["returns"], confidence) for e in fixed]
-        x = [e["requested"] for e in fixed]
-        y = np.array([s[0] for s in stats])
-        err = np.array([[s[0] - s[1] for s in stats], [s[2] - s[0] for s in stats]])
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label="achieved")
-        if x:
-            ax.plot([min(x), max(x)], [min(x), max(x)], "k:", lw=1, label="asked")
-        m = manifests.get(task)
-        if m is not None:
-            ax.axhline(m["returns"]["mean"], color="gray", ls="--", lw=1, label="data mean")
-            ax.axhline(best_policy(m)[1], color="green", ls="--", lw=1, label="data best policy")
-        for e in sweep[task]:
-            if e["requested"] is None:
-                ax.axhline(float(np.mean(e["returns"])), color="red", lw=1,
-                           label=f"{e['target']} (drawn)")
-        ax.set_title(task)
-        ax.set_xlabel("requested return")
-        ax.set_ylabel("achieved return")
-    for ax in list(axes.flat)[len(tasks):]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        labels = [s.strip() for s in args.labels.split(",")]
+        if len(labels) != 2 or labels[0] == labels[1] or not all(labels):
+            raise ValueError(f"--labels needs two different names, got {args.labels!r}")
+        runs_a, runs_b = load_side(args.run_a), load_side(args.run_b)
+        result = compare(runs_a, runs_b, args.reps, labels)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        print(f"gato compare: error: {e}", file=sys.stderr)
+        return 1
+    print(f"{labels[0]} = {args.run_a}\n{labels[1]} = {args.run_b}")
+    print(format_compare(result))
+    out = pathlib.Path(args.out)
+    report.write_json(out / "compare.json", {**result, "sources": {labels[0]: args.run_a,
+                                                                   labels[1]: args.run_b}})
+    paths = figures.write_compare_figures(out, result["summaries"])
+    print(f"written to {out}: compare.json, " + ", ".join(p.name for p in paths))
+    return 0

@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from gato.envs import protocol as protocol_lib
+from gato.envs.protocol import Protocol
 from gato.eval.decoding import DECODING_MODES
 from gato.eval.returns import ExpertInference, ReturnTarget, parse_return_target
 
@@ -13,9 +15,13 @@ def default_eval_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.suites = "control"  # comma-separated suites to evaluate ("" for none)
     c.tasks = ""  # comma-separated extra task names
-    c.episodes = 10  # episodes per task
+    # evaluation protocol (gato.envs.protocol.PROTOCOLS): episode cap, Atari frame skip, sticky
+    # actions, no-op starts, episodes and seeds; scores are normalized only by reference returns
+    # measured under the same environment settings
+    c.protocol = protocol_lib.DEFAULT
+    c.episodes = 0  # episodes per task; 0: the protocol's
     c.batch_size = 5  # environments of one task stepped together in lockstep
-    c.seed = 0  # episode i of a task uses environment/policy seed `seed + i`
+    c.seed = -1  # episode i of a task uses environment/policy seed `seed + i`; -1: the protocol's
     c.temperature = 1.0  # softmax temperature of action tokens ("sample" and "mean")
     # action tokens: "sample" (the paper), "greedy" (argmax) or "mean" (continuous actions: the
     # bin nearest the expected value; discrete ones are sampled); see gato.eval.decoding
@@ -24,7 +30,11 @@ def default_eval_config() -> ml_collections.ConfigDict:
     c.prompt_tokens = 256  # prompt length in tokens
     c.prompt_split = "train"  # dataset split the demonstrations come from
     c.data_dir = ""  # TFDS data_dir holding the demonstration datasets ("" = TFDS default)
-    c.max_steps = 0  # episode-length cap; 0 uses each task's max_episode_steps
+    c.max_steps = 0  # episode-length cap; 0: the protocol's
+    # expert-normalize scores; a protocol whose settings differ from the reference returns' is
+    # then refused (error). False: report returns only (e.g. smoke runs with short caps)
+    c.normalize = True
+    c.bootstrap_reps = 5000  # stratified-bootstrap replications of the 95% intervals (rliable)
     # models with return-to-go tokens: "none" (draw the return token from the model), a return
     # ("850"), a fraction of the expert's ("0.9xexpert"), a quantile of the dataset's episode
     # returns ("q0.9") or "expert" (MGDT's expert-action inference); see gato.eval.returns
@@ -40,11 +50,19 @@ def default_eval_config() -> ml_collections.ConfigDict:
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the offending key if the eval config is unusable."""
+    protocol = str(config.get("protocol", protocol_lib.DEFAULT))
+    if protocol not in protocol_lib.PROTOCOLS:
+        raise ValueError(f"eval.protocol={protocol!r}; expected one of "
+                         f"{sorted(protocol_lib.PROTOCOLS)}")
     if config.prompt not in PROMPT_MODES:
         raise ValueError(f"eval.prompt={config.prompt!r}; expected one of {PROMPT_MODES}")
-    for key in ("episodes", "batch_size"):
-        if int(config[key]) < 1:
-            raise ValueError(f"eval.{key} must be >= 1, got {config[key]}")
+    if int(config.batch_size) < 1:
+        raise ValueError(f"eval.batch_size must be >= 1, got {config.batch_size}")
+    if int(config.episodes) < 0 or int(config.seed) < -1:
+        raise ValueError(f"eval.episodes must be >= 0 and eval.seed >= -1, got "
+                         f"{config.episodes} and {config.seed}")
+    if int(config.get("bootstrap_reps", 1)) < 1:
+        raise ValueError(f"eval.bootstrap_reps must be >= 1, got {config.bootstrap_reps}")
     if config.prompt != "none" and int(config.prompt_tokens) < 1:
         raise ValueError(f"eval.prompt_tokens must be >= 1, got {config.prompt_tokens}")
     if config.decoding not in DECODING_MODES:
@@ -72,3 +90,10 @@ def return_conditioning_options(config: ml_collections.ConfigDict
         raise ValueError(f"eval.return_kappa / return_samples / return_inverse_temperature: "
                          f"{e}") from None
     return target, inference
+
+
+def eval_protocol(config: ml_collections.ConfigDict) -> Protocol:
+    """The protocol named by eval.protocol with eval.episodes / seed / max_steps applied."""
+    return protocol_lib.resolve(str(config.get("protocol", protocol_lib.DEFAULT)),
+                                episodes=int(config.episodes), seed=int(config.seed),
+                                max_steps=int(config.max_steps))

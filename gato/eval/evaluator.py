@@ -4,11 +4,14 @@
     metrics = evaluator.run(params, step)   # {"eval/control/cartpole-swingup/normalized_score": ..}
 
 `run` builds a `ModelAgent` per task; `evaluate(make_agent, step)` takes any agent factory, so
-scripted stand-ins go through the same code. A model with return-to-go tokens needs the run's
-data.returns section (`returns_config`: each task's return range and placement) and asks for
-eval.return_target (`gato.eval.returns`); each task row records the target and, for fixed
+scripted stand-ins go through the same code. Episodes run under the config's evaluation protocol
+(`gato.envs.protocol`); a protocol whose settings differ from those the reference returns were
+measured under is refused before any episode runs. A model with return-to-go tokens needs the
+run's data.returns section (`returns_config`: each task's return range and placement) and asks
+for eval.return_target (`gato.eval.returns`); each task row records the target and, for fixed
 targets, the requested return. Outputs (see `gato.eval.report`) go to
-`out_dir` (default WORKDIR/eval/step_<step>) and scalars to WORKDIR/tensorboard.
+`out_dir` (default WORKDIR/eval/step_<step>) and scalars to WORKDIR/tensorboard; the aggregates
+with intervals come from `gato.eval.statistics`.
 """
 
 import logging
@@ -22,9 +25,9 @@ import tqdm
 from gato.envs import registry
 from gato.envs import returns as env_returns
 from gato.envs.registry import Task
-from gato.eval import report, scoring
+from gato.eval import figures, report, scoring, statistics
 from gato.eval.agent import Agent, ModelAgent
-from gato.eval.config import return_conditioning_options, validate
+from gato.eval.config import eval_protocol, return_conditioning_options, validate
 from gato.eval.prompts import PromptSource, load_prompt_source
 from gato.eval.returns import ReturnConditioning, dataset_returns, initial_return
 from gato.eval.rollout import run_batch
@@ -61,6 +64,10 @@ class Evaluator:
         self.demonstrations = dict(demonstrations or {})
         self._prompts: dict[str, PromptSource | None] = {}
         self.warnings: list[str] = []
+        self.protocol = eval_protocol(config)
+        self.normalize = bool(config.get("normalize", True))
+        if self.normalize:
+            self._check_references()
         self.returns_config = returns_config  # the run's data.returns (None: no return tokens)
         self.return_target, self.expert_inference = return_conditioning_options(config)
         if (model is not None and not model.config.return_tokens
@@ -81,7 +88,8 @@ class Evaluator:
             if target.mode == "quantile":
                 data = dataset_returns(task.name, c.data_dir or None, c.prompt_split)
             self._conditioning[task.name] = ReturnConditioning(
-                target, initial_return(target, task.name, data), self.expert_inference)
+                target, initial_return(target, task.name, data, self.protocol),
+                self.expert_inference)
         return self._conditioning[task.name]
 
     def output_dir(self, step: int) -> pathlib.Path | None:
@@ -111,38 +119,44 @@ class Evaluator:
         log.warning(message)
         self.warnings.append(message)
 
-    def _check_reference_cap(self, task: Task, max_steps: int) -> None:
-        """Warns when episodes are capped below the cap the reference returns were measured at:
-        normalized scores are then not comparable with the expert's."""
+    def _check_references(self) -> None:
+        """Raises ProtocolMismatchError (one line) for the first task whose reference returns
+        were measured under other settings than this evaluation's protocol: its normalized
+        score would be biased (e.g. Pong capped at 1000 steps against a reference over 4500)."""
         from gato.envs import scores
 
+        for task in self.tasks:
+            try:
+                scores.reference(task, self.protocol)
+            except (KeyError, OSError):
+                continue  # no reference at all: the task is reported unscored
+        atari = [t for t in self.tasks if t.suite == "atari"]
         try:
-            ref_cap = int(scores.reference(task.name).get("max_episode_steps") or 0)
-        except (KeyError, OSError, ValueError):
-            return
-        if max_steps < ref_cap:
-            self._warn(f"{task.name}: episodes capped at {max_steps} steps, but its reference "
-                       f"returns were measured over {ref_cap}; normalized scores are biased")
+            for task in atari:
+                scores.check_human_protocol(task, self.protocol)
+        except scores.ProtocolMismatchError:
+            self._warn(f"no human-normalized Atari scores under protocol {self.protocol.label}: "
+                       f"the published human scores need protocol {scores.HUMAN_PROTOCOL}")
 
     def evaluate_task(self, task: Task, agent: Agent) -> tuple[dict, list[dict], list]:
-        """(score row, episode records, GIF frames) of config.episodes episodes of `task`."""
+        """(score row, episode records, GIF frames) of the protocol's episodes of `task`."""
         c = self.config
-        seeds = [int(c.seed) + i for i in range(int(c.episodes))]
-        max_steps = int(c.max_steps) or task.max_episode_steps
-        self._check_reference_cap(task, max_steps)
+        seeds = self.protocol.seeds()
+        run_task = self.protocol.apply(task)
         source = self._prompt_source(task)
         episodes, frames = [], []
         for start in range(0, len(seeds), int(c.batch_size)):
             batch = seeds[start:start + int(c.batch_size)]
             prompt = source.prompt(batch) if source is not None else None
             done, new_frames = run_batch(
-                task, agent, batch, max_steps, prompt=prompt,
+                run_task, agent, batch, run_task.max_episode_steps, prompt=prompt,
                 gif_frames=int(c.gif_max_frames) if c.gif and start == 0 else 0,
                 gif_size=int(c.gif_size))
             prompt_len = 0 if prompt is None else int(prompt["tokens"].shape[1])
             episodes += [{**e, "prompt_tokens": prompt_len} for e in done]
             frames = frames or new_frames
-        row = scoring.task_summary(task.name, task.suite, episodes)
+        row = scoring.task_summary(task.name, task.suite, episodes, self.protocol,
+                                   normalize_scores=self.normalize)
         row["return_target"] = str(self.return_target)
         if not self.return_target.samples_returns:
             row["requested_return"] = self.return_conditioning(task).initial
@@ -164,37 +178,38 @@ class Evaluator:
         suites = [scoring.suite_summary(s, [r for r in rows if r["suite"] == s])
                   for s in sorted({r["suite"] for r in rows})]
         results = {"step": int(step), "tasks": rows, "suites": suites, "episodes": all_episodes,
-                   "eval_config": self.config.to_dict(), "warnings": list(self.warnings),
-                   **dict(extra or {})}
+                   "protocol": self.protocol.to_dict(), "eval_config": self.config.to_dict(),
+                   "warnings": list(self.warnings), **dict(extra or {})}
+        label = str(results.get("checkpoint") or f"step {step}")
+        results["aggregate"] = statistics.summarize({label: results},
+                                                    int(self.config.get("bootstrap_reps", 5000)))
         for suite in suites:
             print(report.format_table(suite, [r for r in rows if r["suite"] == suite["suite"]]))
+        print(statistics.format_summary(results["aggregate"]))
         self._write(results, gifs, step)
         return results
 
     def _write(self, results: dict, gifs: Mapping[str, list], step: int) -> None:
         out = self.output_dir(step)
-        rows, suites = results["tasks"], results["suites"]
+        rows, suites, summary = results["tasks"], results["suites"], results["aggregate"]
         if self.workdir is not None:
-            report.write_tensorboard(self.workdir / "tensorboard", step, rows, suites)
+            report.write_tensorboard(self.workdir / "tensorboard", step, rows, suites, summary)
         if out is None:
             return
         report.write_json(out / "results.json", results)
         report.write_csv(out / "tasks.csv", rows, report.TASK_COLUMNS)
         report.write_csv(out / "suites.csv", suites, report.SUITE_COLUMNS)
-        for suite in suites:
-            report.plot_task_scores(out / f"scores_{suite['suite']}.png", suite["suite"],
-                                    [r for r in rows if r["suite"] == suite["suite"]])
-        report.plot_threshold_curve(out / "tasks_above_threshold.png", rows)
+        figures.write_summary_figures(out, summary)
         for name, frames in gifs.items():
             if frames:
                 report.write_gif(out / "gifs" / f"{name}.gif", frames)
         log.info("evaluation of step %d written to %s", step, out)
 
-    def run(self, params: Any, step: int, extra: Mapping[str, Any] | None = None
-            ) -> dict[str, float]:
-        """Evaluates the model with `params`; returns named scalar metrics."""
+    def evaluate_params(self, params: Any, step: int, extra: Mapping[str, Any] | None = None
+                        ) -> dict:
+        """Evaluates the model with `params`; returns the results (as in results.json)."""
         if self.model is None:
-            raise ValueError("Evaluator.run needs the model (Evaluator(config, model, ...))")
+            raise ValueError("evaluating params needs the model (Evaluator(config, model, ...))")
         c = self.config
 
         def make_agent(task: Task) -> Agent:
@@ -202,8 +217,13 @@ class Evaluator:
                               temperature=float(c.temperature), decoding=str(c.decoding),
                               returns=self.return_conditioning(task))
 
-        results = self.evaluate(make_agent, step, extra)
-        return report.scalar_metrics(results["tasks"], results["suites"])
+        return self.evaluate(make_agent, step, extra)
+
+    def run(self, params: Any, step: int, extra: Mapping[str, Any] | None = None
+            ) -> dict[str, float]:
+        """Evaluates the model with `params`; returns named scalar metrics."""
+        results = self.evaluate_params(params, step, extra)
+        return report.scalar_metrics(results["tasks"], results["suites"], results["aggregate"])
 
 
 

@@ -1,12 +1,12 @@
-"""Evaluation outputs: JSON and CSV (per task, per suite), printed tables, plots, GIFs and
-TensorBoard scalars.
+"""Evaluation outputs: JSON and CSV (per task, per suite), printed tables, GIFs and TensorBoard
+scalars (figures: `gato.eval.figures`).
 
 Layout under an output directory OUT:
-    OUT/results.json        {"step", "checkpoint", "config", "tasks": [...], "suites": [...],
+    OUT/results.json        {"step", "checkpoint", "protocol", "eval_config", "tasks": [...],
+                             "suites": [...], "aggregate": {...} (gato.eval.statistics),
                              "episodes": {task: [{"seed", "return", "length", "error"}, ...]}}
     OUT/tasks.csv, OUT/suites.csv
-    OUT/scores_<suite>.png  per-task expert-normalized scores
-    OUT/tasks_above_threshold.png  number of tasks at or above x% of expert (Gato, Figure 5)
+    OUT/scores_<suite>.png, OUT/performance_profile.png, OUT/aggregates.png (gato.eval.figures)
     OUT/gifs/<task>.gif     one rollout per task
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.eval.scoring import THRESHOLDS, tasks_at_or_above
+from gato.eval import statistics
 
 TASK_COLUMNS = ("suite", "task", "episodes", "errors", "mean_return", "std_return", "min_return",
                 "max_return", "mean_length", "expert_normalized", "human_normalized")
@@ -78,55 +78,6 @@ def format_table(suite: dict, rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot_task_scores(path: pathlib.Path, suite: str, rows: Sequence[dict]) -> pathlib.Path:
-    """Bar chart of the suite's per-task expert-normalized scores (unscored tasks at 0, grey)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [r["task"] for r in rows]
-    scores = [r.get("expert_normalized") for r in rows]
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(rows) + 2), 4))
-    ax.bar(names, [0.0 if s is None else 100 * s for s in scores],
-           color=["tab:grey" if s is None else "tab:blue" for s in scores])
-    ax.axhline(100, color="k", lw=0.8, ls="--")
-    ax.set_ylabel("expert-normalized score (%)")
-    ax.set_title(f"{suite}: per-task scores")
-    ax.tick_params(axis="x", labelrotation=60)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def plot_threshold_curve(path: pathlib.Path, rows: Sequence[dict]) -> pathlib.Path:
-    """Number of tasks whose expert-normalized score is >= x, per suite and overall."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    x = [100 * t for t in THRESHOLDS]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    groups = {"all": rows} | {s: [r for r in rows if r["suite"] == s]
-                              for s in sorted({r["suite"] for r in rows})}
-    for name, group in groups.items():
-        ax.plot(x, tasks_at_or_above([r.get("expert_normalized") for r in group]), label=name)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("score threshold (% of expert)")
-    ax.set_ylabel("tasks at or above threshold")
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
 def write_gif(path: pathlib.Path, frames: Sequence[np.ndarray], fps: int = 20) -> pathlib.Path:
     """Writes uint8 [H, W, 3] frames as a looping GIF; raises ValueError if there are none."""
     import imageio.v2 as imageio
@@ -139,20 +90,23 @@ def write_gif(path: pathlib.Path, frames: Sequence[np.ndarray], fps: int = 20) -
 
 
 def write_tensorboard(logdir: pathlib.Path, step: int, rows: Sequence[dict],
-                      suites: Sequence[dict]) -> None:
-    """Scalars eval/<suite>/<task>/{normalized_score,return} and eval/<suite>/mean_... at step."""
+                      suites: Sequence[dict], summary: dict | None = None) -> None:
+    """Scalars eval/<suite>/<task>/{normalized_score,return}, eval/<suite>/mean_... and the
+    aggregates with their interval bounds (eval/<suite or all>/iqm, iqm_ci_low, ...) at step."""
     from tensorboardX import SummaryWriter
 
     writer = SummaryWriter(str(logdir))
     try:
-        for name, value in scalar_metrics(rows, suites).items():
+        for name, value in scalar_metrics(rows, suites, summary).items():
             writer.add_scalar(name, value, global_step=int(step))
     finally:
         writer.close()
 
 
-def scalar_metrics(rows: Sequence[dict], suites: Sequence[dict]) -> dict[str, float]:
-    """Named scalar metrics of an evaluation (finite values only)."""
+def scalar_metrics(rows: Sequence[dict], suites: Sequence[dict], summary: dict | None = None
+                   ) -> dict[str, float]:
+    """Named scalar metrics of an evaluation (finite values only), with the aggregates of a
+    `gato.eval.statistics.summarize` summary when given."""
     out: dict[str, float] = {}
     for r in rows:
         prefix = f"eval/{r['suite']}/{r['task']}"
@@ -165,4 +119,6 @@ def scalar_metrics(rows: Sequence[dict], suites: Sequence[dict]) -> dict[str, fl
         for key in ("mean_expert_normalized", "median_expert_normalized"):
             if s.get(key) is not None:
                 out[f"eval/{s['suite']}/{key}"] = float(s[key])
+    if summary is not None:
+        out |= statistics.scalar_metrics(summary)
     return out

@@ -24,6 +24,7 @@ optimism comes from keeping the best of 128 draws alone; the paper's claim rests
 
 import dataclasses
 import re
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -167,9 +168,11 @@ class ReturnConditioning:
 
 
 def initial_return(target: ReturnTarget, task_name: str,
-                   dataset_returns: np.ndarray | None = None) -> float | None:
+                   dataset_returns: np.ndarray | None = None, protocol: Any = None
+                   ) -> float | None:
     """The starting return-to-go of `target` for `task_name` (None when it is drawn each step);
-    quantiles need the returns of the task's dataset episodes."""
+    fractions of the expert's return read the reference table under `protocol` (default: the
+    default protocol), quantiles need the returns of the task's dataset episodes."""
     if target.samples_returns:
         return None
     if target.mode == "return":
@@ -177,7 +180,7 @@ def initial_return(target: ReturnTarget, task_name: str,
     if target.mode == "expert_fraction":
         from gato.envs import scores
 
-        return target.value * float(scores.reference(task_name)["expert_mean"])
+        return target.value * float(scores.reference(task_name, protocol)["expert_mean"])
     if dataset_returns is None or len(dataset_returns) == 0:
         raise ValueError(f"return target {target} of task {task_name!r} needs the returns of "
                          f"its dataset episodes (eval.data_dir)")

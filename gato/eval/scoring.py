@@ -1,8 +1,10 @@
 """Per-task and per-suite scores: return statistics, expert- and human-normalized scores.
 
 Expert-normalized score (Gato, Reed et al. 2022): (return - random) / (expert - random), with the
-expert and random mean returns from the reference table (`gato.envs.scores`). Human-normalized
-(Atari only): (return - random) / (human - random) with the published human/random table.
+expert and random mean returns from the reference table (`gato.envs.scores`), measured under the
+evaluation's protocol (`gato.envs.protocol`; a mismatch raises `ProtocolMismatchError`, never a
+biased score). Human-normalized (Atari only, under the protocol of the published table):
+(return - random) / (human - random). Aggregates with intervals: `gato.eval.statistics`.
 """
 
 import logging
@@ -10,6 +12,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from gato.envs.protocol import Protocol
+from gato.envs.scores import ProtocolMismatchError
 
 THRESHOLDS = tuple(i / 100 for i in range(0, 201, 5))  # 0%, 5%, ..., 200% of expert
 
@@ -33,42 +38,53 @@ def return_stats(returns: Sequence[float]) -> dict[str, float]:
             "min_return": float(r.min()), "max_return": float(r.max())}
 
 
-def _reference_scores(task_name: str, suite: str, mean_return: float) -> dict[str, float | None]:
-    """Expert-normalized (all suites) and human-normalized (Atari) scores of a mean return;
-    None where the reference table has no entry (logged)."""
-    out: dict[str, float | None] = {"expert_normalized": None, "human_normalized": None}
+def _reference_scores(task_name: str, suite: str, mean_return: float,
+                      protocol: Protocol | None) -> dict:
+    """Expert-normalized (all suites) and human-normalized (Atari) scores of a mean return, and
+    the reference used; None where the table has no entry (logged). Raises ProtocolMismatchError
+    when the table's entry was measured under other environment settings."""
+    out: dict = {"expert_normalized": None, "human_normalized": None, "reference": None}
     try:
         from gato.envs import scores
 
-        ref = scores.reference(task_name)
+        ref = scores.reference(task_name, protocol)
         out["expert_normalized"] = normalize(mean_return, ref["random_mean"], ref["expert_mean"])
+        out["reference"] = {"expert_mean": ref["expert_mean"], "random_mean": ref["random_mean"],
+                            "measured_under": ref.get("measured_under")}
+    except ProtocolMismatchError:
+        raise
     except (ImportError, OSError, KeyError, ValueError) as e:
         log.warning("no expert-normalized score for %s: %s", task_name, e)
     if suite == "atari":
         try:
             from gato.envs import scores
 
+            if protocol is not None:
+                scores.check_human_protocol(task_name, protocol)
             out["human_normalized"] = float(scores.human_normalized(task_name, mean_return))
+        except ProtocolMismatchError as e:  # expected off the "full" protocol (Evaluator warns)
+            log.debug("%s", e)
         except (ImportError, AttributeError, KeyError, ValueError) as e:
             log.warning("no human-normalized score for %s: %s", task_name, e)
     return out
 
 
-def task_summary(task_name: str, suite: str, episodes: Sequence[dict]) -> dict:
+def task_summary(task_name: str, suite: str, episodes: Sequence[dict],
+                 protocol: Protocol | None = None, normalize_scores: bool = True) -> dict:
     """Scores of one task from its episode records ({"return", "length", "error", "seed"}).
 
     Episodes that ended in an environment error are counted in `errors` and left out of the
-    return statistics.
+    return statistics. Normalized against references measured under `protocol` (None: the
+    default protocol); with normalize_scores=False, returns only.
     """
     ok = [e for e in episodes if e.get("error") is None]
     stats = return_stats([e["return"] for e in ok])
     row = {"suite": suite, "task": task_name, "episodes": len(episodes),
            "errors": len(episodes) - len(ok), **stats,
-           "mean_length": float(np.mean([e["length"] for e in ok])) if ok else math.nan}
-    if ok:
-        row.update(_reference_scores(task_name, suite, stats["mean_return"]))
-    else:
-        row.update({"expert_normalized": None, "human_normalized": None})
+           "mean_length": float(np.mean([e["length"] for e in ok])) if ok else math.nan,
+           "expert_normalized": None, "human_normalized": None, "reference": None}
+    if ok and normalize_scores:
+        row.update(_reference_scores(task_name, suite, stats["mean_return"], protocol))
     return row
 
 
