@@ -113,8 +113,8 @@ def format_table(rows: Sequence[Mapping[str, Any]], arms: Sequence[str],
                  f"{r['data_best_policy']} ({r['data_best_mean']:.1f})",
                  *(_cell(r[arm]) for arm in arms)]
         lines.append("| " + " | ".join(cells) + " |")
-    for metric in ("iqm", "mean") if summary else ():
-        lines.append("| " + " | ".join([f"expert-normalized {metric.upper()}", "", "", *(
+    for metric, name in (("iqm", "IQM"), ("mean", "mean")) if summary else ():
+        lines.append("| " + " | ".join([f"expert-normalized {name}", "", "", *(
             statistics.format_estimate(summary[a][metric]) for a in arms)]) + " |")
     return "\n".join(lines)
 

@@ -180,7 +180,12 @@ def initial_return(target: ReturnTarget, task_name: str,
     if target.mode == "expert_fraction":
         from gato.envs import scores
 
-        return target.value * float(scores.reference(task_name, protocol)["expert_mean"])
+        try:
+            return target.value * float(scores.reference(task_name, protocol)["expert_mean"])
+        except scores.ProtocolMismatchError as e:
+            raise ValueError(f"return target {target}: no reference expert return of "
+                             f"{task_name!r} under this evaluation's protocol ({e}); ask for a "
+                             f"return or a quantile (q0.9) instead") from None
     if dataset_returns is None or len(dataset_returns) == 0:
         raise ValueError(f"return target {target} of task {task_name!r} needs the returns of "
                          f"its dataset episodes (eval.data_dir)")
