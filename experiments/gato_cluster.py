@@ -18,10 +18,11 @@ from gato.train.config import parse_variant
 CONTROL_TASKS = ("cartpole-balance", "cartpole-swingup", "pendulum-swingup", "point_mass-easy",
                  "reacher-easy", "reacher-hard")
 ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
+VARIANTS = {"size": str, "fsdp": int, "batch": int, "steps": int}  # variant key -> type
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    variant = parse_variant(arg)
+    variant = parse_variant(arg, VARIANTS)
     c = ml_collections.ConfigDict()
 
     c.model = ml_collections.ConfigDict()
@@ -91,4 +92,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.checkpoint.resume = True  # resume from WORKDIR/checkpoints when it holds one
     c.checkpoint.resume_from = ""  # explicit checkpoint when WORKDIR has none
     c.checkpoint.init_from = ""  # params-only initialization from this checkpoint
+    # newest checkpoint damaged (unreadable, or failing its checksums): "fallback" resumes from
+    # the newest intact one (the damaged ones are moved to WORKDIR/checkpoints_damaged), "fail"
+    c.checkpoint.on_damaged = "fallback"
     return c

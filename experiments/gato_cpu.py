@@ -18,10 +18,12 @@ from gato.train.config import parse_variant
 CONTROL_TASKS = ("cartpole-balance", "cartpole-swingup", "pendulum-swingup", "point_mass-easy",
                  "reacher-easy", "reacher-hard")
 ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
+VARIANTS = {"steps": int, "batch": int, "size": str, "control_episodes": int,
+            "atari_episodes": int, "quick": bool}  # variant key -> type
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    variant = parse_variant(arg)
+    variant = parse_variant(arg, VARIANTS)
     quick = bool(variant.get("quick", False))
     c = ml_collections.ConfigDict()
 
@@ -128,4 +130,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.checkpoint.resume = True  # resume from WORKDIR/checkpoints when it holds one
     c.checkpoint.resume_from = ""  # explicit checkpoint when WORKDIR has none
     c.checkpoint.init_from = ""  # params-only initialization from this checkpoint
+    # newest checkpoint damaged (unreadable, or failing its checksums): "fallback" resumes from
+    # the newest intact one (the damaged ones are moved to WORKDIR/checkpoints_damaged), "fail"
+    c.checkpoint.on_damaged = "fallback"
     return c

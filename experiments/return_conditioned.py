@@ -26,6 +26,7 @@ from gato.train.config import parse_variant
 CONTROL_TASKS = ("cartpole-balance", "cartpole-swingup", "pendulum-swingup", "point_mass-easy",
                  "reacher-easy", "reacher-hard")
 TINY_TASKS = ("cartpole-swingup", "pendulum-swingup")
+VARIANTS = {"steps": int, "episodes": int, "tiny": bool}  # variant key -> type
 # per-task behaviour mixes: two executed-noise levels of the expert, then random actions
 MIXES = {
     "cartpole-balance": "noisy0.7:40,noisy1:40,random:20",
@@ -38,7 +39,7 @@ MIXES = {
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    variant = parse_variant(arg)
+    variant = parse_variant(arg, VARIANTS)
     tiny = bool(variant.get("tiny", False))
     tasks = TINY_TASKS if tiny else CONTROL_TASKS
     c = ml_collections.ConfigDict()

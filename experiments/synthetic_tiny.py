@@ -11,9 +11,12 @@ import ml_collections
 from gato.train.config import parse_variant
 from gato.train.optimizer import default_optimizer_config
 
+VARIANTS = {"batch": int, "seq_len": int, "steps": int, "size": str,
+            "fsdp": int}  # variant key -> type
+
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    variant = parse_variant(arg)
+    variant = parse_variant(arg, VARIANTS)
     c = ml_collections.ConfigDict()
 
     c.model = ml_collections.ConfigDict()
@@ -70,4 +73,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.checkpoint.resume = True  # resume from WORKDIR/checkpoints when it holds one
     c.checkpoint.resume_from = ""  # explicit checkpoint (dir or step dir) when WORKDIR has none
     c.checkpoint.init_from = ""  # params-only initialization from this checkpoint
+    # newest checkpoint damaged (unreadable, or failing its checksums): "fallback" resumes from
+    # the newest intact one (the damaged ones are moved to WORKDIR/checkpoints_damaged), "fail"
+    c.checkpoint.on_damaged = "fallback"
     return c

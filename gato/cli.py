@@ -3,6 +3,10 @@
 Every subcommand module exposes `add_arguments(parser: argparse.ArgumentParser) -> None` and
 `run(args: argparse.Namespace) -> int`. Modules are imported only when their subcommand runs, so
 `gato --help` stays fast.
+
+Errors take one path for every subcommand: an exception out of `run` is printed as one line,
+`gato COMMAND: error: MESSAGE` (exit status 1; see `gato.errors`), and `--debug` re-raises it
+with its traceback. Ctrl-C exits with status 130.
 """
 
 import argparse
@@ -34,6 +38,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     return parser, sub
 
 
+def report_error(command: str, error: BaseException) -> int:
+    """Prints `error` as one line on stderr; returns the exit status (1)."""
+    from gato.errors import USER_ERRORS, message
+
+    if isinstance(error, USER_ERRORS):
+        print(f"gato {command}: error: {message(error)}", file=sys.stderr)
+    else:
+        print(f"gato {command}: unexpected {type(error).__name__}: {message(error)} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser, sub = build_parser()
@@ -41,10 +57,22 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)  # prints help / the error for unknown commands
         parser.print_help()
         return 2
-    module = importlib.import_module(COMMANDS[argv[0]][0])
-    module.add_arguments(sub.choices[argv[0]])
-    args = parser.parse_args(argv)
-    return int(module.run(args) or 0)
+    command = argv[0]
+    debug = "--debug" in argv[1:]
+    try:
+        module = importlib.import_module(COMMANDS[command][0])
+        module.add_arguments(sub.choices[command])
+        sub.choices[command].add_argument(
+            "--debug", action="store_true", help="show the traceback of an error")
+        args = parser.parse_args(argv)
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"gato {command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 -- the one place errors become messages
+        if debug:
+            raise
+        return report_error(command, error)
 
 
 if __name__ == "__main__":

@@ -115,10 +115,15 @@ def sample_text(train_dir: pathlib.Path, prompt: str, num_tokens: int = 48) -> N
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MUJOCO_GL", "osmesa")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from gato.eval.config import validate as validate_eval
     from gato.train import train_and_evaluate
     from gato.train.config import apply_overrides, load_config
+    from gato.train.validate import validate_config
 
     config = apply_overrides(load_config(args.config), args.overrides)
+    validate_config(config)  # before any work: every section, generate and eval included
+    if "suites" in config.get("eval", {}):
+        validate_eval(config.eval)
     workdir = pathlib.Path(args.workdir)
     data_dir = pathlib.Path(config.data.data_dir or workdir / "data").resolve()
     config.data.data_dir = str(data_dir)

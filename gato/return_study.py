@@ -46,6 +46,36 @@ def _banner(text: str) -> None:
     print(f"\n=== {text} {'=' * max(0, 90 - len(text))}", flush=True)
 
 
+def check_study(config: ml_collections.ConfigDict) -> None:
+    """Raises ConfigError (one line) for a config the study cannot run, before any work: the
+    sections every run checks (`validate_config`), then the arms, behaviour mixes and requested
+    returns."""
+    from gato.data.recording.behaviours import parse_behaviours
+    from gato.envs import registry
+    from gato.errors import ConfigError
+    from gato.eval.returns import parse_return_target
+    from gato.train.validate import validate_config
+
+    validate_config(config)
+    s = config.study
+    arms = [a.strip() for a in s.arms.split(",") if a.strip()]
+    if not arms or set(arms) - set(ARMS):
+        raise ConfigError(f"config key study.arms={s.arms!r}: expected some of {ARMS}")
+    if not 0.0 < float(s.top_fraction) <= 1.0:
+        raise ConfigError(f"config key study.top_fraction={s.top_fraction}: expected (0, 1]")
+    if int(s.sweep_episodes) < 1:
+        raise ConfigError(f"config key study.sweep_episodes={s.sweep_episodes}: expected >= 1")
+    try:
+        for target in [s.target, *s.sweep.split(",")]:
+            if target.strip():
+                parse_return_target(target)
+        tasks = [t.name for t in registry.select(None, config.generate.tasks)]
+        for task in tasks:
+            parse_behaviours(config.generate.behaviours[task])
+    except (KeyError, ValueError) as e:
+        raise ConfigError(f"config section study / generate: {e}") from e
+
+
 def arm_config(config: ml_collections.ConfigDict, arm: str) -> ml_collections.ConfigDict:
     """The study's config for one arm: "bc" as is, "filtered" keeps the top episodes,
     "returns" adds return tokens to model and data."""
@@ -178,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
     from gato.train.config import apply_overrides, load_config
 
     config = apply_overrides(load_config(args.config), args.overrides)
+    check_study(config)
     workdir = pathlib.Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     run_study(config, workdir)

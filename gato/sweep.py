@@ -22,7 +22,6 @@ import copy
 import logging
 import os
 import pathlib
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,13 +86,10 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MUJOCO_GL", "osmesa")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from gato.train.config import apply_overrides, load_config
+    from gato.train.validate import validate_config
 
-    try:
-        seeds = parse_seeds(args.seeds)
-        config = apply_overrides(load_config(args.config), args.overrides)
-        sweep(config, seeds, pathlib.Path(args.workdir),
-              f"{len(seeds)} seeds of {args.config}")
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        print(f"gato sweep: error: {e}", file=sys.stderr)
-        return 1
+    seeds = parse_seeds(args.seeds)
+    config = apply_overrides(load_config(args.config), args.overrides)
+    validate_config(config)  # before any work (errors: gato.cli prints them in one line)
+    sweep(config, seeds, pathlib.Path(args.workdir), f"{len(seeds)} seeds of {args.config}")
     return 0

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from gato.cli import main as gato_main
 from gato.envs import cli, protocol, registry, scores
 from gato.policies import expert_tasks
 
@@ -76,5 +77,6 @@ def test_gato_tasks_lists_specs(capsys):
     assert by_name["pong"]["action"] == "discrete[6]" and by_name["pong"]["expert"]
     assert by_name["cheetah-run"]["observation"] == {"position": "continuous",
                                                       "velocity": "continuous"}
-    assert cli.run(argparse.Namespace(suite="nope", tasks=None, json=False)) == 2
-    assert "atari, control, text" in capsys.readouterr().err
+    assert gato_main(["tasks", "--suite", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gato tasks: error: ") and "atari, control, text" in err

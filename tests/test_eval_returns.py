@@ -194,7 +194,7 @@ def test_agent_decodes_in_the_training_layout(model, placement, mode):
         demo = {"observation": {"target": np.arange(6, dtype=np.int32) % 4,
                                 "time": np.arange(6, dtype=np.int32)},
                 "action": np.arange(6, dtype=np.int32) % 4, "reward": np.ones(6, np.float32)}
-        prompt = PromptSource(task, [demo], "end", 10, agent.spec).prompt([4])
+        prompt = PromptSource(task, [demo], "end", 10, spec=agent.spec).prompt([4])
         assert (prompt["tokens"] >= RETURN_OFFSET).sum() == 2  # the prompt has its returns
     run_batch(task, recorder, [4], max_steps=8, prompt=prompt)
     ids = np.array([s["returns"][0] for s in recorder.steps])

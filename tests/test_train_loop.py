@@ -122,7 +122,7 @@ def test_range_action_softmax_trains_with_the_same_text_loss(tmp_path):
     assert ranged["train/loss/text"] == pytest.approx(vocab["train/loss/text"], rel=1e-5)
     assert ranged["train/loss/continuous"] < vocab["train/loss/continuous"] - 1.0
     assert all(np.isfinite(row["train/loss"]) for row in metrics["range"].values())
-    with pytest.raises(ValueError, match="action_softmax must be one of"):
+    with pytest.raises(ValueError, match="action_softmax='bins': expected one of"):
         train_and_evaluate(testing.tiny_config(*SMALL, "train.action_softmax='bins'"),
                            tmp_path / "bad")
     with pytest.raises(ValueError, match="needs train.loss_on_targets_only"):

@@ -7,7 +7,6 @@
 
 import argparse
 import json
-import sys
 
 from gato.envs import registry, scores
 from gato.tokenizers.spec import TimestepSpec
@@ -61,12 +60,8 @@ def format_row(info: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        tasks = registry.select(args.suite, args.tasks) if args.suite or args.tasks else (
-            registry.all_tasks())
-    except (KeyError, ValueError) as e:
-        print(f"gato tasks: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2
+    tasks = registry.select(args.suite, args.tasks) if args.suite or args.tasks else (
+        registry.all_tasks())
     infos = [task_info(t) for t in tasks]
     if args.json:
         for info in infos:

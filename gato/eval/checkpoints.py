@@ -16,15 +16,12 @@ import jax
 
 from gato.envs.registry import Task
 from gato.envs.returns import check_model as check_returns
+from gato.errors import CheckpointError  # a checkpoint that exists but cannot be restored
 from gato.model import Gato, ModelConfig, build
 from gato.tokenizers.timestep import action_token_range
 from gato.tokenizers.vocab import RETURN_VOCAB_SIZE, VOCAB_SIZE
 
 log = logging.getLogger(__name__)
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that exists but cannot be restored (corrupt, or not matching its config)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +106,8 @@ def load_checkpoint(path: str | pathlib.Path, step: int | None = None) -> Loaded
     step_dir = directory / str(step)
     try:
         params = restore_params(step_dir, abstract_params(model_config))
+    except CheckpointError:
+        raise  # damaged or of another model: the message names path and step already
     except Exception as e:
         raise CheckpointError(f"cannot restore params from {step_dir} with the model config in "
                               f"{directory / 'config.json'} (corrupt checkpoint or mismatched "

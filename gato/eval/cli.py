@@ -18,7 +18,6 @@ import argparse
 import logging
 import os
 import pathlib
-import sys
 
 import ml_collections
 
@@ -32,8 +31,9 @@ _OVERRIDES = {"suite": "suites", "tasks": "tasks", "episodes": "episodes",
               "prompt_tokens": "prompt_tokens", "prompt_split": "prompt_split",
               "data_dir": "data_dir", "max_steps": "max_steps", "seed": "seed",
               "decoding": "decoding", "protocol": "protocol", "reps": "bootstrap_reps",
-              "normalize": "normalize", "return_target": "return_target",
-              "return_kappa": "return_kappa", "return_samples": "return_samples",
+              "normalize": "normalize", "on_bad_episode": "on_bad_episode",
+              "return_target": "return_target", "return_kappa": "return_kappa",
+              "return_samples": "return_samples",
               "return_inverse_temperature": "return_inverse_temperature"}
 
 
@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="expert-normalize scores (refused when the protocol differs from "
                              "the references'); --no-normalize: returns only")
     parser.add_argument("--reps", type=int, help="bootstrap replications of the intervals")
+    parser.add_argument("--on-bad-episode", choices=("skip", "fail"),
+                        help="corrupt demonstrations: skip (and list) or fail (default: the "
+                             "run's data.on_bad_episode, else skip)")
     parser.add_argument("--return-target",
                         help="models with return tokens: none, a return (850), a fraction of "
                              "the expert's (0.9xexpert), a dataset quantile (q0.9) or expert")
@@ -83,6 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def eval_config(args: argparse.Namespace, run_config: dict) -> ml_collections.ConfigDict:
     """default_eval_config() <- the run's eval section (known keys) <- command-line flags."""
     config = default_eval_config()
+    run_policy = (run_config.get("data") or {}).get("on_bad_episode")
+    if run_policy in ("skip", "fail"):  # the run's training policy, unless its eval says
+        config.on_bad_episode = run_policy
     run_eval = dict(run_config.get("eval") or {})
     if run_eval.pop("greedy", False):  # runs configured before eval.decoding
         run_eval.setdefault("decoding", "greedy")
@@ -149,16 +155,10 @@ def _run_all(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MUJOCO_GL", "osmesa")  # headless rendering of the rollout GIFs
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from gato.eval.checkpoints import CheckpointError
-
-    try:
-        if args.run:
-            return _run_all(args)
-        if len(args.checkpoint) > 1:
-            return _evaluate_many(args)
-        evaluate_checkpoint(args, pathlib.Path(args.checkpoint[0]), args.step,
-                            pathlib.Path(args.out) if args.out else None)
-        return 0
-    except (FileNotFoundError, CheckpointError, ValueError, KeyError) as e:
-        print(f"gato eval: error: {e}", file=sys.stderr)
-        return 1
+    if args.run:
+        return _run_all(args)
+    if len(args.checkpoint) > 1:
+        return _evaluate_many(args)
+    evaluate_checkpoint(args, pathlib.Path(args.checkpoint[0]), args.step,
+                        pathlib.Path(args.out) if args.out else None)
+    return 0

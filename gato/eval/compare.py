@@ -20,7 +20,6 @@ aggregates. Writes compare.json and compare_{tasks,profile,aggregates}.png to --
 import argparse
 import logging
 import pathlib
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -120,15 +119,11 @@ def run(args: argparse.Namespace) -> int:
     from gato.eval import figures, report
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        labels = [s.strip() for s in args.labels.split(",")]
-        if len(labels) != 2 or labels[0] == labels[1] or not all(labels):
-            raise ValueError(f"--labels needs two different names, got {args.labels!r}")
-        runs_a, runs_b = load_side(args.run_a), load_side(args.run_b)
-        result = compare(runs_a, runs_b, args.reps, labels)
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        print(f"gato compare: error: {e}", file=sys.stderr)
-        return 1
+    labels = [s.strip() for s in args.labels.split(",")]
+    if len(labels) != 2 or labels[0] == labels[1] or not all(labels):
+        raise ValueError(f"--labels needs two different names, got {args.labels!r}")
+    runs_a, runs_b = load_side(args.run_a), load_side(args.run_b)
+    result = compare(runs_a, runs_b, args.reps, labels)
     print(f"{labels[0]} = {args.run_a}\n{labels[1]} = {args.run_b}")
     print(format_compare(result))
     out = pathlib.Path(args.out)

@@ -30,6 +30,9 @@ def default_eval_config() -> ml_collections.ConfigDict:
     c.prompt_tokens = 256  # prompt length in tokens
     c.prompt_split = "train"  # dataset split the demonstrations come from
     c.data_dir = ""  # TFDS data_dir holding the demonstration datasets ("" = TFDS default)
+    # corrupt/mismatched demonstrations: "skip" (replace by the next good one, listed in the
+    # results' warnings) or "fail"; `gato eval` defaults to the run's data.on_bad_episode
+    c.on_bad_episode = "skip"
     c.max_steps = 0  # episode-length cap; 0: the protocol's
     # expert-normalize scores; a protocol whose settings differ from the reference returns' is
     # then refused (error). False: report returns only (e.g. smoke runs with short caps)
@@ -70,6 +73,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.decoding != "greedy" and float(config.temperature) <= 0:
         raise ValueError(f"eval.temperature must be > 0 (or eval.decoding='greedy'), "
                          f"got {config.temperature}")
+    if config.get("on_bad_episode", "skip") not in ("skip", "fail"):
+        raise ValueError(f"eval.on_bad_episode={config.on_bad_episode!r}; expected 'skip' or "
+                         "'fail'")
     if int(config.max_steps) < 0:
         raise ValueError(f"eval.max_steps must be >= 0, got {config.max_steps}")
     return_conditioning_options(config)

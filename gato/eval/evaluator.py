@@ -99,16 +99,18 @@ class Evaluator:
 
     def _prompt_source(self, task: Task) -> PromptSource | None:
         c = self.config
+        policy = c.get("on_bad_episode", "skip")
         if task.name not in self._prompts:
             if c.prompt == "none":
                 source = None
             elif task.name in self.demonstrations:
                 source = PromptSource(task, self.demonstrations[task.name], c.prompt,
-                                      c.prompt_tokens, self.task_spec(task))
+                                      c.prompt_tokens, on_bad_episode=policy,
+                                      spec=self.task_spec(task))
             else:
                 try:
                     source = load_prompt_source(task, c.prompt, c.prompt_tokens, c.data_dir,
-                                                c.prompt_split, self.task_spec(task))
+                                                c.prompt_split, policy, self.task_spec(task))
                 except FileNotFoundError as e:
                     self._warn(f"{e}; evaluating {task.name} without a prompt")
                     source = None
@@ -148,6 +150,9 @@ class Evaluator:
         for start in range(0, len(seeds), int(c.batch_size)):
             batch = seeds[start:start + int(c.batch_size)]
             prompt = source.prompt(batch) if source is not None else None
+            for message in source.skipped if source is not None else ():
+                if message not in self.warnings:
+                    self._warn(message)
             done, new_frames = run_batch(
                 run_task, agent, batch, run_task.max_episode_steps, prompt=prompt,
                 gif_frames=int(c.gif_max_frames) if c.gif and start == 0 else 0,

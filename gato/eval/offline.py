@@ -17,13 +17,17 @@ Metrics per task, over all action tokens of its windows:
   mse: continuous actions only, mean squared error between the distribution's expected value and
     the recorded value, both in tokenized action units ([-1, 1]);
   accuracy: fraction of action tokens whose most likely id is the recorded one.
+
+Episodes are read under the run's bad-episode policy (`data.on_bad_episode`, or
+--on-bad-episode): a corrupt or mismatched episode is skipped for the next good one and counted
+(the table's `skipped` column), or stops the command with a message naming task, split, file and
+episode (`gato.data.pipeline.bad_episodes`).
 """
 
 import argparse
 import json
 import logging
 import pathlib
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gato.data.pipeline import windows
+from gato.data.pipeline.bad_episodes import ON_BAD_EPISODE, EpisodeReader
 from gato.envs.returns import task_spec
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.continuous import bin_centers
@@ -41,9 +46,11 @@ from gato.tokenizers.timestep import action_token_range, tokenize_episode
 log = logging.getLogger(__name__)
 
 def episode_windows(spec: TimestepSpec, episodes: Any, *, count: int, seq_len: int,
-                    at_start: bool, rng: np.random.Generator) -> list[seqlib.TokenSequence]:
+                    at_start: bool, rng: np.random.Generator,
+                    reader: EpisodeReader | None = None) -> list[seqlib.TokenSequence]:
     """`count` windows of seq_len tokens (padded), spread evenly over the episodes in order
-    (each episode is read once).
+    (each episode is read once; a bad one is replaced by the next good one, or raises, as
+    `reader` says: default, raise BadEpisodeError).
 
     Each holds the whole timesteps that fit from a start drawn as training draws it (uniform over
     the starts that fill the window) or, with at_start, from timestep 0.
@@ -51,10 +58,10 @@ def episode_windows(spec: TimestepSpec, episodes: Any, *, count: int, seq_len: i
     if count < 1 or len(episodes) < 1:
         raise ValueError(f"need count >= 1 and at least one episode, got {count} and "
                          f"{len(episodes)}")
+    reader = reader or EpisodeReader("?", spec, episodes, where="memory", policy="fail")
     out = []
     for e in range(min(count, len(episodes))):
-        episode = episodes[e]
-        length = windows.validate_episode(spec, episode)
+        _, episode, length = reader.read(e)
         _, n_fit = windows.steps_per_budget(tokenize_episode, spec, episode, seq_len)
         for _ in range(count // len(episodes) + (e < count % len(episodes))):
             start = 0 if at_start else windows.choose_start(rng, length, n_fit)
@@ -102,14 +109,15 @@ def token_metrics(log_probs: np.ndarray, tokens: np.ndarray, is_action: np.ndarr
 
 def evaluate_task(model: Any, params: Any, spec: TimestepSpec, episodes: Any, *, count: int,
                   seq_len: int, at_start: bool = False, batch_size: int = 16,
-                  seed: int = 0) -> dict[str, float]:
+                  seed: int = 0, reader: EpisodeReader | None = None) -> dict[str, float]:
     """Teacher-forced metrics of one task: {"windows", "action_tokens", "nll", "mse",
-    "accuracy"} (mse is NaN for discrete actions)."""
+    "accuracy", "skipped"} (mse is NaN for discrete actions; skipped: bad episodes skipped)."""
     from gato.model.gato import MODEL_FIELDS
 
     rng = np.random.default_rng(seed)
+    reader = reader or EpisodeReader("?", spec, episodes, where="memory", policy="fail")
     seqs = episode_windows(spec, episodes, count=count, seq_len=seq_len, at_start=at_start,
-                           rng=rng)
+                           rng=rng, reader=reader)
     lo, hi = action_token_range(spec)
     fn = action_log_probs(model, lo, hi)
     total = {"count": 0, "nll": 0.0, "correct": 0, "squared_error": 0.0}
@@ -127,15 +135,16 @@ def evaluate_task(model: Any, params: Any, spec: TimestepSpec, episodes: Any, *,
     continuous = spec.action_kind == "continuous"
     return {"windows": len(seqs), "action_tokens": total["count"], "nll": total["nll"] / n,
             "mse": total["squared_error"] / n if continuous else float("nan"),
-            "accuracy": total["correct"] / n}
+            "accuracy": total["correct"] / n, "skipped": len(reader.skipped)}
 
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
     """Fixed-width table of evaluate_task results, one row per task."""
-    lines = [f"{'task':<20}{'windows':>8}{'actions':>9}{'nll':>8}{'mse':>9}{'accuracy':>10}"]
+    lines = [f"{'task':<20}{'windows':>8}{'actions':>9}{'nll':>8}{'mse':>9}{'accuracy':>10}"
+             f"{'skipped':>9}"]
     for name, r in results.items():
         lines.append(f"{name:<20}{r['windows']:>8}{r['action_tokens']:>9}{r['nll']:>8.3f}"
-                     f"{r['mse']:>9.4f}{r['accuracy']:>10.3f}")
+                     f"{r['mse']:>9.4f}{r['accuracy']:>10.3f}{r.get('skipped', 0):>9}")
     return "\n".join(lines)
 
 
@@ -156,6 +165,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="windows begin at each episode's first timestep")
     parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
     parser.add_argument("--seed", type=int, default=0, help="seed of the window starts")
+    parser.add_argument("--on-bad-episode", choices=ON_BAD_EPISODE,
+                        help="skip (and count) or fail on corrupt/mismatched episodes (default: "
+                             "the run's data.on_bad_episode, else skip)")
     parser.add_argument("--out", help="write the results as JSON to this file")
 
 
@@ -177,37 +189,43 @@ def run(args: argparse.Namespace) -> int:
     from gato.model import Gato
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        loaded = checkpoints.load_checkpoint(args.checkpoint, args.step)
-        tasks = _tasks(args.tasks, loaded.config)
-        checkpoints.check_compatible(loaded, tasks)
-        seq_len = args.seq_len or loaded.model_config.max_len
-        if not 0 < seq_len <= loaded.model_config.max_len:
-            raise ValueError(f"--seq-len {seq_len} not in [1, max_len "
-                             f"{loaded.model_config.max_len}]")
-        if args.windows < 1 or args.batch_size < 1:
-            raise ValueError("--windows and --batch-size must be >= 1")
-        sources = {t.name: load_episodes(t.name, args.data_dir, args.split) for t in tasks}
-        model = Gato(loaded.model_config)
-        returns_config = (loaded.config.get("data") or {}).get("returns")
-        results = {}
-        for task in tasks:
-            results[task.name] = evaluate_task(
-                model, loaded.params, task_spec(task, returns_config), sources[task.name],
-                count=args.windows,
-                seq_len=seq_len,
-                at_start=args.at_start, batch_size=args.batch_size, seed=args.seed)
-            log.info("%s: %s", task.name, results[task.name])
-    except (FileNotFoundError, KeyError, ValueError, checkpoints.CheckpointError) as e:
-        print(f"gato offline: {e}", file=sys.stderr)
-        return 1
+    loaded = checkpoints.load_checkpoint(args.checkpoint, args.step)
+    tasks = _tasks(args.tasks, loaded.config)
+    checkpoints.check_compatible(loaded, tasks)
+    seq_len = args.seq_len or loaded.model_config.max_len
+    if not 0 < seq_len <= loaded.model_config.max_len:
+        raise ValueError(f"--seq-len {seq_len} not in [1, max_len "
+                         f"{loaded.model_config.max_len}]")
+    if args.windows < 1 or args.batch_size < 1:
+        raise ValueError("--windows and --batch-size must be >= 1")
+    policy = (args.on_bad_episode
+              or (loaded.config.get("data") or {}).get("on_bad_episode") or "skip")
+    where = f"data_dir {args.data_dir}, split {args.split!r}"
+    returns_config = (loaded.config.get("data") or {}).get("returns")
+    specs = {t.name: task_spec(t, returns_config) for t in tasks}
+    readers = {t.name: EpisodeReader(t.name, specs[t.name], load_episodes(t.name, args.data_dir,
+                                                                          args.split),
+                                     where=where, policy=policy) for t in tasks}
+    model = Gato(loaded.model_config)
+    results = {}
+    for task in tasks:
+        reader = readers[task.name]
+        results[task.name] = evaluate_task(
+            model, loaded.params, specs[task.name], reader.source, count=args.windows,
+            seq_len=seq_len, at_start=args.at_start, batch_size=args.batch_size,
+            seed=args.seed, reader=reader)
+        log.info("%s: %s", task.name, results[task.name])
+    skipped = [m for r in readers.values() for m in r.skipped]
     print(f"step {loaded.step}, {args.data_dir} ({args.split}), "
           f"{'episode starts' if args.at_start else 'uniform starts'}, {seq_len}-token windows")
     print(format_table(results))
+    if skipped:
+        print(f"skipped {len(skipped)} bad episode reads (on_bad_episode={policy!r}); first: "
+              f"{skipped[0]}")
     if args.out:
         record = {"checkpoint": str(loaded.path), "step": loaded.step, "data_dir": args.data_dir,
                   "split": args.split, "at_start": args.at_start, "seq_len": seq_len,
-                  "tasks": results}
+                  "on_bad_episode": policy, "bad_episodes": skipped, "tasks": results}
         pathlib.Path(args.out).write_text(json.dumps(record, indent=2))
         print(f"results in {args.out}")
     return 0

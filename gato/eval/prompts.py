@@ -5,6 +5,9 @@ Modes: "none"; "start": the first `num_tokens` tokens of a demonstration; "end":
 `num_tokens` tokens (goal conditioning: the demonstration's final states). Demonstrations are RLDS
 episodes (`gato.data.formats.episodes.Episode`); the final RLDS step, which carries no action, is
 left out. The demonstration for an evaluation episode is chosen by that episode's seed, so prompts
+do not depend on how episodes are batched. Demonstrations are read under the bad-episode policy
+of training (`gato.data.pipeline.bad_episodes`): a corrupt one is replaced by the next good one and
+reported (`PromptSource.skipped`), or raises BadEpisodeError naming task, split, file, episode.
 do not depend on how episodes are batched. With a spec that has return tokens, each timestep of
 the demonstration carries its own return-to-go (as training prompts do).
 """
@@ -16,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from gato.data.pipeline.bad_episodes import EpisodeReader
 from gato.envs.registry import Task
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.returns import return_to_go
@@ -76,26 +80,35 @@ class PromptSource:
     """Prompts for episodes of one task from a random-access collection of demonstrations,
     tokenized with `spec` (default: the task's; give the one with return tokens, if any)."""
 
-    def __init__(self, task: Task, episodes: Any, mode: str, num_tokens: int,
+    def __init__(self, task: Task, episodes: Any, mode: str, num_tokens: int, *,
+                 where: str = "memory", on_bad_episode: str = "skip",
                  spec: TimestepSpec | None = None):
         if len(episodes) == 0:
             raise ValueError(f"no demonstration episodes for task {task.name!r}")
         self.task, self.episodes, self.mode, self.num_tokens = task, episodes, mode, num_tokens
         self.spec = spec or task.spec
+        self.reader = EpisodeReader(task.name, self.spec, episodes, where=where,
+                                    policy=on_bad_episode)
+
+    @property
+    def skipped(self) -> list[str]:
+        """Messages of the bad demonstrations skipped so far."""
+        return self.reader.skipped
 
     def prompt(self, seeds: Sequence[int]) -> TokenSequence | None:
         """Batched prompt for the episodes with these seeds ([B, L, ...] fields) or None."""
         rows = []
         for seed in seeds:
             index = int(np.random.default_rng(int(seed)).integers(len(self.episodes)))
-            rows.append(demonstration_tokens(self.spec, self.episodes[index], self.mode,
+            _, episode, _ = self.reader.read(index)
+            rows.append(demonstration_tokens(self.spec, episode, self.mode,
                                              self.num_tokens))
         return stack_prompts(rows, self.mode)
 
 
 def load_prompt_source(task: Task, mode: str, num_tokens: int, data_dir: str | None,
-                       split: str = "train", spec: TimestepSpec | None = None
-                       ) -> PromptSource | None:
+                       split: str = "train", on_bad_episode: str = "skip",
+                       spec: TimestepSpec | None = None) -> PromptSource | None:
     """The task's demonstrations from its RLDS dataset, or None for mode "none".
 
     Raises FileNotFoundError naming the task and data_dir when its dataset cannot be read.
@@ -111,4 +124,6 @@ def load_prompt_source(task: Task, mode: str, num_tokens: int, data_dir: str | N
             f"cannot read demonstrations of task {task.name!r} (data_dir={data_dir!r}, "
             f"split={split!r}) for prompt mode {mode!r}: {e}; generate them with `gato "
             f"generate` or evaluate with --prompt none") from e
-    return PromptSource(task, episodes, mode, num_tokens, spec)
+    return PromptSource(task, episodes, mode, num_tokens,
+                        where=f"data_dir {data_dir or 'TFDS default'}, split {split!r}",
+                        on_bad_episode=on_bad_episode, spec=spec)

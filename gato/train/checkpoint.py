@@ -1,27 +1,43 @@
 """Orbax checkpoints in WORKDIR/checkpoints: params, optimizer state, step, data-iterator state.
 
 Each checkpoint step directory holds three items: `params` and `opt_state` (sharded arrays,
-restored straight onto the mesh), and `meta` (JSON: {"step": int, "data": iterator state}).
-The experiment config is written beside them as WORKDIR/checkpoints/config.json.
+restored straight onto the mesh), and `meta` (JSON: {"step": int, "data": iterator state,
+"integrity": checksums}). The experiment config is written beside them as
+WORKDIR/checkpoints/config.json, once the run has started from a checkpoint that matches it.
 
 Where a run starts (first match wins):
-  1. the latest checkpoint in WORKDIR/checkpoints (automatic resume; disabled by --no-resume),
+  1. the latest intact checkpoint in WORKDIR/checkpoints (automatic resume; disabled by
+     --no-resume),
   2. an explicit checkpoint, `checkpoint.resume_from` (a checkpoints directory or one step dir):
      params, optimizer state, step and data state,
   3. `checkpoint.init_from` (--init-from): params only; step 0, fresh optimizer, fresh data,
   4. scratch: freshly initialized params.
 Orbax writes each step to a temporary directory and renames it when complete, so a process
 killed mid-save (kill -9) leaves the previous checkpoints readable.
+
+Integrity (`gato.train.integrity`): every save stores checksums of all arrays and of the JSON
+state in `meta`; every restore recomputes and compares them. A checkpoint that cannot be read or
+fails its checksums raises DamagedCheckpointError naming its directory and step; a checkpoint of
+another model raises CheckpointMismatchError before any array is read. On resume, a damaged
+newest checkpoint is skipped for the newest intact one (`checkpoint.on_damaged="fallback"`, the
+damaged ones are moved to WORKDIR/checkpoints_damaged/ so later saves do not collide with them)
+or stops the run (`"fail"`). Checkpoints written before checksums existed restore with a warning.
 """
 
 import json
+import logging
 import pathlib
+import shutil
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
 
+from gato.errors import CheckpointError, CheckpointMismatchError, DamagedCheckpointError
+from gato.train import integrity
 from gato.train.step import TrainState
+
+ON_DAMAGED = ("fallback", "fail")
 
 
 def abstract_with_shardings(tree: Any, shardings: Any) -> Any:
@@ -37,6 +53,11 @@ def _manager(directory: pathlib.Path, keep: int | None = None, *,
     return ocp.CheckpointManager(directory.absolute(), options=options)
 
 
+def _brief(error: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:limit]}{'...' if len(text) > limit else ''}"
+
+
 class Checkpointer:
     """Saves and restores TrainState + data-iterator state in one Orbax CheckpointManager."""
 
@@ -47,10 +68,17 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
+    def all_steps(self) -> list[int]:
+        return sorted(self.manager.all_steps())
+
     def save(self, state: TrainState, data_state: dict[str, Any]) -> int:
-        """Saves at step int(state.step) (asynchronously); returns that step."""
+        """Saves at step int(state.step) (asynchronously) with checksums; returns that step."""
         step = int(jax.device_get(state.step))
         meta = {"step": step, "data": data_state}
+        meta["integrity"] = {"format": integrity.FORMAT,
+                             "params": integrity.tree_digests(state.params),
+                             "opt_state": integrity.tree_digests(state.opt_state),
+                             "meta": integrity.json_digest({"step": step, "data": data_state})}
         self.manager.save(step, args=ocp.args.Composite(
             params=ocp.args.StandardSave(state.params),
             opt_state=ocp.args.StandardSave(state.opt_state),
@@ -59,8 +87,68 @@ class Checkpointer:
         return step
 
     def restore(self, abstract_state: TrainState, step: int | None = None):
-        """Returns (TrainState, data state) of `step` (default latest); arrays on the mesh."""
+        """Returns (TrainState, data state) of `step` (default latest), verified; on the mesh."""
         return restore_full(self.manager, abstract_state, step)
+
+    def restore_latest_intact(self, abstract_state: TrainState, on_damaged: str = "fallback"):
+        """(TrainState, data state, step) of the newest intact checkpoint, or None if there is none.
+
+        Damaged newer checkpoints are logged by path and step and moved aside (on_damaged
+        "fallback") or raise DamagedCheckpointError ("fail"). A mismatch with the model raises.
+        """
+        if on_damaged not in ON_DAMAGED:
+            raise ValueError(f"checkpoint.on_damaged={on_damaged!r}; expected one of {ON_DAMAGED}")
+        damaged: list[DamagedCheckpointError] = []
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            try:
+                state, data_state = self.restore(abstract_state, step)
+            except DamagedCheckpointError as e:
+                logging.error("%s", e)
+                if on_damaged == "fail":
+                    raise DamagedCheckpointError(
+                        f"{e} (checkpoint.on_damaged='fail'; 'fallback' resumes from the newest "
+                        "intact checkpoint)", e.path, e.step) from e
+                damaged.append(e)
+                continue
+            if damaged:
+                moved = self.quarantine([e.step for e in damaged])
+                logging.warning("resuming from step %d, the newest intact checkpoint; damaged "
+                                "checkpoints moved to %s", step, moved)
+            return state, data_state, step
+        if damaged:
+            raise DamagedCheckpointError(
+                f"every checkpoint in {self.directory} is damaged (steps "
+                f"{[e.step for e in damaged]}); newest: {damaged[0]}", str(self.directory))
+        return None
+
+    def newest_verified_step(self, abstract_state: TrainState) -> int | None:
+        """The newest checkpoint that restores and passes its checksums (None if none does)."""
+        self.manager.wait_until_finished()
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            try:
+                self.restore(abstract_state, step)
+                return step
+            except CheckpointError as e:
+                logging.error("%s", e)
+        return None
+
+    def quarantine(self, steps: list[int]) -> pathlib.Path:
+        """Moves these step directories to WORKDIR/checkpoints_damaged/ (kept for inspection,
+        out of the manager's way so the run can save those steps again)."""
+        target = self.directory.parent / f"{self.directory.name}_damaged"
+        if jax.process_index() == 0:
+            target.mkdir(parents=True, exist_ok=True)
+            for step in steps:
+                destination, n = target / str(step), 1
+                while destination.exists():
+                    destination, n = target / f"{step}-{n}", n + 1
+                shutil.move(str(self.directory / str(step)), str(destination))
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices("gato_checkpoint_quarantine")
+        self.manager.reload()
+        return target
 
     def wait(self) -> None:
         self.manager.wait_until_finished()
@@ -70,17 +158,83 @@ class Checkpointer:
         self.manager.close()
 
 
+def check_matches(step_dir: pathlib.Path, step: int, abstract_params: Any) -> None:
+    """Raises CheckpointMismatchError if the saved params' names, shapes or dtypes differ from
+    `abstract_params` (a checkpoint of another model); DamagedCheckpointError if unreadable."""
+    try:
+        saved = ocp.StandardCheckpointHandler().metadata(step_dir / "params")
+        flat, _ = jax.tree_util.tree_flatten_with_path(saved)
+        saved = {jax.tree_util.keystr(k): (tuple(m.shape), str(m.dtype)) for k, m in flat}
+    except Exception as e:  # noqa: BLE001 -- any failure to read metadata is damage
+        raise DamagedCheckpointError(f"checkpoint {step_dir} (step {step}) is damaged: cannot "
+                                     f"read its params metadata: {_brief(e)}",
+                                     str(step_dir), step) from e
+    flat, _ = jax.tree_util.tree_flatten_with_path(abstract_params)
+    wanted = {jax.tree_util.keystr(k): (tuple(a.shape), str(a.dtype)) for k, a in flat}
+    if saved == wanted:
+        return
+    diffs = [f"{k}: checkpoint {saved.get(k, 'absent')}, model {wanted.get(k, 'absent')}"
+             for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k)]
+    raise CheckpointMismatchError(
+        f"checkpoint {step_dir} (step {step}) holds another model than the config's: "
+        f"{len(diffs)} params differ, e.g. {'; '.join(diffs[:2])}")
+
+
+def verify_meta(meta: Any, step_dir: pathlib.Path, step: int) -> dict | None:
+    """Checks meta's own checksum; returns its "integrity" record (None: saved without one)."""
+    if not isinstance(meta, dict) or "step" not in meta or "data" not in meta:
+        raise DamagedCheckpointError(f"checkpoint {step_dir} (step {step}) is damaged: "
+                                     f"{step_dir / 'meta'} is not a gato meta record",
+                                     str(step_dir), step)
+    record = meta.get("integrity")
+    if record is None:
+        logging.warning("checkpoint %s (step %d) has no checksums (saved before they were "
+                        "recorded): restored unverified", step_dir, step)
+        return None
+    if (meta["step"] != step or integrity.json_digest({"step": meta["step"], "data": meta["data"]})
+            != record.get("meta")):
+        raise DamagedCheckpointError(f"checkpoint {step_dir} (step {step}) is damaged: "
+                                     f"{step_dir / 'meta'} fails its checksum",
+                                     str(step_dir), step)
+    return record
+
+
+def verify_arrays(record: dict | None, item: str, tree: Any, step_dir: pathlib.Path,
+                  step: int) -> None:
+    """Compares the digests of a restored item with those saved in meta."""
+    if record is None:
+        return
+    problem = integrity.differences(record.get(item, {}), integrity.tree_digests(tree))
+    if problem:
+        raise DamagedCheckpointError(f"checkpoint {step_dir} (step {step}) is damaged: {item} "
+                                     f"fails its checksums: {problem}", str(step_dir), step)
+
+
+def _restore_items(manager: ocp.CheckpointManager, step: int, step_dir: pathlib.Path,
+                   **items: Any) -> dict:
+    try:
+        return manager.restore(step, args=ocp.args.Composite(**items))
+    except Exception as e:  # noqa: BLE001 -- a checkpoint that matches but cannot be read
+        where = ", ".join(str(step_dir / item) for item in items)
+        raise DamagedCheckpointError(f"checkpoint {step_dir} (step {step}) is damaged: cannot "
+                                     f"read {where}: {_brief(e)}", str(step_dir), step) from e
+
+
 def restore_full(manager: ocp.CheckpointManager, abstract_state: TrainState,
                  step: int | None = None):
+    """(TrainState, data state) of `step` (default latest), verified against its checksums."""
     step = manager.latest_step() if step is None else step
     if step is None:
         raise FileNotFoundError(f"no checkpoint in {manager.directory}")
-    restored = manager.restore(step, args=ocp.args.Composite(
-        params=ocp.args.StandardRestore(abstract_state.params),
-        opt_state=ocp.args.StandardRestore(abstract_state.opt_state),
-        meta=ocp.args.JsonRestore(),
-    ))
-    meta = restored["meta"]
+    step_dir = pathlib.Path(manager.directory) / str(step)
+    check_matches(step_dir, step, abstract_state.params)
+    meta = _restore_items(manager, step, step_dir, meta=ocp.args.JsonRestore())["meta"]
+    record = verify_meta(meta, step_dir, step)
+    restored = _restore_items(manager, step, step_dir,
+                              params=ocp.args.StandardRestore(abstract_state.params),
+                              opt_state=ocp.args.StandardRestore(abstract_state.opt_state))
+    verify_arrays(record, "params", restored["params"], step_dir, step)
+    verify_arrays(record, "opt_state", restored["opt_state"], step_dir, step)
     step_array = jax.device_put(jax.numpy.asarray(meta["step"], jax.numpy.int32),
                                 abstract_state.step.sharding)
     return TrainState(step_array, restored["params"], restored["opt_state"]), meta["data"]
@@ -107,16 +261,22 @@ def restore_from_path(path: str | pathlib.Path, abstract_state: TrainState):
 
 
 def restore_params(path: str | pathlib.Path, abstract_params: Any) -> Any:
-    """--init-from: only the params of a checkpoint (dir or step dir), placed on the mesh."""
+    """--init-from and evaluation: only the params of a checkpoint (dir or step dir), placed on
+    the mesh and verified against their checksums."""
     directory, step = _locate(path)
     manager = _manager(directory, read_only=True)
     try:
         step = manager.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no checkpoint in {directory}")
-        restored = manager.restore(step, args=ocp.args.Composite(
-            params=ocp.args.StandardRestore(abstract_params)))
-        return restored["params"]
+        step_dir = directory / str(step)
+        check_matches(step_dir, step, abstract_params)
+        meta = _restore_items(manager, step, step_dir, meta=ocp.args.JsonRestore())["meta"]
+        record = verify_meta(meta, step_dir, step)
+        params = _restore_items(manager, step, step_dir,
+                                params=ocp.args.StandardRestore(abstract_params))["params"]
+        verify_arrays(record, "params", params, step_dir, step)
+        return params
     finally:
         manager.close()
 
@@ -127,5 +287,28 @@ def write_config(directory: str | pathlib.Path, config: Any) -> pathlib.Path:
     if jax.process_index() == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
         as_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-        path.write_text(json.dumps(as_dict, indent=2, sort_keys=True, default=str))
+        partial = path.with_suffix(".json.tmp")
+        partial.write_text(json.dumps(as_dict, indent=2, sort_keys=True, default=str))
+        partial.replace(path)  # atomic: a reader sees the old config or the new one
     return path
+
+
+def read_config(directory: str | pathlib.Path) -> dict | None:
+    """The config.json recorded beside the checkpoints, or None when absent or unreadable."""
+    try:
+        return json.loads((pathlib.Path(directory) / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def config_differences(recorded: dict, current: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config dicts, as "key: old -> new"."""
+    out = []
+    for key in sorted(set(recorded) | set(current)):
+        a, b = recorded.get(key, "<absent>"), current.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_differences(a, b, f"{prefix}{key}.")
+        elif a != b and not (isinstance(a, list | tuple) and isinstance(b, list | tuple)
+                             and list(a) == list(b)):
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out

@@ -1,19 +1,24 @@
 """Experiment configs: Python files `experiments/NAME.py` with `get_config(arg) -> ConfigDict`.
 
 `load_config("experiments/NAME.py:variant")` imports the file by path (it is not a package
-module) and passes the text after the colon to `get_config`. `apply_overrides(config,
-["train.batch_size=8", ...])` sets dotted keys; values are parsed as Python literals when they
-can be (8, 1e-4, True, [("data", -1)]) and kept as strings otherwise.
+module) and passes the text after the colon to `get_config`, which reads it with
+`parse_variant(arg, VARIANTS)`: a key the experiment does not declare, or a value of the wrong
+type, is a ConfigError. `apply_overrides(config, ["train.batch_size=8", ...])` sets dotted keys;
+values are parsed as Python literals when they can be (8, 1e-4, True, [("data", -1)]) and kept as
+strings otherwise. Neither checks ranges: `gato.train.validate.validate_config` does, before any
+work starts.
 """
 
 import ast
 import importlib.resources
 import importlib.util
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ml_collections
+
+from gato.errors import ConfigError
 
 
 def packaged_configs() -> list[str]:
@@ -77,14 +82,40 @@ def apply_overrides(config: ml_collections.ConfigDict,
             node = node[part]
         if leaf not in node:
             raise KeyError(f"override {item!r}: config section has no key {leaf!r}")
-        node[leaf] = parse_value(text)
+        value = parse_value(text)
+        try:
+            node[leaf] = value
+        except TypeError as e:
+            raise ConfigError(f"override {item!r}: {key} holds {type(node[leaf]).__name__} "
+                              f"values, got {type(value).__name__} {value!r}") from e
     return config
 
 
-def parse_variant(arg: str | None) -> dict[str, Any]:
-    """Variant string "batch=8,local" -> {"batch": 8, "local": True}."""
+def _of_type(value: Any, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def parse_variant(arg: str | None, known: Mapping[str, type]) -> dict[str, Any]:
+    """Variant string "batch=8,local" -> {"batch": 8, "local": True}.
+
+    `known` maps each variant key the experiment reads to its type (a bare key is True, so flags
+    are `bool`). Raises ConfigError for an unknown key (a typo would otherwise be ignored) or a
+    value of another type.
+    """
     out: dict[str, Any] = {}
     for part in filter(None, (arg or "").split(",")):
         key, sep, text = part.partition("=")
-        out[key.strip()] = parse_value(text.strip()) if sep else True
+        key = key.strip()
+        if key not in known:
+            raise ConfigError(f"unknown variant key {key!r} in {arg!r}; this experiment takes: "
+                              + ", ".join(f"{k} ({t.__name__})" for k, t in known.items()))
+        value = parse_value(text.strip()) if sep else True
+        if not _of_type(value, known[key]):
+            raise ConfigError(f"variant {part.strip()!r}: {key} takes a {known[key].__name__}, "
+                              f"got {value!r}")
+        out[key] = value
     return out

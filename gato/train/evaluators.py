@@ -30,6 +30,7 @@ PROVIDERS: dict[str, str] = {
     "rollout": "gato.eval.evaluator",  # roll out every eval task, score, report (config.eval)
     "sleep": "gato.testing.train",  # test drill: sleeps, so a test can kill a run mid-flight
     "sigterm": "gato.testing.train",  # test drill: sends SIGTERM once (preemption)
+    "damage_checkpoint": "gato.testing.faults",  # test drill: damages a saved checkpoint
 }
 _REGISTRY: dict[str, Factory] = {}
 _FIELDS = ("type", "every", "options")

@@ -5,6 +5,11 @@ Metrics of step s are fetched while step s+1 runs, checked for NaN/inf (the run 
 error naming the step; the bad state is never saved), and written every `log_every` steps.
 Checkpoints every `checkpoint_every` steps, at the end, and on SIGTERM/SIGINT (the current step
 finishes, the state is saved, the loop returns).
+
+Before any work the config is validated (`gato.train.validate`); config.json is written only
+once the run has started from a checkpoint that matches it (or from scratch). A resumed run
+drops the metrics rows after its start step (they are re-run). Bad episodes skipped by the data
+pipeline are counted in the metrics (`data/bad_episode_skips`) and in the returned summary.
 """
 
 import contextlib
@@ -26,7 +31,7 @@ from gato.train import checkpoint as ckpt
 from gato.train import evaluators as evaluators_lib
 from gato.train import mesh as mesh_lib
 from gato.train import metrics as metrics_lib
-from gato.train import positions
+from gato.train import positions, validate
 from gato.train import setup as setup_lib
 from gato.train.optimizer import make_optimizer
 from gato.train.step import make_train_step
@@ -154,6 +159,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     from gato.model.flops import flops_per_token
 
     workdir = pathlib.Path(workdir)
+    validate.validate_config(config)
     tc = config.train
     # ---------------------------------------------------------------- set-up
     model, model_config = build_model(config.model)
@@ -165,10 +171,16 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     evaluators = evaluators_lib.build(config, workdir)
     data_iter = setup_lib.setup_data(config, mesh)
     checkpointer = ckpt.Checkpointer(workdir / "checkpoints", tc.keep_checkpoints)
-    ckpt.write_config(workdir / "checkpoints", config)
     rng = jax.random.PRNGKey(tc.seed)
     init_rng, step_rng = jax.random.split(rng)
-    state = setup_lib.restore_or_init(config, checkpointer, state_setup, data_iter, init_rng)
+    try:
+        state = setup_lib.restore_or_init(config, checkpointer, state_setup, data_iter,
+                                          init_rng)
+    except BaseException:
+        checkpointer.close()
+        close_data(data_iter)
+        raise
+    ckpt.write_config(workdir / "checkpoints", config)  # only now: it matches the checkpoint
     start = int(jax.device_get(state.step))
 
     make_batch = make_batch_fn(config, mesh)
@@ -184,7 +196,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     flops = flops_per_token(model_config, tc.seq_len)
     peak = peak_flops(config)
     tokens_per_step = tc.batch_size * tc.seq_len
-    writer = metrics_lib.MetricsWriter(workdir)
+    writer = metrics_lib.MetricsWriter(workdir, resume_step=start)
     writer.write(start, {"perf/peak_flops": peak, "perf/flops_per_token": flops})
     bar = tqdm.tqdm(total=tc.total_steps, initial=start, disable=jax.process_index() != 0,
                     desc="train", dynamic_ncols=True)
@@ -198,10 +210,14 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
         values = metrics_lib.drop_empty_losses(values)
         bad = [k for k in tc.nan_check_keys if k in values and not np.isfinite(values[k])]
         if bad:
+            good = checkpointer.newest_verified_step(state_setup.abstract)
             raise FloatingPointError(
                 f"non-finite {', '.join(bad)} at step {step}: "
                 + ", ".join(f"{k}={values[k]}" for k in bad)
-                + f"; last good checkpoint: step {checkpointer.latest_step()}")
+                + (f"; last good checkpoint: step {good} (verified: "
+                   f"{checkpointer.directory / str(good)})" if good is not None else
+                   f"; no intact checkpoint in {checkpointer.directory}"))
+        values |= data_metrics(data_iter)
         timer["steps"] += 1
         bar.update(1)
         bar.set_postfix(loss=f"{values['train/loss']:.4f}")
@@ -246,4 +262,29 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
         bar.close()
         checkpointer.close()
         writer.close()
-    return last
+        close_data(data_iter)
+    report_bad_episodes(data_iter)
+    return last | data_metrics(data_iter) if last else last
+
+
+def data_metrics(data_iter: Any) -> dict[str, float]:
+    """Data-pipeline counters for the metrics: bad episodes skipped so far (cumulative)."""
+    stats = getattr(data_iter, "stats", None)
+    if not isinstance(stats, dict) or "bad_episode_skips" not in stats:
+        return {}
+    return {"data/bad_episode_skips": float(stats["bad_episode_skips"])}
+
+
+def report_bad_episodes(data_iter: Any) -> None:
+    """Logs how many bad episodes were skipped in the run, and the first ones."""
+    stats = getattr(data_iter, "stats", None) or {}
+    if stats.get("bad_episode_skips"):
+        logging.warning("skipped %d bad episode reads (data.on_bad_episode='skip'); first: %s",
+                        stats["bad_episode_skips"], "; ".join(stats.get("bad_episodes", [])[:5]))
+
+
+def close_data(data_iter: Any) -> None:
+    """Stops the data iterator's worker processes, if it has any."""
+    close = getattr(data_iter, "close", None)
+    if callable(close):
+        close()

@@ -1,6 +1,8 @@
 """One metrics writer (TensorBoard scalars + JSONL), throughput/MFU, and a matmul FLOP/s probe.
 
-Only process 0 writes. JSONL lines look like {"step": 10, "train/loss": 2.3, ...}.
+Only process 0 writes. JSONL lines look like {"step": 10, "train/loss": 2.3, ...}. A run that
+resumes from step S first drops the rows after S (written before a crash or kill, and about to
+be re-run), so every step appears once; TensorBoard is told the same with `purge_step`.
 """
 
 import json
@@ -15,9 +17,14 @@ import numpy as np
 
 
 class MetricsWriter:
-    """Writes scalars to WORKDIR/tensorboard (tensorboardX) and WORKDIR/metrics.jsonl."""
+    """Writes scalars to WORKDIR/tensorboard (tensorboardX) and WORKDIR/metrics.jsonl.
 
-    def __init__(self, workdir: str | pathlib.Path, enabled: bool | None = None):
+    resume_step: the step the run starts from; rows of later steps are removed first (None or
+    0 with no earlier rows: nothing to remove).
+    """
+
+    def __init__(self, workdir: str | pathlib.Path, enabled: bool | None = None,
+                 resume_step: int | None = None):
         self.enabled = jax.process_index() == 0 if enabled is None else enabled
         self.workdir = pathlib.Path(workdir)
         self._tb = None
@@ -26,8 +33,12 @@ class MetricsWriter:
             from tensorboardX import SummaryWriter
 
             self.workdir.mkdir(parents=True, exist_ok=True)
-            self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
-            self._jsonl = open(self.workdir / "metrics.jsonl", "a")  # noqa: SIM115
+            path = self.workdir / "metrics.jsonl"
+            if resume_step is not None:
+                truncate_jsonl(path, resume_step)
+            purge = None if resume_step is None else resume_step + 1
+            self._tb = SummaryWriter(str(self.workdir / "tensorboard"), purge_step=purge)
+            self._jsonl = open(path, "a")  # noqa: SIM115
 
     def write(self, step: int, scalars: dict[str, Any]) -> None:
         """Writes every scalar at `step`; values are converted to Python floats."""
@@ -53,6 +64,31 @@ def drop_empty_losses(values: dict[str, float], prefix: str = "train/") -> dict[
              if k.startswith(f"{prefix}targets/") and v == 0}
     return {k: v for k, v in values.items()
             if not (k.startswith(f"{prefix}loss/") and k[len(f"{prefix}loss/"):] in empty)}
+
+
+def truncate_jsonl(path: pathlib.Path, last_step: int) -> int:
+    """Keeps the rows of steps <= last_step (and drops a torn last line); returns rows dropped.
+
+    Rewrites the file atomically (a temporary file renamed over it), only when something goes.
+    """
+    if not path.exists():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a kill
+            dropped += 1
+            continue
+        if isinstance(row, dict) and int(row.get("step", 0)) > last_step:
+            dropped += 1
+        else:
+            kept.append(line)
+    if dropped:
+        partial = path.with_suffix(".jsonl.tmp")
+        partial.write_text("".join(f"{line}\n" for line in kept))
+        partial.replace(path)
+    return dropped
 
 
 def read_jsonl(path: str | pathlib.Path) -> list[dict[str, float]]:

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh
 
 from gato.data.pipeline import sources
+from gato.errors import CheckpointError, CheckpointMismatchError
 from gato.model.build import example_batch
 from gato.train import checkpoint as ckpt
 from gato.train import mesh as mesh_lib
@@ -79,21 +80,53 @@ def setup_state(model: Any, tx: Any, mesh: Mesh, rules: tuple, seq_len: int) -> 
 
 def restore_or_init(config: Any, checkpointer: ckpt.Checkpointer, setup: StateSetup,
                     data_iter: Any, rng: jax.Array) -> TrainState:
-    """Starts from: workdir checkpoint -> checkpoint.resume_from -> init_from -> scratch."""
+    """Starts from: workdir checkpoint -> checkpoint.resume_from -> init_from -> scratch.
+
+    Writes nothing: a checkpoint that does not match the config raises CheckpointMismatchError
+    (naming the config keys that changed since config.json was recorded) and leaves the workdir
+    as it was. Refuses to start below checkpoints the run would later save over.
+    """
     cfg = config.checkpoint
-    latest = checkpointer.latest_step()
-    if cfg.get("resume", True) and latest is not None:
-        logging.info("resuming from %s step %d", checkpointer.directory, latest)
-        state, data_state = checkpointer.restore(setup.abstract, latest)
-    elif cfg.get("resume_from"):
-        logging.info("resuming from explicit checkpoint %s", cfg.resume_from)
-        state, data_state = ckpt.restore_from_path(cfg.resume_from, setup.abstract)
-    else:
-        state, data_state = setup.init(rng), None
-        if cfg.get("init_from"):
-            logging.info("initializing params from %s", cfg.init_from)
-            params = ckpt.restore_params(cfg.init_from, setup.abstract.params)
-            state = state._replace(params=params)
+    try:
+        state, data_state = _restore_or_init(config, checkpointer, setup, rng)
+    except CheckpointMismatchError as e:
+        recorded = ckpt.read_config(checkpointer.directory)
+        changed = ckpt.config_differences(recorded, config.to_dict()) if recorded else []
+        changed = [c for c in changed if c.split(".")[0] in ("model", "optimizer")]
+        hint = (f"; changed since {checkpointer.directory / 'config.json'}: "
+                f"{'; '.join(changed[:4])}" if changed else "")
+        raise CheckpointMismatchError(
+            f"{e}{hint}. Use another --workdir for the new model, or --no-resume with it") from e
+    start = int(jax.device_get(state.step))
+    later = [s for s in checkpointer.all_steps() if s > start]
+    if later:
+        raise CheckpointError(
+            f"{checkpointer.directory} holds checkpoints of steps {later}, after the start step "
+            f"{start} (resume={cfg.get('resume', True)}, resume_from="
+            f"{cfg.get('resume_from') or None!r}); this run would save over them: move them "
+            "away or use another --workdir")
     if data_state is not None:
         data_iter.set_state(data_state)
     return state
+
+
+def _restore_or_init(config: Any, checkpointer: ckpt.Checkpointer, setup: StateSetup,
+                     rng: jax.Array) -> tuple[TrainState, Any]:
+    cfg = config.checkpoint
+    if cfg.get("resume", True) and checkpointer.latest_step() is not None:
+        restored = checkpointer.restore_latest_intact(setup.abstract,
+                                                      cfg.get("on_damaged", "fallback"))
+        if restored is not None:
+            state, data_state, step = restored
+            logging.info("resumed from %s step %d (checksums verified)", checkpointer.directory,
+                         step)
+            return state, data_state
+    if cfg.get("resume_from"):
+        logging.info("resuming from explicit checkpoint %s", cfg.resume_from)
+        return ckpt.restore_from_path(cfg.resume_from, setup.abstract)
+    state = setup.init(rng)
+    if cfg.get("init_from"):
+        logging.info("initializing params from %s", cfg.init_from)
+        params = ckpt.restore_params(cfg.init_from, setup.abstract.params)
+        state = state._replace(params=params)
+    return state, None

@@ -125,6 +125,7 @@ class EpisodeSource:
         self.split = split
         self._source: Any = None
         self._features: Any = None
+        self._files: list[tuple[str, int]] = []  # (record file, episodes in it), in order
 
     def examples(self) -> Any:
         """The underlying TFDS data source of raw example dicts (opened on first use)."""
@@ -137,7 +138,20 @@ class EpisodeSource:
                                f"splits: {sorted(builder.info.splits.keys())}")
             self._source = builder.as_data_source(self.split)
             self._features = builder.info.features
+            info = builder.info.splits[self.split]
+            self._files = [(str(path), int(n)) for path, n in
+                           zip(info.filepaths, info.shard_lengths, strict=True)]
         return self._source
+
+    def locate(self, i: int) -> str:
+        """The record file holding episode i and its record number there (for error messages)."""
+        self.examples()
+        first = 0
+        for path, count in self._files:
+            if i < first + count:
+                return f"file {path}, record {i - first}"
+            first += count
+        return f"episode {i} beyond the {first} in {self.builder_dir}"
 
     @property
     def features(self) -> Any:
@@ -162,7 +176,7 @@ class EpisodeSource:
                 for k, v in example.items() if k != "steps"}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_source": None, "_features": None}
+        return {**self.__dict__, "_source": None, "_features": None, "_files": []}
 
     def __repr__(self) -> str:
         return f"EpisodeSource({str(self.builder_dir)!r}, split={self.split!r})"

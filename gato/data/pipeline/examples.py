@@ -12,17 +12,16 @@ example's `_bad` metadata, which the iterator counts (on_bad_episode="skip").
 """
 
 import dataclasses
-import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from gato.data.pipeline import mixture, prompting, windows
+from gato.data.pipeline import bad_episodes, mixture, prompting, windows
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.spec import TimestepSpec
 
-ON_BAD_EPISODE = ("skip", "fail")
+ON_BAD_EPISODE = bad_episodes.ON_BAD_EPISODE
 
 
 @dataclasses.dataclass
@@ -125,22 +124,10 @@ class ExampleMaker:
         return seqlib.concat([prompt, body]), kind
 
     def _read(self, task: TaskData, ids: np.ndarray, ep_id: int, bad: list[str]):
-        """(episode id, episode, T), skipping bad episodes cyclically through the shard."""
-        pos = int(np.searchsorted(ids, ep_id))
-        for step in range(ids.size):
-            candidate = int(ids[(pos + step) % ids.size])
-            try:
-                episode = task.episodes[candidate]
-                length = windows.validate_episode(task.spec, episode)
-                windows.steps_per_budget(self.tokenize, task.spec, episode, self.seq_len)
-                return candidate, episode, length
-            except Exception as err:  # noqa: BLE001 -- any read/format error makes an episode bad
-                message = (f"bad episode: task {task.name!r} ({task.where}) episode {candidate}: "
-                           f"{type(err).__name__}: {err}")
-                if self.on_bad_episode == "fail":
-                    raise windows.BadEpisodeError(message) from err
-                logging.warning("%s (skipped)", message)
-                bad.append(message)
-        raise windows.BadEpisodeError(
-            f"all {ids.size} episodes of task {task.name!r} ({task.where}) on host "
-            f"{self.process_index} are bad; first: {bad[0] if bad else '?'}")
+        """(episode id, episode, T), skipping bad episodes cyclically through the shard
+        (`gato.data.pipeline.bad_episodes`, the policy `gato offline` and `gato eval` use too)."""
+        reader = bad_episodes.EpisodeReader(
+            task.name, task.spec, task.episodes, where=task.where, policy=self.on_bad_episode,
+            check=lambda e: windows.steps_per_budget(self.tokenize, task.spec, e, self.seq_len))
+        reader.skipped = bad
+        return reader.read(ep_id, ids)

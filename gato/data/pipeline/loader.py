@@ -25,6 +25,7 @@ import grain
 import ml_collections
 import numpy as np
 
+from gato.data import parent_watch
 from gato.data.pipeline import mixture, prompting
 from gato.data.pipeline.examples import ExampleMaker, TaskData
 from gato.envs.returns import default_returns_config
@@ -87,7 +88,8 @@ class Loader:
         if self.worker_count > 0:
             _mark_flags_parsed()
             dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(
-                num_workers=self.worker_count, per_worker_buffer_size=self.prefetch_batches))
+                num_workers=self.worker_count, per_worker_buffer_size=self.prefetch_batches),
+                worker_init_fn=parent_watch.exit_with_parent)  # no orphans after kill -9
         return iter(dataset)
 
 

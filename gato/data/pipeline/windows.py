@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from gato.errors import GatoError
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.returns import return_to_go
 from gato.tokenizers.spec import TimestepSpec
@@ -38,7 +39,7 @@ _KIND_DTYPES = {
 }
 
 
-class BadEpisodeError(ValueError):
+class BadEpisodeError(GatoError, ValueError):
     """An episode that cannot be read or does not match its task's TimestepSpec."""
 
 

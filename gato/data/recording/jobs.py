@@ -15,6 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from gato.data import parent_watch
 from gato.data.formats import episodes as episodes_lib
 from gato.data.recording import record, staging
 from gato.envs import registry
@@ -168,7 +169,8 @@ def run_jobs(jobs: list[tuple[RunConfig, staging.Shard]], workers: int) -> list[
             results.append(generate_shard(job))
             bar.update(job[1].num_episodes)
     else:
-        with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+        with multiprocessing.get_context("spawn").Pool(
+                min(workers, len(jobs)), initializer=parent_watch.exit_with_parent) as pool:
             for result in pool.imap_unordered(generate_shard, jobs):
                 results.append(result)
                 bar.update(result["episodes"])

@@ -1,0 +1,158 @@
+"""Fault injection for the reliability tests and the drill `benchmarks/faults.py`.
+
+Damage files the way disks, copies and kills do (a flipped byte, a truncated file), find a
+process's children, and provide a data source whose episodes are partly unreadable. Every
+function works on real files written by the real code (Orbax checkpoints, TFDS array_record
+datasets); none of them is used by training or evaluation.
+"""
+
+import pathlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from gato.train import evaluators
+
+
+def params_data_files(step_dir: str | pathlib.Path) -> list[pathlib.Path]:
+    """The array data files of a checkpoint's params item, largest first."""
+    root = pathlib.Path(step_dir) / "params"
+    files = [p for p in root.rglob("*") if p.is_file() and p.parent.name == "d"]
+    return sorted(files, key=lambda p: p.stat().st_size, reverse=True)
+
+
+def flip_byte(path: str | pathlib.Path, offset: int | None = None, mask: int = 0x01) -> int:
+    """XORs one byte of `path` with `mask` (default: the middle byte); returns its offset."""
+    path = pathlib.Path(path)
+    data = bytearray(path.read_bytes())
+    offset = len(data) // 2 if offset is None else offset
+    data[offset] ^= mask
+    path.write_bytes(bytes(data))
+    return offset
+
+
+def truncate(path: str | pathlib.Path, fraction: float = 0.5) -> int:
+    """Cuts `path` to `fraction` of its size (a copy or write cut short); returns the new size."""
+    path = pathlib.Path(path)
+    size = int(path.stat().st_size * fraction)
+    with open(path, "r+b") as f:
+        f.truncate(size)
+    return size
+
+
+def corrupt_records(path: str | pathlib.Path, read_all: Callable[[], list[bool]],
+                    span: int = 16) -> list[bool]:
+    """Inverts `span` bytes of a record file at the first offset (scanning its non-zero extent)
+    where some but not all records become unreadable; returns which records still read.
+
+    `read_all()` re-reads every record of the file and returns per-record success. Raises
+    RuntimeError if no such offset exists (a file of one record).
+    """
+    path = pathlib.Path(path)
+    original = path.read_bytes()
+    extent = len(original.rstrip(b"\0"))
+    for offset in range(0, max(extent - span, 1), max(extent // 64, 1)):
+        data = bytearray(original)
+        for i in range(offset, offset + span):
+            data[i] ^= 0xFF
+        path.write_bytes(bytes(data))
+        readable = read_all()
+        if 0 < sum(readable) < len(readable):
+            return readable
+    path.write_bytes(original)
+    raise RuntimeError(f"no offset of {path} breaks some but not all records")
+
+
+def children(pid: int) -> list[int]:
+    """Pids of the live descendants of `pid` (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [p for p, pp in parents.items() if pp == parent]
+        found += kids
+        frontier += kids
+    return found
+
+
+def alive(pids: Sequence[int]) -> list[int]:
+    """The pids of `pids` still running (zombies count as ended)."""
+    out = []
+    for pid in pids:
+        try:
+            state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            out.append(pid)
+    return out
+
+
+def wait_until_gone(pids: Sequence[int], timeout: float = 10.0) -> list[int]:
+    """Waits up to `timeout` seconds for `pids` to end; returns those still alive."""
+    deadline = time.monotonic() + timeout
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return alive(pids)
+
+
+def bad_episode_iterator(data_config: Any, *, batch_size: int, seq_len: int, seed: int,
+                         process_index: int = 0, process_count: int = 1) -> Any:
+    """A data source (register with `gato.data.pipeline.sources.register`) over fake control
+    episodes of which ids 1 and 3 are unreadable: the real pipeline, skipping them under
+    data.on_bad_episode."""
+    import ml_collections
+
+    from gato.data.pipeline import loader
+    from gato.data.pipeline.examples import TaskData
+    from gato.testing import pipeline as fakes
+
+    source = fakes.RecordingSource(fakes.control_episodes(6, seed=seed), broken=[1],
+                                   corrupt=[3])
+    task = TaskData("walk", "control", fakes.CONTROL_SPEC, source, where="memory")
+    config = ml_collections.ConfigDict({
+        "mixture": {"control": 1.0}, "worker_count": 0,
+        "on_bad_episode": data_config.get("on_bad_episode", "skip")})
+    return loader.build_iterator([task], config, batch_size=batch_size, seq_len=seq_len,
+                                   seed=seed, process_index=process_index,
+                                   process_count=process_count)
+
+
+@evaluators.register("damage_checkpoint")
+class DamageCheckpoint:
+    """Test drill: at step `options["step"]`, once that checkpoint is on disk, flips a byte of
+    its params (a disk error after the save), so a later report must not call it good."""
+
+    def __init__(self, config: Any, options: Mapping[str, Any], workdir: pathlib.Path):
+        del config
+        self.step = int(options["step"])
+        self.directory = pathlib.Path(workdir) / "checkpoints"
+
+    def run(self, params: Any, step: int) -> dict[str, float]:
+        del params
+        if step != self.step:
+            return {}
+        step_dir = self.directory / str(step)
+        deadline = time.monotonic() + 60
+        while not (step_dir / "commit_success.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the save is asynchronous
+        flip_byte(params_data_files(step_dir)[0], mask=0x40)
+        return {}
+
+
+def tree_equal(a: Any, b: Any) -> bool:
+    """Whether two pytrees of arrays hold identical values."""
+    import jax
+
+    left, right = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(left) == len(right) and all(
+        np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(left, right, strict=True))
