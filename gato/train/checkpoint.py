@@ -62,7 +62,7 @@ class Checkpointer:
     """Saves and restores TrainState + data-iterator state in one Orbax CheckpointManager."""
 
     def __init__(self, directory: str | pathlib.Path, keep: int | None):
-        self.directory = pathlib.Path(directory)
+        self.directory = pathlib.Path(directory).absolute()  # Orbax needs absolute paths
         self.manager = _manager(self.directory, keep)
 
     def latest_step(self) -> int | None:
@@ -162,7 +162,8 @@ def check_matches(step_dir: pathlib.Path, step: int, abstract_params: Any) -> No
     """Raises CheckpointMismatchError if the saved params' names, shapes or dtypes differ from
     `abstract_params` (a checkpoint of another model); DamagedCheckpointError if unreadable."""
     try:
-        saved = ocp.StandardCheckpointHandler().metadata(step_dir / "params")
+        saved = ocp.StandardCheckpointHandler().metadata(
+            pathlib.Path(step_dir).absolute() / "params")
         flat, _ = jax.tree_util.tree_flatten_with_path(saved)
         saved = {jax.tree_util.keystr(k): (tuple(m.shape), str(m.dtype)) for k, m in flat}
     except Exception as e:  # noqa: BLE001 -- any failure to read metadata is damage
