@@ -111,19 +111,8 @@ class Drill:
         shutil.copytree(self.data, self.bad_data)
         (record_file,) = self.bad_data.glob("gato_control/cartpole-swingup/*/*.array_record-*")
         self.record_file = record_file
-        self.readable = faults.corrupt_records(record_file, self._read_all)
-
-    def _read_all(self) -> list[bool]:
-        from gato.data.formats import load_episodes
-
-        source, ok = load_episodes("cartpole-swingup", self.bad_data), []
-        for i in range(len(source)):
-            try:
-                source[i]
-                ok.append(True)
-            except Exception:  # noqa: BLE001 -- any error makes it unreadable
-                ok.append(False)
-        return ok
+        self.readable = faults.corrupt_records(
+            record_file, lambda: faults.readable_episodes("cartpole-swingup", self.bad_data))
 
     # ------------------------------------------------------------------ configs and errors
     def variant_typo(self) -> Result:

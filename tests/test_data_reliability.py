@@ -22,24 +22,14 @@ TASK = "cartpole-swingup"
 @pytest.fixture(scope="module")
 def corrupt_data(tmp_path_factory):
     """A generated dataset of 6 episodes whose record file is damaged: some episodes unreadable."""
-    from gato.data.formats import load_episodes
 
     root = tmp_path_factory.mktemp("data")
     assert cli.main(["generate", "--tasks", TASK, "--episodes", "6", "--max-episode-steps", "12",
                      "--policy", "random", "--data-dir", str(root)]) == 0
     (record_file,) = root.glob(f"gato_control/{TASK}/*/*.array_record-*")
 
-    def read_all() -> list[bool]:
-        source, ok = load_episodes(TASK, root), []
-        for i in range(len(source)):
-            try:
-                source[i]
-                ok.append(True)
-            except Exception:  # noqa: BLE001 -- any error makes it unreadable
-                ok.append(False)
-        return ok
-
-    readable = faults.corrupt_records(record_file, read_all)
+    readable = faults.corrupt_records(record_file,
+                                      lambda: faults.readable_episodes(TASK, root))
     return root, record_file, readable
 
 

@@ -42,6 +42,20 @@ def truncate(path: str | pathlib.Path, fraction: float = 0.5) -> int:
     return size
 
 
+def readable_episodes(task: str, data_dir: str | pathlib.Path) -> list[bool]:
+    """Per episode of `task`'s dataset in `data_dir`: whether it reads (any error: it does not)."""
+    from gato.data.formats import load_episodes
+
+    source, ok = load_episodes(task, data_dir), []
+    for i in range(len(source)):
+        try:
+            source[i]
+            ok.append(True)
+        except Exception:  # noqa: BLE001 -- any error makes it unreadable
+            ok.append(False)
+    return ok
+
+
 def corrupt_records(path: str | pathlib.Path, read_all: Callable[[], list[bool]],
                     span: int = 16) -> list[bool]:
     """Inverts `span` bytes of a record file at the first offset (scanning its non-zero extent)
