@@ -95,7 +95,8 @@ def evaluate(config, train_dir: pathlib.Path, data_dir: pathlib.Path) -> dict:
     loaded = checkpoints.load_checkpoint(train_dir)
     eval_config = config.eval
     eval_config.data_dir = str(data_dir)
-    evaluator = Evaluator(eval_config, Gato(loaded.model_config), workdir=loaded.workdir)
+    evaluator = Evaluator(eval_config, Gato(loaded.model_config), workdir=loaded.workdir,
+                          returns_config=(loaded.config.get("data") or {}).get("returns"))
     return evaluator.run(loaded.params, loaded.step, extra={"checkpoint": str(loaded.path)})
 
 

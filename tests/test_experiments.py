@@ -12,7 +12,8 @@ from gato.train import evaluators
 from gato.train.config import load_config
 
 EXPERIMENTS = sorted((pathlib.Path(__file__).parents[1] / "experiments").glob("[!_]*.py"))
-VARIANTS = {"gato_cpu.py": ["", "quick"], "gato_cluster.py": ["", "size=364m,fsdp=4"]}
+VARIANTS = {"gato_cpu.py": ["", "quick"], "gato_cluster.py": ["", "size=364m,fsdp=4"],
+            "return_conditioned.py": ["", "tiny"]}
 
 
 def _cases():

@@ -44,7 +44,7 @@ def test_nested_observations_round_trip(tmp_path, monkeypatch):
     b.download_and_prepare()  # the builder generates its missing shards itself
     assert b.report["fake-nested"]["generated"] == 5
     source = formats.load_episodes("fake-nested", tmp_path)
-    staged = _staged(b.run_config())
+    staged = _staged(b.run_configs()[0])
     assert len(source) == len(staged) == 5
     for i, (episode, meta) in enumerate(staged):
         loaded = source[i]
@@ -54,8 +54,9 @@ def test_nested_observations_round_trip(tmp_path, monkeypatch):
         assert loaded["is_last"][-1] and not loaded["is_last"][:-1].any()
         assert loaded["is_terminal"][-1] and loaded["discount"][-1] == 0.0
         _assert_same(rlds.steps_to_episode(source.examples()[i]["steps"]), episode)  # slow path
-        assert source.metadata(i) == meta == {"episode_id": i, "seed": meta["seed"],
-                                              "task": "fake-nested", "policy": "random"}
+        assert meta == {"episode_id": i, "seed": meta["seed"], "task": "fake-nested",
+                        "policy": "random"}
+        assert source.metadata(i) == {**meta, "return": episodes.episode_return(episode)}
     again = pickle.loads(pickle.dumps(source))  # grain workers pickle their data source
     _assert_same(again[4], staged[4][0])
 

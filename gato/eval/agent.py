@@ -9,6 +9,14 @@ serves all environments of the batch; the cache is updated in place (donated). T
 with `Gato.decode_last` on parameters re-laid out once when it is built (`decoding_params`):
 only the last position is projected onto only the task's action ids, sampled as if over the
 whole vocabulary masked to the range (`gato.eval.decoding.sample_in_range`).
+
+A model with return-to-go tokens gets each timestep's return token where its spec places it
+(`gato.tokenizers.returns`), filled per `gato.eval.returns.ReturnConditioning`: a fixed target
+starts the episode's return-to-go and each reward the environment reports is subtracted from
+it; the sampling modes ("none", "expert") extend the cache up to the return token's position,
+project onto the return bins only and draw the bin (`sample_expert_returns`), then go on with
+the action. Per row, so batched environments, prompts (which carry their own return tokens)
+and the cache compose as without returns.
 """
 
 import functools
@@ -21,8 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from gato.eval.decoding import check_mode, expected_index, mask_to_range, sample_in_range
+from gato.eval.returns import ReturnConditioning, sample_expert_returns
 from gato.model import Gato, init_cache
 from gato.model.gato import MODEL_FIELDS, decoding_params
+from gato.tokenizers import returns as returns_lib
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.sequence import Modality, TokenSequence
 from gato.tokenizers.spec import TimestepSpec
@@ -47,13 +57,17 @@ class Agent(Protocol):
             ) -> list[Any]: ...
 
 
-def _single(tokens: np.ndarray, modality: Modality, is_action: bool) -> TokenSequence:
+RETURN_STREAM = 0x52455455  # folded into the episode keys for the return draws' own stream
+
+
+def _single(tokens: np.ndarray, modality: Modality, is_action: bool,
+            loss: bool | None = None) -> TokenSequence:
     """A [B, 1] chunk of one token per row."""
     seq = {k: v[:, None] for k, v in seqlib.empty(len(tokens)).items()}
     seq["tokens"][:, 0] = tokens
     seq["modality"][:] = modality
     seq["is_action"][:] = is_action
-    seq["loss_mask"][:] = is_action
+    seq["loss_mask"][:] = is_action if loss is None else loss
     return seq
 
 
@@ -94,11 +108,15 @@ class Compiled(NamedTuple):
     extend_sample(params, chunk, cache, keys, count, temperature, *, lo, hi, mode)
         -> (ids [B], cache): append a chunk, then choose the next token in [lo, hi) (one call)
     action_sample(..., *, lo, hi, mode, modality): the same for a chunk of action ids [B]
+    return_sample(params, chunk, cache, keys, step, kappa, inverse_temperature, *, samples)
+        -> (return bins [B], cache): append a chunk, then draw the next token's return bin
+        (`gato.eval.returns.sample_expert_returns`)
     """
 
     extend: Callable
     extend_sample: Callable
     action_sample: Callable
+    return_sample: Callable
 
 
 @functools.lru_cache(maxsize=16)
@@ -123,11 +141,20 @@ def compiled_decoder(config: Any) -> Compiled:
         return extend_sample(params, _action_chunk(ids, modality), cache, keys, count,
                              temperature, lo=lo, hi=hi, mode=mode)
 
+    def return_sample(params, chunk, cache, keys, step, kappa, inverse_temperature, *,
+                      samples):
+        lo, hi = returns_lib.token_range()
+        logits, cache = last_logits(params, chunk, cache, lo, hi)
+        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(keys)
+        return sample_expert_returns(step_keys, logits, kappa, samples,
+                                     inverse_temperature), cache
+
     static = ("lo", "hi", "mode")
     return Compiled(
         jax.jit(extend, donate_argnums=2),
         jax.jit(extend_sample, static_argnames=static, donate_argnums=2),
-        jax.jit(action_sample, static_argnames=(*static, "modality"), donate_argnums=2))
+        jax.jit(action_sample, static_argnames=(*static, "modality"), donate_argnums=2),
+        jax.jit(return_sample, static_argnames="samples", donate_argnums=2))
 
 
 def _concat_time(chunks: Sequence[TokenSequence]) -> TokenSequence:
@@ -140,12 +167,16 @@ class ModelAgent:
     Sampling randomness is per row: key(seed of the row's episode) folded with the token count, so
     an episode's actions do not depend on which other episodes share its batch. decoding: one of
     `gato.eval.decoding.DECODING_MODES`; "mean" applies to continuous actions, discrete ones are
-    sampled.
+    sampled. returns: how return tokens are filled (module docstring); `spec` must carry the
+    task's return tokens (`gato.envs.returns.task_spec`) exactly when the model has them.
     """
 
     def __init__(self, model: Gato, params: Any, spec: TimestepSpec, *, temperature: float = 1.0,
-                 decoding: str = "sample", cache_len: int | None = None):
+                 decoding: str = "sample", cache_len: int | None = None,
+                 returns: ReturnConditioning | None = None):
         check_mode(decoding)
+        self.returns = returns or ReturnConditioning()
+        _check_returns(model.config.return_tokens, spec, self.returns)
         self.model, self.spec = model, spec
         self.params = decoding_params(model.config, params)  # re-laid out once (a copy)
         if decoding == "mean" and spec.action_kind == "discrete":
@@ -160,13 +191,17 @@ class ModelAgent:
                                 else Modality.CONTINUOUS)
         self._compiled = compiled_decoder(model.config)
         self._cache = self._pending = self._keys = None
-        self._count = 0
+        self._count = self._steps = 0
+        self._return_to_go: np.ndarray | None = None  # float64 [B] (fixed return targets)
+        self._prompt_logits: np.ndarray | None = None  # [B, V] after the prompt
         self.last_ids: np.ndarray | None = None  # int32 [B, action_size] of the latest act
+        self.last_return_ids: np.ndarray | None = None  # int32 [B] return tokens of it
 
     def _feed(self, chunk: TokenSequence) -> None:
-        """Appends `chunk` ([B, T] fields) to the cache."""
+        """Appends `chunk` ([B, T] fields) to the cache; keeps the last position's logits."""
         model_chunk = {k: jnp.asarray(chunk[k]) for k in MODEL_FIELDS}
-        _, self._cache = self._compiled.extend(self.params, model_chunk, self._cache)
+        logits, self._cache = self._compiled.extend(self.params, model_chunk, self._cache)
+        self._prompt_logits = logits
 
     def reset(self, batch_size: int, prompt: TokenSequence | None, *,
               envs: Sequence[dm_env.Environment | None] = (), seeds: Sequence[int] = ()
@@ -178,8 +213,16 @@ class ModelAgent:
         # own buffers: the cache is donated to each extend call (updated in place)
         self._cache = jax.tree.map(jnp.copy,
                                    init_cache(self.model.config, batch_size, self.cache_len))
-        self._pending, self._count = None, 0
-        if prompt is not None and prompt["tokens"].shape[1] > 0:
+        self._pending, self._count, self._steps, self._prompt_logits = None, 0, 0, None
+        self._return_keys = jax.vmap(lambda k: jax.random.fold_in(k, RETURN_STREAM))(self._keys)
+        if self.returns.initial is not None:
+            self._return_to_go = np.full(batch_size, self.returns.initial, np.float64)
+        has_prompt = prompt is not None and prompt["tokens"].shape[1] > 0
+        if (self.spec.returns is not None and self.returns.target.samples_returns and
+                self.spec.returns.placement == "before_observation" and not has_prompt):
+            raise ValueError("return tokens before the observation are drawn from the previous "
+                             "token: the first one needs a prompt (or a fixed return target)")
+        if has_prompt:
             if prompt["tokens"].shape[0] != batch_size:
                 raise ValueError(f"prompt has {prompt['tokens'].shape[0]} rows, batch has "
                                  f"{batch_size}")
@@ -187,7 +230,9 @@ class ModelAgent:
                 self._feed({k: v[:, start:start + self.cache_len] for k, v in prompt.items()})
 
     def _observation_chunk(self, timesteps, active: np.ndarray) -> TokenSequence:
-        """Observation tokens + separator for every row ([B, n_obs + 1]); inactive rows copy an
+        """The timestep's tokens before its first action for every row ([B, n], with the pending
+        action token of the previous timestep first): observation and separator, and the return
+        token where the spec has one (drawn here in the sampling modes). Inactive rows copy an
         active row (their outputs are ignored)."""
         first = int(np.flatnonzero(active)[0])
         rows = [tokenize_observation(self.spec, (timesteps[i] if active[i] else
@@ -198,8 +243,47 @@ class ModelAgent:
             raise ValueError(f"observations of one task gave different token counts {lengths}")
         obs = {k: np.stack([r[k] for r in rows]) for k in seqlib.FIELDS}
         sep = _single(np.full(len(rows), SEPARATOR_ID), Modality.SEPARATOR, is_action=False)
-        parts = ([self._pending] if self._pending is not None else []) + [obs, sep]
-        return _concat_time(parts)
+        pending = [self._pending] if self._pending is not None else []
+        if self.spec.returns is None:
+            return _concat_time([*pending, obs, sep])
+        if self.spec.returns.placement == "before_observation":
+            before, after = pending, [obs, sep]
+        else:
+            before, after = [*pending, obs], [sep]
+        if self.returns.target.samples_returns:
+            ids = self._draw_returns(before)
+            before = []
+        else:
+            self._subtract_rewards(timesteps, active)
+            ids = returns_lib.tokenize(self._return_to_go, self.spec.returns)
+        self.last_return_ids = np.asarray(ids, np.int32)
+        ret = _single(self.last_return_ids, Modality.RETURN, is_action=False, loss=True)
+        return _concat_time([*before, ret, *after])
+
+    def _subtract_rewards(self, timesteps, active: np.ndarray) -> None:
+        """R <- R - r for every active row whose timestep reports a reward (not the first)."""
+        for i in np.flatnonzero(active):
+            step = timesteps[i]
+            if step is not None and not step.first() and step.reward is not None:
+                self._return_to_go[i] -= float(np.sum(step.reward))
+
+    def _draw_returns(self, before: list[TokenSequence]) -> np.ndarray:
+        """Feeds `before` ([B, n] chunks; may be empty right after a prompt) and draws each
+        row's return token from the return bins (`ReturnConditioning.draws`): ids [B]."""
+        options = self.returns.draws
+        step = np.int32(self._steps)
+        if before:
+            chunk = _concat_time(before)
+            bins, self._cache = self._compiled.return_sample(
+                self.params, {k: chunk[k] for k in MODEL_FIELDS}, self._cache,
+                self._return_keys, step, np.float32(options.kappa),
+                np.float32(options.inverse_temperature), samples=int(options.samples))
+        else:  # the prompt's last token predicts the first return token
+            lo, hi = returns_lib.token_range()
+            keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(self._return_keys)
+            bins = sample_expert_returns(keys, self._prompt_logits[:, lo:hi], options.kappa,
+                                         int(options.samples), options.inverse_temperature)
+        return returns_lib.token_range()[0] + np.asarray(jax.device_get(bins), np.int32)
 
     def act(self, timesteps: Sequence[dm_env.TimeStep | None], active: np.ndarray) -> list[Any]:
         """Decodes one action per row (None for inactive rows); see the module docstring."""
@@ -224,8 +308,21 @@ class ModelAgent:
                     modality=int(self.action_modality), **args)
             ids.append(token)
         self._count += self.spec.action_size
+        self._steps += 1
         ids = np.stack(jax.device_get(ids), axis=1)  # [B, action_size]; one host transfer
         self._pending = _single(ids[:, -1], self.action_modality, is_action=True)
         self.last_ids = ids
         return [detokenize_action(self.spec, row) if a else None
                 for row, a in zip(ids, active, strict=True)]
+
+
+def _check_returns(return_tokens: bool, spec: TimestepSpec, returns: ReturnConditioning) -> None:
+    """Raises ValueError when the model, the spec's return tokens and the target disagree."""
+    if not return_tokens and returns.target.mode != "none":
+        raise ValueError(f"return target {returns.target} for a model trained without return "
+                         "tokens (ModelConfig.return_tokens=False); use --return-target none")
+    if return_tokens and spec.returns is None:
+        raise ValueError("the model has return tokens: give the agent the task's spec with its "
+                         "return tokens (gato.envs.returns.task_spec)")
+    if spec.returns is not None and not return_tokens:
+        raise ValueError("the spec has return tokens, but the model has none")

@@ -15,10 +15,11 @@ from typing import Any
 import jax
 
 from gato.envs.registry import Task
+from gato.envs.returns import check_model as check_returns
 from gato.errors import CheckpointError  # a checkpoint that exists but cannot be restored
 from gato.model import Gato, ModelConfig, build
 from gato.tokenizers.timestep import action_token_range
-from gato.tokenizers.vocab import VOCAB_SIZE
+from gato.tokenizers.vocab import RETURN_VOCAB_SIZE, VOCAB_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +130,15 @@ def check_compatible(loaded: LoadedCheckpoint, tasks: Sequence[Task]) -> list[st
     """Raises ValueError when the model cannot emit the tasks' tokens; returns warnings for tasks
     the model was not trained on."""
     vocab = loaded.model_config.vocab_size
-    if vocab != VOCAB_SIZE:
+    want = RETURN_VOCAB_SIZE if loaded.model_config.return_tokens else VOCAB_SIZE
+    if vocab != want:
         raise ValueError(f"checkpoint {loaded.path}: model vocab_size {vocab} does not match the "
-                         f"tokenizers' VOCAB_SIZE {VOCAB_SIZE}")
+                         f"tokenizers' {want}")
+    try:
+        check_returns((loaded.config.get("data") or {}).get("returns"),
+                      loaded.model_config.return_tokens)
+    except ValueError as e:
+        raise ValueError(f"checkpoint {loaded.path}: {e}") from None
     for task in tasks:
         if task.spec is None:
             raise ValueError(f"task {task.name!r} (suite {task.suite}) has no actions to evaluate")

@@ -4,6 +4,7 @@
     gato eval --checkpoint WORKDIR --tasks cartpole-swingup,pong --episodes 4 --decoding mean
     gato eval --run WORKDIR --suite control        # every checkpoint, newest first, unscored only
     gato eval --checkpoint runs/s0 runs/s1 runs/s2 --out runs/seeds   # runs x tasks aggregate
+    gato eval --checkpoint WORKDIR --tasks pendulum-swingup --return-target 0.9xexpert
 
 Outputs go to WORKDIR/eval/step_<step>/ (results.json, tasks.csv, suites.csv, PNG plots, GIFs;
 see `gato.eval.report`) and scalars to WORKDIR/tensorboard; with several checkpoints, their
@@ -30,7 +31,10 @@ _OVERRIDES = {"suite": "suites", "tasks": "tasks", "episodes": "episodes",
               "prompt_tokens": "prompt_tokens", "prompt_split": "prompt_split",
               "data_dir": "data_dir", "max_steps": "max_steps", "seed": "seed",
               "decoding": "decoding", "protocol": "protocol", "reps": "bootstrap_reps",
-              "normalize": "normalize", "on_bad_episode": "on_bad_episode"}
+              "normalize": "normalize", "on_bad_episode": "on_bad_episode",
+              "return_target": "return_target", "return_kappa": "return_kappa",
+              "return_samples": "return_samples",
+              "return_inverse_temperature": "return_inverse_temperature"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +68,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-bad-episode", choices=("skip", "fail"),
                         help="corrupt demonstrations: skip (and list) or fail (default: the "
                              "run's data.on_bad_episode, else skip)")
+    parser.add_argument("--return-target",
+                        help="models with return tokens: none, a return (850), a fraction of "
+                             "the expert's (0.9xexpert), a dataset quantile (q0.9) or expert")
+    parser.add_argument("--return-kappa", type=float,
+                        help="expert: weight of exp(kappa * normalised return) (default 0)")
+    parser.add_argument("--return-samples", type=int,
+                        help="expert: returns drawn per timestep, the highest kept (default 128)")
+    parser.add_argument("--return-inverse-temperature", type=float,
+                        help="expert: multiplies the return logits (default 0.75)")
     parser.add_argument("--no-gif", action="store_true", help="do not render rollout GIFs")
     parser.add_argument("--out", help="output directory (default WORKDIR/eval/step_<step>); "
                                       "with several checkpoints: the aggregate's (required)")

@@ -5,6 +5,7 @@ import ml_collections
 from gato.envs import protocol as protocol_lib
 from gato.envs.protocol import Protocol
 from gato.eval.decoding import DECODING_MODES
+from gato.eval.returns import ExpertInference, ReturnTarget, parse_return_target
 
 PROMPT_MODES = ("none", "start", "end")
 
@@ -37,6 +38,13 @@ def default_eval_config() -> ml_collections.ConfigDict:
     # then refused (error). False: report returns only (e.g. smoke runs with short caps)
     c.normalize = True
     c.bootstrap_reps = 5000  # stratified-bootstrap replications of the 95% intervals (rliable)
+    # models with return-to-go tokens: "none" (draw the return token from the model), a return
+    # ("850"), a fraction of the expert's ("0.9xexpert"), a quantile of the dataset's episode
+    # returns ("q0.9") or "expert" (MGDT's expert-action inference); see gato.eval.returns
+    c.return_target = "none"
+    c.return_kappa = 0.0  # expert: P(R) re-weighted by exp(kappa * normalised R) (MGDT code: 0)
+    c.return_samples = 128  # expert: returns drawn per timestep, the highest kept (MGDT code)
+    c.return_inverse_temperature = 0.75  # expert: multiplies the return logits (MGDT code)
     c.gif = True  # save one rollout GIF per task
     c.gif_max_frames = 200  # frames kept in each GIF
     c.gif_size = 128  # rendered frame height and width in pixels (control suite)
@@ -70,6 +78,24 @@ def validate(config: ml_collections.ConfigDict) -> None:
                          "'fail'")
     if int(config.max_steps) < 0:
         raise ValueError(f"eval.max_steps must be >= 0, got {config.max_steps}")
+    return_conditioning_options(config)
+
+
+def return_conditioning_options(config: ml_collections.ConfigDict
+                                ) -> tuple[ReturnTarget, ExpertInference]:
+    """The parsed eval.return_target and expert-inference options; ValueError names the key."""
+    try:
+        target = parse_return_target(config.get("return_target", "none"))
+    except ValueError as e:
+        raise ValueError(f"eval.return_target: {e}") from None
+    try:
+        inference = ExpertInference(float(config.get("return_kappa", 0.0)),
+                                    int(config.get("return_samples", 128)),
+                                    float(config.get("return_inverse_temperature", 0.75)))
+    except ValueError as e:
+        raise ValueError(f"eval.return_kappa / return_samples / return_inverse_temperature: "
+                         f"{e}") from None
+    return target, inference
 
 
 def eval_protocol(config: ml_collections.ConfigDict) -> Protocol:

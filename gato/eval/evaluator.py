@@ -6,7 +6,10 @@
 `run` builds a `ModelAgent` per task; `evaluate(make_agent, step)` takes any agent factory, so
 scripted stand-ins go through the same code. Episodes run under the config's evaluation protocol
 (`gato.envs.protocol`); a protocol whose settings differ from those the reference returns were
-measured under is refused before any episode runs. Outputs (see `gato.eval.report`) go to
+measured under is refused before any episode runs. A model with return-to-go tokens needs the
+run's data.returns section (`returns_config`: each task's return range and placement) and asks
+for eval.return_target (`gato.eval.returns`); each task row records the target and, for fixed
+targets, the requested return. Outputs (see `gato.eval.report`) go to
 `out_dir` (default WORKDIR/eval/step_<step>) and scalars to WORKDIR/tensorboard; the aggregates
 with intervals come from `gato.eval.statistics`.
 """
@@ -20,11 +23,13 @@ import ml_collections
 import tqdm
 
 from gato.envs import registry
+from gato.envs import returns as env_returns
 from gato.envs.registry import Task
 from gato.eval import figures, report, scoring, statistics
 from gato.eval.agent import Agent, ModelAgent
-from gato.eval.config import eval_protocol, validate
+from gato.eval.config import eval_protocol, return_conditioning_options, validate
 from gato.eval.prompts import PromptSource, load_prompt_source
+from gato.eval.returns import ReturnConditioning, dataset_returns, initial_return
 from gato.eval.rollout import run_batch
 from gato.train import evaluators
 
@@ -47,7 +52,8 @@ class Evaluator:
     def __init__(self, config: ml_collections.ConfigDict, model: Any = None, *,
                  tasks: Sequence[Task] | None = None, workdir: str | pathlib.Path | None = None,
                  out_dir: str | pathlib.Path | None = None,
-                 demonstrations: Mapping[str, Any] | None = None):
+                 demonstrations: Mapping[str, Any] | None = None,
+                 returns_config: Mapping[str, Any] | None = None):
         validate(config)
         self.config, self.model = config, model
         self.tasks = list(tasks) if tasks is not None else select_tasks(config)
@@ -62,6 +68,29 @@ class Evaluator:
         self.normalize = bool(config.get("normalize", True))
         if self.normalize:
             self._check_references()
+        self.returns_config = returns_config  # the run's data.returns (None: no return tokens)
+        self.return_target, self.expert_inference = return_conditioning_options(config)
+        if (model is not None and not model.config.return_tokens
+                and self.return_target.mode != "none"):
+            raise ValueError(f"eval.return_target={self.return_target} for a model trained "
+                             "without return tokens (model return_tokens=False)")
+        self._conditioning: dict[str, ReturnConditioning] = {}
+
+    def task_spec(self, task: Task) -> Any:
+        """The task's TimestepSpec with the run's return tokens, if it has them."""
+        return env_returns.task_spec(task, self.returns_config)
+
+    def return_conditioning(self, task: Task) -> ReturnConditioning:
+        """The task's return target per eval.return_target (quantiles read its dataset once)."""
+        if task.name not in self._conditioning:
+            target, c = self.return_target, self.config
+            data = None
+            if target.mode == "quantile":
+                data = dataset_returns(task.name, c.data_dir or None, c.prompt_split)
+            self._conditioning[task.name] = ReturnConditioning(
+                target, initial_return(target, task.name, data, self.protocol),
+                self.expert_inference)
+        return self._conditioning[task.name]
 
     def output_dir(self, step: int) -> pathlib.Path | None:
         if self.out_dir is not None:
@@ -76,11 +105,12 @@ class Evaluator:
                 source = None
             elif task.name in self.demonstrations:
                 source = PromptSource(task, self.demonstrations[task.name], c.prompt,
-                                      c.prompt_tokens, on_bad_episode=policy)
+                                      c.prompt_tokens, on_bad_episode=policy,
+                                      spec=self.task_spec(task))
             else:
                 try:
                     source = load_prompt_source(task, c.prompt, c.prompt_tokens, c.data_dir,
-                                                c.prompt_split, policy)
+                                                c.prompt_split, policy, self.task_spec(task))
                 except FileNotFoundError as e:
                     self._warn(f"{e}; evaluating {task.name} without a prompt")
                     source = None
@@ -132,6 +162,9 @@ class Evaluator:
             frames = frames or new_frames
         row = scoring.task_summary(task.name, task.suite, episodes, self.protocol,
                                    normalize_scores=self.normalize)
+        row["return_target"] = str(self.return_target)
+        if not self.return_target.samples_returns:
+            row["requested_return"] = self.return_conditioning(task).initial
         return row, episodes, frames
 
     def evaluate(self, make_agent: Callable[[Task], Agent], step: int,
@@ -185,8 +218,9 @@ class Evaluator:
         c = self.config
 
         def make_agent(task: Task) -> Agent:
-            return ModelAgent(self.model, params, task.spec, temperature=float(c.temperature),
-                              decoding=str(c.decoding))
+            return ModelAgent(self.model, params, self.task_spec(task),
+                              temperature=float(c.temperature), decoding=str(c.decoding),
+                              returns=self.return_conditioning(task))
 
         return self.evaluate(make_agent, step, extra)
 
@@ -213,4 +247,5 @@ def rollout_evaluator(config: ml_collections.ConfigDict, options: Mapping[str, A
                              f"known: {', '.join(sorted(eval_config))}")
         eval_config[name] = value
     model, _ = build_model(config.model)
-    return Evaluator(eval_config, model, workdir=workdir)
+    return Evaluator(eval_config, model, workdir=workdir,
+                     returns_config=(config.get("data") or {}).get("returns"))

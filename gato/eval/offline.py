@@ -37,6 +37,7 @@ import numpy as np
 
 from gato.data.pipeline import windows
 from gato.data.pipeline.bad_episodes import ON_BAD_EPISODE, EpisodeReader
+from gato.envs.returns import task_spec
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.continuous import bin_centers
 from gato.tokenizers.spec import TimestepSpec
@@ -200,15 +201,17 @@ def run(args: argparse.Namespace) -> int:
     policy = (args.on_bad_episode
               or (loaded.config.get("data") or {}).get("on_bad_episode") or "skip")
     where = f"data_dir {args.data_dir}, split {args.split!r}"
-    readers = {t.name: EpisodeReader(t.name, t.spec, load_episodes(t.name, args.data_dir,
-                                                                   args.split),
+    returns_config = (loaded.config.get("data") or {}).get("returns")
+    specs = {t.name: task_spec(t, returns_config) for t in tasks}
+    readers = {t.name: EpisodeReader(t.name, specs[t.name], load_episodes(t.name, args.data_dir,
+                                                                          args.split),
                                      where=where, policy=policy) for t in tasks}
     model = Gato(loaded.model_config)
     results = {}
     for task in tasks:
         reader = readers[task.name]
         results[task.name] = evaluate_task(
-            model, loaded.params, task.spec, reader.source, count=args.windows,
+            model, loaded.params, specs[task.name], reader.source, count=args.windows,
             seq_len=seq_len, at_start=args.at_start, batch_size=args.batch_size,
             seed=args.seed, reader=reader)
         log.info("%s: %s", task.name, results[task.name])

@@ -8,6 +8,8 @@ left out. The demonstration for an evaluation episode is chosen by that episode'
 do not depend on how episodes are batched. Demonstrations are read under the bad-episode policy
 of training (`gato.data.pipeline.bad_episodes`): a corrupt one is replaced by the next good one and
 reported (`PromptSource.skipped`), or raises BadEpisodeError naming task, split, file, episode.
+do not depend on how episodes are batched. With a spec that has return tokens, each timestep of
+the demonstration carries its own return-to-go (as training prompts do).
 """
 
 import logging
@@ -20,6 +22,7 @@ import numpy as np
 from gato.data.pipeline.bad_episodes import EpisodeReader
 from gato.envs.registry import Task
 from gato.tokenizers import sequence as seqlib
+from gato.tokenizers.returns import return_to_go
 from gato.tokenizers.sequence import TokenSequence
 from gato.tokenizers.spec import TimestepSpec
 from gato.tokenizers.timestep import tokenize_timestep
@@ -45,9 +48,11 @@ def demonstration_tokens(spec: TimestepSpec, episode: dict[str, Any], mode: str,
     if steps == 0:
         return seqlib.empty(0)
     obs, actions = episode["observation"], episode["action"]
+    rtg = None if spec.returns is None else return_to_go(episode["reward"])
 
     def step_tokens(t: int) -> TokenSequence:
-        return tokenize_timestep(spec, {k: v[t] for k, v in obs.items()}, actions[t])
+        return tokenize_timestep(spec, {k: v[t] for k, v in obs.items()}, actions[t],
+                                 None if rtg is None else rtg[t])
 
     per_step = seqlib.length(step_tokens(0))
     need = min(steps, math.ceil(num_tokens / per_step))
@@ -72,14 +77,17 @@ def stack_prompts(prompts: Sequence[TokenSequence], mode: str) -> TokenSequence 
 
 
 class PromptSource:
-    """Prompts for episodes of one task from a random-access collection of demonstrations."""
+    """Prompts for episodes of one task from a random-access collection of demonstrations,
+    tokenized with `spec` (default: the task's; give the one with return tokens, if any)."""
 
     def __init__(self, task: Task, episodes: Any, mode: str, num_tokens: int, *,
-                 where: str = "memory", on_bad_episode: str = "skip"):
+                 where: str = "memory", on_bad_episode: str = "skip",
+                 spec: TimestepSpec | None = None):
         if len(episodes) == 0:
             raise ValueError(f"no demonstration episodes for task {task.name!r}")
         self.task, self.episodes, self.mode, self.num_tokens = task, episodes, mode, num_tokens
-        self.reader = EpisodeReader(task.name, task.spec, episodes, where=where,
+        self.spec = spec or task.spec
+        self.reader = EpisodeReader(task.name, self.spec, episodes, where=where,
                                     policy=on_bad_episode)
 
     @property
@@ -93,13 +101,14 @@ class PromptSource:
         for seed in seeds:
             index = int(np.random.default_rng(int(seed)).integers(len(self.episodes)))
             _, episode, _ = self.reader.read(index)
-            rows.append(demonstration_tokens(self.task.spec, episode, self.mode,
+            rows.append(demonstration_tokens(self.spec, episode, self.mode,
                                              self.num_tokens))
         return stack_prompts(rows, self.mode)
 
 
 def load_prompt_source(task: Task, mode: str, num_tokens: int, data_dir: str | None,
-                       split: str = "train", on_bad_episode: str = "skip") -> PromptSource | None:
+                       split: str = "train", on_bad_episode: str = "skip",
+                       spec: TimestepSpec | None = None) -> PromptSource | None:
     """The task's demonstrations from its RLDS dataset, or None for mode "none".
 
     Raises FileNotFoundError naming the task and data_dir when its dataset cannot be read.
@@ -117,4 +126,4 @@ def load_prompt_source(task: Task, mode: str, num_tokens: int, data_dir: str | N
             f"generate` or evaluate with --prompt none") from e
     return PromptSource(task, episodes, mode, num_tokens,
                         where=f"data_dir {data_dir or 'TFDS default'}, split {split!r}",
-                        on_bad_episode=on_bad_episode)
+                        on_bad_episode=on_bad_episode, spec=spec)

@@ -14,7 +14,7 @@ See `gato.model.gato.param_breakdown` for how parameters are counted against the
 import dataclasses
 from typing import Any
 
-from gato.tokenizers.vocab import PATCH_POSITION_BUCKETS, VOCAB_SIZE
+from gato.tokenizers.vocab import PATCH_POSITION_BUCKETS, RETURN_VOCAB_SIZE, VOCAB_SIZE
 
 DTYPES = ("float32", "bfloat16")
 REMAT_POLICIES = (
@@ -65,6 +65,11 @@ class ModelConfig:
         actions learn to copy them (they are smooth in time) instead of reading the observation,
         and then copy their own mistakes in closed loop; "masked" removes that shortcut, in
         training and at deployment alike (both go through `TokenEmbed`).
+      return_tokens: False (Gato) or True: the model reads and predicts return-to-go tokens
+        (`gato.tokenizers.returns`), whose 120 bins follow the paper's vocabulary, so vocab_size
+        must be at least RETURN_VOCAB_SIZE (`get_model_config` sets it); "sinusoidal"
+        continuous_embedding_init starts the return bins smooth too. The data's return tokens
+        are switched on by data.returns (`gato.envs.returns`); the trainer checks the two agree.
     """
 
     vocab_size: int = VOCAB_SIZE
@@ -85,6 +90,7 @@ class ModelConfig:
     continuous_embedding_init: str = "normal"
     position_bias: str = "none"
     action_inputs: str = "tokens"
+    return_tokens: bool = False
 
     def __post_init__(self):
         for name in ("vocab_size", "num_layers", "num_heads", "embed_dim", "mlp_dim", "head_dim",
@@ -109,6 +115,9 @@ class ModelConfig:
         if self.action_inputs not in ACTION_INPUTS:
             raise ValueError(f"ModelConfig.action_inputs={self.action_inputs!r} not in "
                              f"{ACTION_INPUTS}")
+        if self.return_tokens and self.vocab_size < RETURN_VOCAB_SIZE:
+            raise ValueError(f"ModelConfig.return_tokens needs vocab_size >= {RETURN_VOCAB_SIZE} "
+                             f"(the return bins), got {self.vocab_size}")
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"ModelConfig.dropout_rate must be in [0, 1), got {self.dropout_rate}")
 
@@ -128,7 +137,8 @@ MODEL_SIZES = tuple(_SIZES)
 
 
 def get_model_config(name: str, **overrides: Any) -> ModelConfig:
-    """The named model size (one of MODEL_SIZES) with `overrides` applied to its fields."""
+    """The named model size (one of MODEL_SIZES) with `overrides` applied to its fields; with
+    return_tokens=True and no vocab_size given, vocab_size is RETURN_VOCAB_SIZE."""
     key = name.lower()
     if key not in _SIZES:
         raise ValueError(f"unknown model size {name!r}; expected one of {MODEL_SIZES}")
@@ -136,4 +146,6 @@ def get_model_config(name: str, **overrides: Any) -> ModelConfig:
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown ModelConfig fields {unknown}; fields are {sorted(fields)}")
+    if overrides.get("return_tokens") and "vocab_size" not in overrides:
+        overrides = {**overrides, "vocab_size": RETURN_VOCAB_SIZE}
     return ModelConfig(**{**_SIZES[key], **overrides})

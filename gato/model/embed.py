@@ -2,8 +2,9 @@
 
 Every token becomes one `embed_dim` vector:
 
-  - ids (text, discrete, continuous, separator) through one shared `nn.Embed` table, the same table
-    that produces the output logits (tied, `TokenEmbed.attend`);
+  - ids (text, discrete, continuous, separator, and return-to-go bins in models with return
+    tokens) through one shared `nn.Embed` table, the same table that produces the output logits
+    (tied, `TokenEmbed.attend`); a return token adds no position or action encoding;
   - image patches (only at batch["image_index"] positions when given, see `gato.train.positions`),
     normalized by `gato.tokenizers.image.normalize` ([-1, 1] / 4), through a
     single pre-activation ResNet v2 block (GroupNorm -> GELU -> conv3x3 ->
@@ -32,20 +33,22 @@ from gato.model.config import ModelConfig
 from gato.model.loss import gather_positions
 from gato.tokenizers.image import normalize
 from gato.tokenizers.sequence import Modality
-from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET
+from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET, RETURN_BINS, RETURN_OFFSET
 
 EMBED_STD = 0.02  # standard deviation of every initial table entry
 MAX_BIN_CYCLES = 128.0  # highest frequency of `sinusoidal_bins`, in periods over the 1024 bins
 
 
-def sinusoidal_bins(key: jax.Array, bins: int, dim: int, dtype=jnp.float32) -> jax.Array:
+def sinusoidal_bins(key: jax.Array, bins: int, dim: int, dtype=jnp.float32,
+                    max_cycles: float = MAX_BIN_CYCLES) -> jax.Array:
     """Rows [bins, dim] smooth in the bin index: sqrt(2) * EMBED_STD * sin(2 pi f x + phase)
-    with x = bin / (bins - 1), one frequency f per column, log-uniform in [0.5, MAX_BIN_CYCLES]
+    with x = bin / (bins - 1), one frequency f per column, log-uniform in [0.5, max_cycles]
     periods, and a uniform phase. Each entry has standard deviation about EMBED_STD; the cosine
-    similarity of two rows falls smoothly with their distance in bins (about 0.5 at 10 bins)."""
+    similarity of two rows falls smoothly with their distance in bins (about 0.5 at 10 bins of
+    the 1024 continuous ones)."""
     k_freq, k_phase = jax.random.split(key)
     cycles = jnp.exp(jax.random.uniform(k_freq, (dim,), minval=math.log(0.5),
-                                        maxval=math.log(MAX_BIN_CYCLES)))
+                                        maxval=math.log(max_cycles)))
     phase = jax.random.uniform(k_phase, (dim,), maxval=2 * math.pi)
     x = jnp.arange(bins, dtype=jnp.float32)[:, None] / (bins - 1)
     rows = math.sqrt(2) * EMBED_STD * jnp.sin(2 * math.pi * cycles * x + phase)
@@ -53,16 +56,23 @@ def sinusoidal_bins(key: jax.Array, bins: int, dim: int, dtype=jnp.float32) -> j
 
 
 def _table_init(cfg: ModelConfig) -> Callable:
-    """Initializer of the shared token table [vocab_size, embed_dim]."""
+    """Initializer of the shared token table [vocab_size, embed_dim]; "sinusoidal" starts the
+    continuous bins (and the return bins, when the model has them) smooth in the bin index."""
     normal = nn.initializers.normal(EMBED_STD)
     if cfg.continuous_embedding_init == "normal":
         return normal
 
     def init(key, shape, dtype=jnp.float32):
         k_table, k_bins = jax.random.split(key)
-        bins = sinusoidal_bins(k_bins, CONTINUOUS_BINS, shape[1], dtype)
-        return normal(k_table, shape, dtype).at[
-            CONTINUOUS_OFFSET:CONTINUOUS_OFFSET + CONTINUOUS_BINS].set(bins)
+        table = normal(k_table, shape, dtype).at[
+            CONTINUOUS_OFFSET:CONTINUOUS_OFFSET + CONTINUOUS_BINS].set(
+                sinusoidal_bins(k_bins, CONTINUOUS_BINS, shape[1], dtype))
+        if cfg.return_tokens:
+            # the same periods per bin as the continuous bins: the smoothest period of 8 bins
+            returns = sinusoidal_bins(jax.random.fold_in(k_bins, 1), RETURN_BINS, shape[1],
+                                      dtype, MAX_BIN_CYCLES * RETURN_BINS / CONTINUOUS_BINS)
+            table = table.at[RETURN_OFFSET:RETURN_OFFSET + RETURN_BINS].set(returns)
+        return table
 
     return init
 

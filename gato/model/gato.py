@@ -40,7 +40,7 @@ from gato.model.cache import KVCache, plan_chunk
 from gato.model.cache import init_cache as _init_cache
 from gato.model.config import ModelConfig
 from gato.model.embed import TokenEmbed
-from gato.model.loss import ACTION_COLUMNS, gather_positions
+from gato.model.loss import gather_positions, range_columns
 from gato.model.transformer import Decoder, decode_stack, decoding_stack_params
 
 MODEL_FIELDS = ("tokens", "modality", "is_action", "local_pos", "patches", "patch_pos")
@@ -111,7 +111,8 @@ class Gato(nn.Module):
     ) -> tuple[jax.Array, jax.Array]:
         """(logits [S, K, vocab_size] at batch["target_index"] (the text targets), logits
         [S, A, 2048] at batch["action_index"] over the action ids only: the discrete ids
-        [0, 1024) then the continuous bins, `gato.model.loss.ACTION_COLUMNS`).
+        [0, 1024) then the continuous bins, then, with `ModelConfig.return_tokens`, the 120
+        return bins ([S, A, 2168]; `gato.model.loss.range_columns`).
 
         An action target's softmax then runs over its own range, as the agent samples it
         (`range_targets_loss`), and A positions read 2048 rows of the output layer, not all
@@ -124,7 +125,8 @@ class Gato(nn.Module):
         text = self.logits_from_hidden(gather_positions(x, batch["target_index"]))
         actions = gather_positions(x, batch["action_index"])
         return text, jnp.concatenate([self._logit_rows(actions, lo, hi)
-                                      for lo, hi in ACTION_COLUMNS], axis=-1)
+                                      for lo, hi in range_columns(self.config.return_tokens)],
+                                     axis=-1)
 
     def init_cache(self, batch_size: int, cache_len: int) -> KVCache:
         """An empty KV cache (same as `gato.model.cache.init_cache(config, ...)`)."""

@@ -14,6 +14,12 @@ own range only (discrete ids [0, 1024) or the 1024 continuous bins), the range t
 samples from; the A action positions then read 2048 rows of the output layer, not all 33025.
 Not Gato's objective (its action softmax spans the whole vocabulary), and not equal to it.
 
+Return-to-go targets (modality RETURN, models with `ModelConfig.return_tokens`) are targets like
+actions: in the full-vocabulary losses their softmax spans the vocabulary, in the range loss it
+spans the 120 return bins (`RETURN_COLUMNS`, after the action columns: [S, A, 2168] logits, where
+A lists the action and return targets). Their loss is reported as "loss/return" beside the
+other modalities' (`MODALITY_METRICS`).
+
 `label_sigma` > 0 (bins) replaces the one-hot target of a continuous token by a Gaussian over
 the 1024 continuous bins centred on it (HL-Gauss, Farebrother et al. 2024, "Stop Regressing"):
 the bins are ordered values, so a prediction one bin off is nearly right, and every target
@@ -23,17 +29,33 @@ reported losses are then the cross entropy to that target (its entropy is the fl
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from gato.tokenizers.sequence import Modality
-from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET, DISCRETE_VOCAB_SIZE
+from gato.tokenizers.vocab import (
+    CONTINUOUS_BINS,
+    CONTINUOUS_OFFSET,
+    DISCRETE_VOCAB_SIZE,
+    RETURN_BINS,
+    RETURN_OFFSET,
+)
 
 MODALITY_METRICS = {"text": Modality.TEXT, "discrete": Modality.DISCRETE,
-                    "continuous": Modality.CONTINUOUS}
+                    "continuous": Modality.CONTINUOUS, "return": Modality.RETURN}
 # the id ranges [lo, hi) of action logits in `range_targets_loss`, in column order
 ACTION_COLUMNS = ((0, DISCRETE_VOCAB_SIZE),
                   (CONTINUOUS_OFFSET, CONTINUOUS_OFFSET + CONTINUOUS_BINS))
+RETURN_COLUMNS = (RETURN_OFFSET, RETURN_OFFSET + RETURN_BINS)  # after them, with return tokens
+# the target modality each column group of `range_columns` serves, in the same order
+_RANGE_MODALITIES = (Modality.DISCRETE, Modality.CONTINUOUS, Modality.RETURN)
 _OUT_OF_RANGE = -1e9  # logit of the other modality's columns (finite: no inf * 0 in gradients)
+
+
+def range_columns(return_tokens: bool) -> tuple[tuple[int, int], ...]:
+    """The id ranges [lo, hi) of the range softmax's logits, in column order: the action
+    ranges, then the return bins when the model has return tokens."""
+    return ACTION_COLUMNS + ((RETURN_COLUMNS,) if return_tokens else ())
 
 
 def cross_entropy(logits: jax.Array, targets: jax.Array, label_sigma: float = 0.0,
@@ -155,22 +177,30 @@ def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigm
 
 
 def _action_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float):
-    """As `_selected_targets` for action logits [S, A, 2048] (`ACTION_COLUMNS`) at
-    batch["action_index"]: each target's softmax over its own modality's 1024 columns."""
+    """As `_selected_targets` for range logits [S, A, C] (`range_columns`: C = 2048, or 2168
+    with return bins) at batch["action_index"]: each target's softmax over the columns of its
+    own modality (discrete, continuous or return)."""
     index = batch["action_index"]
-    if logits.ndim != 3 or logits.shape[:2] != index.shape or \
-            logits.shape[2] != sum(hi - lo for lo, hi in ACTION_COLUMNS):
+    columns = [c for c in (range_columns(False), range_columns(True))
+               if logits.ndim == 3 and logits.shape[2] == sum(hi - lo for lo, hi in c)]
+    if not columns or logits.shape[:2] != index.shape:
         raise ValueError(f"action logits {logits.shape} do not match action_index {index.shape}")
+    columns = columns[0]
     tokens, weights, modality = _gather_next(batch, index)
-    continuous = modality == int(Modality.CONTINUOUS)
-    (d_lo, d_hi), (c_lo, _) = ACTION_COLUMNS
+    widths = [hi - lo for lo, hi in columns]
+    starts = np.cumsum([0, *widths[:-1]])
+    # a target's column group (0 for padding, whose weight is 0)
+    group = jnp.zeros_like(modality)
+    for g, m in enumerate(_RANGE_MODALITIES[:len(columns)]):
+        group = jnp.where(modality == int(m), g, group)
+    lo = jnp.asarray([c[0] for c in columns])[group]
+    width = jnp.asarray(widths)[group]
     # clipped: a padding entry (index -1) reads position 0, which may hold any id (weight 0)
-    targets = jnp.where(continuous, jnp.clip(tokens - c_lo, 0, CONTINUOUS_BINS - 1) + d_hi - d_lo,
-                        jnp.clip(tokens - d_lo, 0, d_hi - d_lo - 1))
-    column_continuous = jnp.arange(logits.shape[2]) >= d_hi - d_lo
-    logits = jnp.where(column_continuous == continuous[..., None], logits.astype(jnp.float32),
+    targets = jnp.asarray(starts)[group] + jnp.clip(tokens - lo, 0, width - 1)
+    column_group = np.repeat(np.arange(len(columns)), widths)
+    logits = jnp.where(column_group == group[..., None], logits.astype(jnp.float32),
                        _OUT_OF_RANGE)
-    ce = cross_entropy(logits, targets, label_sigma, continuous_offset=d_hi - d_lo)
+    ce = cross_entropy(logits, targets, label_sigma, continuous_offset=int(starts[1]))
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
     return ce, weights, correct, modality
 
@@ -210,8 +240,9 @@ def range_targets_loss(
     label_sigma: float = 0.0
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Mean cross entropy over the text targets (full logits [S, K, V] at
-    batch["target_index"]) and the action targets (logits [S, A, 2048] at batch["action_index"],
-    softmax over the target's own range); the metrics of `targets_only_loss`."""
+    batch["target_index"]) and the action (and return) targets (logits [S, A, 2048 or 2168] at
+    batch["action_index"], softmax over the target's own range); the metrics of
+    `targets_only_loss`."""
     text_logits, action_logits = logits
     text = _selected_targets(text_logits, batch, label_sigma)
     action = _action_targets(action_logits, batch, label_sigma)

@@ -5,8 +5,9 @@ adds a leading `B`). Fields:
 
     tokens     int32 [n]              token id (see `vocab`); 0 for image patches and padding
     modality   int8  [n]              a `Modality` value
-    loss_mask  bool  [n]              True where this token is a training target: text tokens and
-                                      action tokens (the model predicts token i from tokens < i)
+    loss_mask  bool  [n]              True where this token is a training target: text tokens,
+                                      action tokens and return-to-go tokens (the model predicts
+                                      token i from tokens < i)
     is_action  bool  [n]              True on action tokens (they share one learned position code)
     local_pos  int32 [n]              index of the token inside its timestep's observation
                                       (0, 1, 2, ...); 0 on separator, action, text and padding
@@ -35,6 +36,7 @@ class Modality(enum.IntEnum):
     DISCRETE = 3
     CONTINUOUS = 4
     SEPARATOR = 5
+    RETURN = 6  # a return-to-go token (`gato.tokenizers.returns`)
 
 
 FIELDS: dict[str, tuple[tuple[int, ...], type]] = {

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from gato.tokenizers.returns import ReturnSpec
+
 KINDS = ("image", "discrete", "continuous", "text")
 ACTION_KINDS = ("discrete", "continuous")
 
@@ -24,6 +26,9 @@ class TimestepSpec:
       num_actions: for discrete actions, the number of values each element takes (<= 1024).
       action_minimum, action_maximum: for continuous actions, the environment's bounds; decoded
         actions are clipped to them.
+      returns: None (Gato's timestep: no return token) or the task's return-to-go tokens (range
+        and placement, `gato.tokenizers.returns`); the registry's specs have None, and training
+        and evaluation with return tokens set it per task (`gato.envs.returns`).
     """
 
     observation: Mapping[str, str]
@@ -32,6 +37,7 @@ class TimestepSpec:
     num_actions: int | None = None
     action_minimum: float | tuple[float, ...] | None = None
     action_maximum: float | tuple[float, ...] | None = None
+    returns: ReturnSpec | None = None
 
     def __post_init__(self):
         bad = {k: v for k, v in self.observation.items() if v not in KINDS}
@@ -41,6 +47,12 @@ class TimestepSpec:
             raise ValueError(f"action_kind {self.action_kind!r} not in {ACTION_KINDS}")
         if self.action_kind == "discrete" and not self.num_actions:
             raise ValueError("a discrete action spec needs num_actions")
+        if self.returns is not None and not isinstance(self.returns, ReturnSpec):
+            raise ValueError(f"returns must be a ReturnSpec or None, got {self.returns!r}")
+
+    def with_returns(self, returns: ReturnSpec | None) -> "TimestepSpec":
+        """This spec with return-to-go tokens `returns` (None: without)."""
+        return dataclasses.replace(self, returns=returns)
 
     @property
     def observation_keys(self) -> list[str]:

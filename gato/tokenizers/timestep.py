@@ -7,6 +7,11 @@ Layout of one timestep (n_obs observation tokens, then 1 + prod(action_shape) to
     loss_mask  False                            False      True ...
     is_action  False                            False      True ...
 
+With return-to-go tokens (`spec.returns`, see `gato.tokenizers.returns`) one more token, a loss
+target of modality RETURN (local_pos 0, not an action), sits after the observation
+("after_observation": [obs][RETURN][SEPARATOR][actions]) or before it ("before_observation":
+[RETURN][obs][SEPARATOR][actions]); its value is the return-to-go given per timestep.
+
 Observations are (nested) dicts; they are flattened to "/"-joined key paths, must have exactly the
 spec's keys, and are tokenized in lexicographic path order. Per kind: "image" -> one token per
 16x16 patch (id 0, modality IMAGE, raw pixels in `patches`); "discrete" -> ids in [0, 1024);
@@ -21,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.tokenizers import continuous, discrete, image, sequence
+from gato.tokenizers import continuous, discrete, image, returns, sequence
 from gato.tokenizers.sequence import Modality, TokenSequence
 from gato.tokenizers.spec import TimestepSpec
 from gato.tokenizers.text import default_tokenizer
@@ -137,15 +142,49 @@ def action_sequence(spec: TimestepSpec, action: Any) -> TokenSequence:
     return {name: arr[0] for name, arr in _action_block(spec, action, 1).items()}
 
 
-def tokenize_timestep(spec: TimestepSpec, observation: Mapping[str, Any],
-                      action: Any) -> TokenSequence:
-    """Observation tokens, separator, action tokens (see the module docstring for the layout)."""
-    return sequence.concat([tokenize_observation(spec, observation), action_sequence(spec, action)])
+def _check_returns(spec: TimestepSpec, values: Any, steps: int) -> np.ndarray | None:
+    """The return-to-go values as float64 [steps], or None for a spec without return tokens."""
+    if spec.returns is None:
+        if values is not None:
+            raise ValueError("return-to-go given, but the spec has no return tokens (returns=None)")
+        return None
+    if values is None:
+        raise ValueError("the spec has return tokens: pass the return-to-go of each timestep")
+    values = np.asarray(values, np.float64).reshape(-1)
+    if values.size != steps:
+        raise ValueError(f"return-to-go: {values.size} values for {steps} timesteps")
+    return values
 
 
-def tokenize_episode(spec: TimestepSpec, observations: Mapping[str, Any],
-                     actions: Any) -> TokenSequence:
-    """Timesteps in time order; observations: (nested) dict of [T, ...] leaves, actions [T, ...].
+def return_sequence(spec: TimestepSpec, value: float) -> TokenSequence:
+    """The one return-to-go token of a timestep (modality RETURN, a loss target)."""
+    ids = returns.tokenize(_check_returns(spec, value, 1), spec.returns)
+    return sequence.from_ids(ids, Modality.RETURN, loss=True)
+
+
+def _layout(spec: TimestepSpec, observation: Any, returned: Any, action: Any) -> list:
+    """Parts of one timestep (or blocks of T) in layout order: see the module docstring."""
+    if returned is None:
+        return [observation, action]
+    if spec.returns.placement == "before_observation":
+        return [returned, observation, action]
+    return [observation, returned, action]
+
+
+def tokenize_timestep(spec: TimestepSpec, observation: Mapping[str, Any], action: Any,
+                      return_to_go: float | None = None) -> TokenSequence:
+    """Observation tokens, separator, action tokens, and the return token when the spec has
+    return tokens (`return_to_go`, reward units); see the module docstring for the layout."""
+    _check_returns(spec, return_to_go, 1)
+    returned = None if spec.returns is None else return_sequence(spec, return_to_go)
+    return sequence.concat(_layout(spec, tokenize_observation(spec, observation), returned,
+                                   action_sequence(spec, action)))
+
+
+def tokenize_episode(spec: TimestepSpec, observations: Mapping[str, Any], actions: Any,
+                     returns_to_go: Any = None) -> TokenSequence:
+    """Timesteps in time order; observations: (nested) dict of [T, ...] leaves, actions [T, ...],
+    returns_to_go [T] (reward units) when the spec has return tokens, else None.
 
     The result equals concatenating `tokenize_timestep` over t; without text keys every key is
     tokenized for all T steps at once (vectorized), which is what data pipelines call.
@@ -157,20 +196,28 @@ def tokenize_episode(spec: TimestepSpec, observations: Mapping[str, Any],
     for key, value in flat.items():
         if len(value) != steps:
             raise ValueError(f"observation {key!r}: {len(value)} steps, but actions have {steps}")
+    values = _check_returns(spec, returns_to_go, steps)
     if steps == 0:
         return sequence.empty(0)
     if "text" in spec.observation.values():
         return sequence.concat([
-            tokenize_timestep(spec, {k: v[t] for k, v in flat.items()}, actions[t])
+            tokenize_timestep(spec, {k: v[t] for k, v in flat.items()}, actions[t],
+                              None if values is None else values[t])
             for t in range(steps)
         ])
-    blocks = [_episode_block(spec.observation[k], np.asarray(flat[k]), k)
-              for k in spec.observation_keys]
-    n_obs = sum(b["tokens"].shape[1] for b in blocks)
-    blocks.append(_action_block(spec, actions, steps))
+    obs_blocks = [_episode_block(spec.observation[k], np.asarray(flat[k]), k)
+                  for k in spec.observation_keys]
+    obs = {name: np.concatenate([b[name] for b in obs_blocks], axis=1)
+           for name in sequence.FIELDS}
+    n_obs = obs["tokens"].shape[1]
+    obs["local_pos"][:] = np.arange(n_obs, dtype=np.int32)
+    returned = None
+    if values is not None:
+        returned = {name: arr[:, None] for name, arr in sequence.from_ids(
+            returns.tokenize(values, spec.returns), Modality.RETURN, loss=True).items()}
+    blocks = _layout(spec, obs, returned, _action_block(spec, actions, steps))
     stacked = {name: np.concatenate([b[name] for b in blocks], axis=1)
                for name in sequence.FIELDS}
-    stacked["local_pos"][:, :n_obs] = np.arange(n_obs, dtype=np.int32)
     return {name: v.reshape(-1, *v.shape[2:]) for name, v in stacked.items()}
 
 
@@ -232,4 +279,4 @@ def tokens_per_timestep(spec: TimestepSpec, observation_shapes: Mapping[str, Any
     flat = flatten(observation_shapes)
     _check_keys(spec, flat)
     n_obs = sum(_observation_size(spec.observation[k], tuple(flat[k]), k) for k in flat)
-    return n_obs + 1 + spec.action_size
+    return n_obs + (spec.returns is not None) + 1 + spec.action_size

@@ -25,6 +25,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from gato.envs.returns import check_model as check_returns
 from gato.model.build import build_model
 from gato.train import checkpoint as ckpt
 from gato.train import evaluators as evaluators_lib
@@ -163,6 +164,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     # ---------------------------------------------------------------- set-up
     model, model_config = build_model(config.model)
     setup_lib.check_context(tc.seq_len, model_config.max_len)
+    check_returns(config.data.get("returns"), model_config.return_tokens)
     mesh, rules = setup_lib.setup_mesh(config)
     tx, schedule = make_optimizer(config.optimizer, tc.total_steps)
     state_setup = setup_lib.setup_state(model, tx, mesh, rules, tc.seq_len)

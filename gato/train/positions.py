@@ -11,7 +11,8 @@ the train step sees.
     counts (loss_mask[:, i + 1]); the step projects only these onto the vocabulary.
   - with split actions (train.action_softmax = "range"), batch["target_index"] lists only the
     text targets (K = 0 when there are none) and batch["action_index"] int32 [groups, A] the
-    action targets, whose softmax runs over the action ids alone (`Gato.split_target_logits`).
+    action targets (and return-to-go targets, in models with return tokens), whose softmax runs
+    over their own ids alone (`Gato.split_target_logits`).
   - batch["image_index"] int32 [groups, M]: the image-patch positions (modality IMAGE); the
     step runs the patch encoder only on these (`gato.model.embed.TokenEmbed`). M = 0 when the
     batch holds no image, so a control or text batch skips the encoder entirely.

@@ -14,7 +14,9 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from gato.envs.returns import RANGE_SOURCES
 from gato.errors import ConfigError
+from gato.tokenizers.returns import PLACEMENTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +162,17 @@ RULES: dict[str, Rule] = {
     "eval.prompt_tokens": COUNT,
     "eval.max_steps": COUNT,
     "eval.on_bad_episode": choice("skip", "fail"),
+    # return-to-go tokens (gato.envs.returns) and %BC (gato.data.pipeline.filtering); the
+    # return target's forms are checked by the evaluator (gato.eval.returns)
+    "data.returns.enabled": BOOL,
+    "data.returns.placement": choice(*PLACEMENTS),
+    "data.returns.range": choice(*RANGE_SOURCES),
+    "data.returns.headroom": number(1.0),
+    "data.filter.top_fraction": number(0.0, 1.0, open_low=True),
+    "eval.return_target": TEXT,
+    "eval.return_kappa": number(0.0),
+    "eval.return_samples": POSITIVE,
+    "eval.return_inverse_temperature": number(0.0, open_low=True),
 }
 
 

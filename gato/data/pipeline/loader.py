@@ -28,6 +28,7 @@ import numpy as np
 from gato.data import parent_watch
 from gato.data.pipeline import mixture, prompting
 from gato.data.pipeline.examples import ExampleMaker, TaskData
+from gato.envs.returns import default_returns_config
 from gato.tokenizers.sequence import FIELDS
 
 _MAX_BAD_LISTED = 20
@@ -52,6 +53,9 @@ def default_data_config() -> ml_collections.ConfigDict:
     c.prompt_tokens = None  # prompt token budget (None: seq_len // 4)
     c.max_episodes = None  # use at most this many episodes per task (None: all)
     c.on_bad_episode = "skip"  # "skip" (count and report) or "fail" on corrupt/mismatched episodes
+    c.returns = default_returns_config()  # return-to-go tokens (off: Gato; gato.envs.returns)
+    c.filter = ml_collections.ConfigDict()  # %BC (gato.data.pipeline.filtering)
+    c.filter.top_fraction = 1.0  # keep each task's top fraction of episodes by return (1: all)
     c.text = "pydocs"  # text corpus: "pydocs" (formats.text_corpus) or a TFDS dataset name
     c.text_max_documents = None  # use at most this many documents (None: all)
     c.worker_count = 1  # grain worker processes (0: produce batches in this process)

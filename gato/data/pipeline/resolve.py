@@ -4,7 +4,9 @@ Control and Atari tasks read their episodes with `gato.data.formats.load_episode
 split)` (random access, nothing loaded up front). Text tasks share one packed corpus: the documents
 of data_config.text ("pydocs": `gato.data.formats.text_corpus`, its deterministic train/validation
 split; otherwise a prepared TFDS text dataset read by `gato.data.formats.load_text_documents`),
-tokenized with the default SentencePiece model and cut into seq_len chunks.
+tokenized with the default SentencePiece model and cut into seq_len chunks. With data.returns
+enabled a task's spec carries its return tokens (`gato.envs.returns.task_spec`); with
+data.filter.top_fraction < 1 a task keeps only its best episodes (`filtering`, %BC).
 """
 
 from collections.abc import Mapping
@@ -46,7 +48,9 @@ def text_chunks(documents: list[str], seq_len: int) -> TextChunks:
 def resolve_tasks(data_config: Any, seq_len: int) -> list[TaskData]:
     """TaskData for every selected task with a positive weight (zero-weight tasks are not read)."""
     from gato.data import formats
-    from gato.envs import registry
+    from gato.data.formats.manifest import manifest_of
+    from gato.data.pipeline import filtering
+    from gato.envs import registry, returns
 
     split = data_config.get("split", "train")
     data_dir = data_config.get("data_dir")
@@ -68,7 +72,10 @@ def resolve_tasks(data_config: Any, seq_len: int) -> list[TaskData]:
                                      where=f"text corpus {data_config.get('text', 'pydocs')!r}"))
         else:
             episodes = formats.load_episodes(task.name, data_dir, split)
-            resolved.append(TaskData(task.name, task.suite, spec=task.spec, episodes=episodes,
+            fraction = float((data_config.get("filter") or {}).get("top_fraction", 1.0))
+            episodes = filtering.filter_top(episodes, fraction, manifest_of(episodes))
+            spec = returns.task_spec(task, data_config.get("returns"))
+            resolved.append(TaskData(task.name, task.suite, spec=spec, episodes=episodes,
                                      where=f"data_dir {data_dir}, split {split!r}",
                                      max_episodes=data_config.get("max_episodes")))
     return resolved

@@ -7,6 +7,10 @@ Starts are drawn from [0, T - n_fit] so windows are full whenever the episode is
 single timestep is longer than the budget (e.g. an Atari frame in a tiny test window), its last
 `budget` tokens are kept: the separator and action tokens, the only loss targets, are at its end.
 
+With return-to-go tokens (the task's spec has `returns`) each timestep's return-to-go is summed
+over the whole episode's rewards (`gato.tokenizers.returns.return_to_go`) before the window is
+cut, so a window anywhere in an episode carries what was still to come.
+
 Text documents are tokenized with their BOS/EOS (as the text tokenizer defines), concatenated in
 corpus order and cut into consecutive `seq_len` chunks (the last one padded).
 """
@@ -18,12 +22,14 @@ import numpy as np
 
 from gato.errors import GatoError
 from gato.tokenizers import sequence as seqlib
+from gato.tokenizers.returns import return_to_go
 from gato.tokenizers.spec import TimestepSpec
 
 Episode = Mapping[str, Any]
 # (spec, observations {key: [T, ...]}, actions [T, ...]) -> TokenSequence, as in
-# gato.tokenizers.timestep.tokenize_episode.
-EpisodeTokenizer = Callable[[TimestepSpec, dict[str, np.ndarray], np.ndarray], seqlib.TokenSequence]
+# gato.tokenizers.timestep.tokenize_episode; a spec with return tokens is called with the
+# return-to-go [T] as a fourth argument.
+EpisodeTokenizer = Callable[..., seqlib.TokenSequence]
 
 _KIND_DTYPES = {
     "image": ("u",),
@@ -70,6 +76,9 @@ def validate_episode(spec: TimestepSpec, episode: Episode) -> int:
         if kind == "image" and value.ndim not in (3, 4):
             raise BadEpisodeError(
                 f"image observation {key!r} shape {value.shape} is not [T,H,W(,C)]")
+    if spec.returns is not None and np.shape(episode.get("reward", ())) != (length,):
+        raise BadEpisodeError(f"return tokens need rewards [T={length}], got shape "
+                              f"{np.shape(episode.get('reward', ()))}")
     is_last = np.asarray(episode.get("is_last", np.zeros(length, bool)))
     return length - 1 if length > 1 and is_last.shape == (length,) and is_last[-1] else length
 
@@ -84,7 +93,10 @@ def _tokenize_steps(tokenize: EpisodeTokenizer, spec: TimestepSpec, episode: Epi
                     start: int, stop: int) -> seqlib.TokenSequence:
     observation = episode["observation"]
     obs = {key: np.asarray(observation[key])[start:stop] for key in spec.observation_keys}
-    return tokenize(spec, obs, np.asarray(episode["action"])[start:stop])
+    actions = np.asarray(episode["action"])[start:stop]
+    if spec.returns is None:
+        return tokenize(spec, obs, actions)
+    return tokenize(spec, obs, actions, return_to_go(episode["reward"])[start:stop])
 
 
 def steps_per_budget(tokenize: EpisodeTokenizer, spec: TimestepSpec, episode: Episode,

@@ -2,12 +2,16 @@
 
     gato generate --suite control --episodes 100 --data-dir ~/tensorflow_datasets --workers 8
     gato generate --tasks cartpole-swingup --episodes 10 --data-dir /tmp/tfds
+    gato generate --tasks pendulum-swingup --behaviours expert:10,noisy0.5:30,random:10 \
+        --noise-correlation 0.9 --data-dir /tmp/tfds      # mixed quality, one dataset
 
 Shards are staged in `<data-dir>/staging/gato_<suite>/<task>/<policy>-seed<S>-cap<K>/` and
 generated in parallel by `gato.data.recording.jobs` (a rerun only regenerates missing or corrupt
 shards); then each task's dataset `<data-dir>/gato_<suite>/<task>/1.0.0` (array_record) is built
 by the TFDS builder of `gato.data.recording.builders`. The `tfds build` CLI needs TensorFlow,
-which the project does not install; this command is its equivalent.
+which the project does not install; this command is its equivalent. With --behaviours each task's
+dataset mixes behaviour policies of graded quality (`gato.data.recording.behaviours`). Every
+built dataset gets its manifest (`gato.data.formats.manifest`; `gato data describe DIR`).
 """
 
 import argparse
@@ -18,6 +22,7 @@ from typing import Any
 
 import tensorflow_datasets as tfds
 
+from gato.data.formats import manifest as manifest_lib
 from gato.data.formats import rlds
 from gato.data.recording import jobs
 from gato.envs import registry
@@ -45,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="AR(1) coefficient per step of continuous execution noise, in "
                              "[0, 1): sustained pushes instead of independent ones; tasks with "
                              "discrete actions keep independent noise (default: 0)")
+    parser.add_argument("--behaviours", default="",
+                        help="record a mix of behaviour policies per task instead of one, e.g. "
+                             "expert:10,noisy0.5:30,random:10 (noisyS: the expert with executed "
+                             "noise of scale S, the executed actions stored); replaces "
+                             "--episodes, --policy and --action-noise")
 
 
 def build_dataset(task: registry.Task, data_dir: str, settings: dict[str, Any]) -> Any:
@@ -76,14 +86,25 @@ def generate_datasets(tasks: list[registry.Task], data_dir: str | Path | None, *
                       episodes: int, policy: str = "expert", seed: int = 0,
                       max_episode_steps: int | None = None, shard_size: int = 10,
                       workers: int = 1, action_noise: float = 0.0,
-                      noise_correlation: float = 0.0) -> dict[str, dict[str, Any]]:
-    """Generates (or resumes) each task's episodes, then builds its TFDS dataset.
+                      noise_correlation: float = 0.0,
+                      behaviours: str = "") -> dict[str, dict[str, Any]]:
+    """Generates (or resumes) each task's episodes, then builds its TFDS dataset and writes its
+    manifest. `behaviours` (a mix, `gato.data.recording.behaviours`) replaces episodes, policy
+    and action_noise.
 
     Returns per-task statistics (episodes, newly generated, steps, mean return, seconds).
     """
     bad = [t.name for t in tasks if t.spec is None or t.make_env is None]
     if bad:
         raise ValueError(f"tasks {bad} have no environment to generate episodes from")
+    if behaviours:
+        from gato.data.recording.behaviours import parse_behaviours
+
+        if action_noise:
+            raise ValueError("--behaviours stores executed actions; --action-noise (DART) "
+                             "does not apply to a mix")
+        mix = parse_behaviours(behaviours)
+        policy = "expert" if any(b.policy == "expert" and b.episodes for b in mix) else "random"
     if policy == "expert":
         from gato.policies import expert_tasks, has_expert
 
@@ -92,17 +113,25 @@ def generate_datasets(tasks: list[registry.Task], data_dir: str | Path | None, *
             raise ValueError(f"no expert policy for {missing}; use --policy random or tasks "
                              f"with experts: {', '.join(expert_tasks())}")
     data_dir = str(rlds.data_root(data_dir))
-    configs = [jobs.make_run_config(
-        t.name, Path(data_dir) / "staging" / f"gato_{t.suite}", episodes, policy, seed,
-        max_episode_steps, shard_size, action_noise, noise_correlation) for t in tasks]
+    configs = []
+    for t in tasks:
+        root = Path(data_dir) / "staging" / f"gato_{t.suite}"
+        configs += (jobs.behaviour_run_configs(t.name, root, behaviours, seed, max_episode_steps,
+                                               shard_size, noise_correlation) if behaviours else
+                    [jobs.make_run_config(t.name, root, episodes, policy, seed,
+                                          max_episode_steps, shard_size, action_noise,
+                                          noise_correlation)])
     report = jobs.ensure_shards(configs, workers)
     settings = {"episodes": episodes, "policy": policy, "seed": seed,
                 "max_episode_steps": max_episode_steps, "shard_size": shard_size,
                 "workers": workers, "action_noise": action_noise,
-                "noise_correlation": noise_correlation}
+                "noise_correlation": noise_correlation, "behaviours": behaviours}
     for task in tasks:
         build_started = time.perf_counter()
         build_dataset(task, data_dir, settings)
+        manifest, directory = manifest_lib.dataset_manifest(task.name, data_dir,
+                                                            generation=settings)
+        manifest_lib.write_manifest(directory, manifest)
         report[task.name]["build_seconds"] = time.perf_counter() - build_started
     return report
 
@@ -133,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         _tasks_to_generate(args.suite, args.tasks, args.policy), data_dir, episodes=args.episodes,
         policy=args.policy, seed=args.seed, max_episode_steps=args.max_episode_steps,
         shard_size=args.shard_size, workers=args.workers, action_noise=args.action_noise,
-        noise_correlation=args.noise_correlation)
+        noise_correlation=args.noise_correlation, behaviours=args.behaviours)
     print(format_report(report))
     print(f"total {time.perf_counter() - started:.1f} s; datasets in {data_dir}")
     return 0

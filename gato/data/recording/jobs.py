@@ -34,14 +34,18 @@ class RunConfig:
     shard_size: int
     action_noise: float = 0.0  # execution noise scale (gato.policies.noise); 0: none
     noise_correlation: float = 0.0  # AR(1) coefficient of continuous execution noise per step
+    store_executed: bool = False  # store the executed (noisy) action, not the policy's
+    first_episode: int = 0  # episode indices [first, first + num_episodes) (a behaviour's mix)
 
     def shards(self) -> list[staging.Shard]:
-        return staging.plan_shards(self.directory, self.task, self.num_episodes, self.shard_size)
+        return staging.plan_shards(self.directory, self.task, self.num_episodes, self.shard_size,
+                                   self.first_episode)
 
 
 def make_run_config(task_name: str, staging_root: str | Path, num_episodes: int, policy: str,
                     seed: int, max_episode_steps: int | None, shard_size: int,
-                    action_noise: float = 0.0, noise_correlation: float = 0.0) -> RunConfig:
+                    action_noise: float = 0.0, noise_correlation: float = 0.0,
+                    store_executed: bool = False, first_episode: int = 0) -> RunConfig:
     """A RunConfig with its shard directory `<staging_root>/<task>/<run key>`."""
     if policy not in ("expert", "random"):
         raise ValueError(f"policy must be 'expert' or 'random', got {policy!r}")
@@ -54,11 +58,33 @@ def make_run_config(task_name: str, staging_root: str | Path, num_episodes: int,
         noise_correlation = 0.0  # correlated noise is for continuous actions (ExecutionNoise)
     if noise_correlation and not action_noise:
         raise ValueError("noise_correlation needs action_noise > 0")
+    store_executed = bool(store_executed and action_noise)
     cap = int(max_episode_steps or task.max_episode_steps)
-    key = staging.run_key(policy, seed, cap, float(action_noise), float(noise_correlation))
+    key = staging.run_key(policy, seed, cap, float(action_noise), float(noise_correlation),
+                          store_executed)
     return RunConfig(task_name, Path(staging_root) / task_name / key, int(num_episodes), policy,
                      int(seed), cap, int(shard_size), float(action_noise),
-                     float(noise_correlation))
+                     float(noise_correlation), store_executed, int(first_episode))
+
+
+def behaviour_run_configs(task_name: str, staging_root: str | Path, behaviours: str, seed: int,
+                          max_episode_steps: int | None, shard_size: int,
+                          noise_correlation: float = 0.0) -> list[RunConfig]:
+    """One RunConfig per behaviour of a mix ("expert:20,noisy0.5:30,random:10",
+    `gato.data.recording.behaviours`), storing executed actions, at consecutive episode
+    indices."""
+    from gato.data.recording.behaviours import parse_behaviours
+
+    configs, first = [], 0
+    for behaviour in parse_behaviours(behaviours):
+        if behaviour.episodes:
+            configs.append(make_run_config(
+                task_name, staging_root, behaviour.episodes, behaviour.policy, seed,
+                max_episode_steps, shard_size, behaviour.noise,
+                noise_correlation if behaviour.noise else 0.0, store_executed=True,
+                first_episode=first))
+        first += behaviour.episodes
+    return configs
 
 
 def policy_name(config: RunConfig) -> str:
@@ -66,7 +92,8 @@ def policy_name(config: RunConfig) -> str:
     if not config.action_noise:
         return config.policy
     corr = f",correlation={config.noise_correlation:g}" if config.noise_correlation else ""
-    return f"{config.policy}+execution_noise={config.action_noise:g}{corr}"
+    kind = "executed_noise" if config.store_executed else "execution_noise"
+    return f"{config.policy}+{kind}={config.action_noise:g}{corr}"
 
 
 def make_policy(task: registry.Task, env: Any, policy: str, seed: int) -> Any:
@@ -94,8 +121,8 @@ def generate_shard(job: tuple[RunConfig, staging.Shard]) -> dict[str, Any]:
             noise = (ExecutionNoise(task.spec, config.action_noise,
                                     correlation=config.noise_correlation)
                      if config.action_noise else None)
-            episodes.append(record.record_episode(env, policy, seed,
-                                                        config.max_episode_steps, noise))
+            episodes.append(record.record_episode(env, policy, seed, config.max_episode_steps,
+                                                  noise, config.store_executed))
         finally:
             env.close()
         metadata.append({"episode_id": index, "seed": seed, "task": config.task,

@@ -10,13 +10,15 @@ from gato.tokenizers.timestep import flatten as flatten_observation  # the token
 
 
 def record_episode(env: dm_env.Environment, policy: Any, seed: int,
-                   max_steps: int, noise: Any = None) -> Episode:
+                   max_steps: int, noise: Any = None, store_executed: bool = False) -> Episode:
     """Runs `policy` in `env` for at most `max_steps` actions and returns the stacked Episode.
 
     `policy.reset(seed)` is called first; the env is expected to be freshly built with its own
     seed. Observations are cast by `observation_dtype`, actions by `action_dtype`. With `noise`
     (a `gato.policies.noise.ExecutionNoise`, reset with `seed`) the env executes noise(action)
-    while the episode records the policy's own action (see that module for why).
+    while the episode records the policy's own action (see that module for why), or, with
+    `store_executed`, the executed one (behaviour policies of graded quality,
+    `gato.data.recording.behaviours`: the return then belongs to the stored actions).
     """
     if max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
@@ -29,9 +31,11 @@ def record_episode(env: dm_env.Environment, policy: Any, seed: int,
     observations, actions, rewards, discounts = [], [], [], []
     for _ in range(max_steps):
         action = np.asarray(policy.step(timestep))
+        executed = action if noise is None else noise(action)
         observations.append(flatten_observation(timestep.observation))
-        actions.append(action.astype(a_dtype).reshape(a_spec.shape))
-        timestep = env.step(action if noise is None else noise(action))
+        stored = executed if store_executed else action
+        actions.append(np.asarray(stored).astype(a_dtype).reshape(a_spec.shape))
+        timestep = env.step(executed)
         rewards.append(0.0 if timestep.reward is None else float(timestep.reward))
         discounts.append(1.0 if timestep.discount is None else float(timestep.discount))
         if timestep.last():

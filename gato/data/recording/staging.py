@@ -36,10 +36,11 @@ class Shard:
 
 
 def run_key(policy: str, seed: int, max_episode_steps: int, action_noise: float = 0.0,
-            noise_correlation: float = 0.0) -> str:
+            noise_correlation: float = 0.0, store_executed: bool = False) -> str:
     """Directory name identifying what a run generates; a new key never reuses old shards."""
     noise = f"-noise{action_noise:g}" if action_noise else ""
     noise += f"-corr{noise_correlation:g}" if noise_correlation else ""
+    noise += "-executed" if store_executed else ""
     return f"{policy}{noise}-seed{seed}-cap{max_episode_steps}"
 
 
@@ -49,14 +50,16 @@ def episode_seed(seed: int, task: str, index: int) -> int:
     return int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
 
 
-def plan_shards(directory: Path, task: str, num_episodes: int, shard_size: int) -> list[Shard]:
-    """The shards holding episodes [0, num_episodes) in groups of `shard_size`."""
-    if num_episodes < 0 or shard_size < 1:
-        raise ValueError(f"need num_episodes >= 0 and shard_size >= 1, got {num_episodes}, "
-                         f"{shard_size}")
-    return [Shard(task, s, min(s + shard_size, num_episodes),
-                  Path(directory) / f"{task}-{s:08d}-{min(s + shard_size, num_episodes):08d}.npz")
-            for s in range(0, num_episodes, shard_size)]
+def plan_shards(directory: Path, task: str, num_episodes: int, shard_size: int,
+                start: int = 0) -> list[Shard]:
+    """The shards holding episodes [start, start + num_episodes) in groups of `shard_size`."""
+    if num_episodes < 0 or shard_size < 1 or start < 0:
+        raise ValueError(f"need num_episodes >= 0, shard_size >= 1 and start >= 0, got "
+                         f"{num_episodes}, {shard_size}, {start}")
+    end = start + num_episodes
+    return [Shard(task, s, min(s + shard_size, end),
+                  Path(directory) / f"{task}-{s:08d}-{min(s + shard_size, end):08d}.npz")
+            for s in range(start, end, shard_size)]
 
 
 def write_shard(shard: Shard, episodes: list[Episode], metadata: list[dict[str, Any]]) -> None:
