@@ -104,6 +104,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # action's own 1024 ids, the range the agent samples from; 2048 output rows, not 33025)
     c.train.action_softmax = "range"
     c.train.action_buckets = 4  # with "range": distinct action-target counts compiled at most
+    # observation tokens as targets too (gato.model.loss.ObservationLoss): the weight of
+    # their mean cross entropy beside the action/text mean (0: Gato's objective), and
+    # which observation kinds count
+    c.train.observation_weight = 0.0
+    c.train.observation_kinds = "continuous,discrete"
 
     c.eval = default_eval_config()
     c.eval.suites = ""  # evaluate exactly the trained tasks with environments

@@ -102,6 +102,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # each action (and return) target's softmax over its own ids (as experiments/gato_cpu.py)
     c.train.action_softmax = "range"
     c.train.action_buckets = 4  # distinct action-target counts compiled at most
+    # observation tokens as targets too (gato.model.loss.ObservationLoss): the weight of
+    # their mean cross entropy beside the action/text mean (0: Gato's objective), and
+    # which observation kinds count
+    c.train.observation_weight = 0.0
+    c.train.observation_kinds = "continuous,discrete"
 
     c.evaluators = ml_collections.ConfigDict()  # no in-training evaluation: the study evaluates
 

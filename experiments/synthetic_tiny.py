@@ -60,6 +60,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # action's own 1024 ids, the range the agent samples from; 2048 output rows, not 33025)
     c.train.action_softmax = "vocab"
     c.train.action_buckets = 4  # with "range": distinct action-target counts compiled at most
+    # observation tokens as targets too (gato.model.loss.ObservationLoss): the weight of
+    # their mean cross entropy beside the action/text mean (0: Gato's objective), and
+    # which observation kinds count
+    c.train.observation_weight = 0.0
+    c.train.observation_kinds = "continuous,discrete"
 
     # in-training evaluators: name -> {"type", "every", "options"} (gato.train.evaluators)
     c.evaluators = ml_collections.ConfigDict()

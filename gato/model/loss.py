@@ -25,7 +25,21 @@ the 1024 continuous bins centred on it (HL-Gauss, Farebrother et al. 2024, "Stop
 the bins are ordered values, so a prediction one bin off is nearly right, and every target
 teaches the neighbourhood of its bin, not one of 1024 classes. 0 is Gato's objective. The
 reported losses are then the cross entropy to that target (its entropy is the floor).
+
+`ObservationLoss` (off by default: Gato's objective) also makes the observation tokens of the
+listed modalities targets, as JAT does (Gallouedec et al. 2024, weight 0.005): position i
+predicts observation token i + 1, the next timestep's first observation token included. The
+objective is then mean(CE over Gato's targets) + weight * mean(CE over observation targets), two
+means so that the weight means the same whatever the counts; "loss/observation" and
+"targets/observation" report the second term, and the per-modality action metrics
+("loss/continuous", ...) keep counting Gato's targets only. Image patches are embeddings, not
+tokens, so they are never observation targets. Inside a window every observation target is
+predicted from the same episode's past, except the body's first token after a demonstration
+prompt, which is predicted from the prompt (another episode of the same task): a plausible
+observation of the task, as in Gato's packed sequences, not a leak of the target.
 """
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -52,6 +66,43 @@ _RANGE_MODALITIES = (Modality.DISCRETE, Modality.CONTINUOUS, Modality.RETURN)
 _OUT_OF_RANGE = -1e9  # logit of the other modality's columns (finite: no inf * 0 in gradients)
 
 
+@dataclasses.dataclass(frozen=True)
+class ObservationLoss:
+    """Observation-token prediction (module docstring): weight 0 turns it off.
+
+    modalities: the observation token modalities that are targets (Modality.CONTINUOUS,
+    Modality.DISCRETE; text observation tokens and images are not).
+    """
+
+    weight: float = 0.0
+    modalities: tuple[int, ...] = (int(Modality.CONTINUOUS), int(Modality.DISCRETE))
+
+    def __post_init__(self):
+        if self.weight < 0:
+            raise ValueError(f"observation loss weight must be >= 0, got {self.weight}")
+        allowed = {int(Modality.CONTINUOUS), int(Modality.DISCRETE)}
+        if not set(self.modalities) <= allowed:
+            raise ValueError(f"observation loss modalities {self.modalities}: expected some of "
+                             f"{sorted(allowed)} (continuous, discrete)")
+
+    @property
+    def enabled(self) -> bool:
+        return self.weight > 0 and bool(self.modalities)
+
+
+NO_OBSERVATION_LOSS = ObservationLoss()
+
+
+def observation_targets(modality, loss_mask, is_action, modalities: tuple[int, ...]):
+    """bool [B, L]: token j is an observation target (modality in `modalities`, not an action,
+    not a Gato target); works on numpy and jax arrays alike."""
+    xp = jnp if isinstance(modality, jax.Array) else np
+    hit = xp.zeros(modality.shape, bool)
+    for m in modalities:
+        hit = hit | (modality == m)
+    return hit & ~is_action.astype(bool) & ~loss_mask.astype(bool)
+
+
 def range_columns(return_tokens: bool) -> tuple[tuple[int, int], ...]:
     """The id ranges [lo, hi) of the range softmax's logits, in column order: the action
     ranges, then the return bins when the model has return tokens."""
@@ -75,8 +126,10 @@ def cross_entropy(logits: jax.Array, targets: jax.Array, label_sigma: float = 0.
     return jnp.where((targets >= lo) & (targets < hi), soft, ce)
 
 
-def _targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float = 0.0):
-    """Per-target cross entropy [B, L-1], weights (0/1) [B, L-1] and correctness [B, L-1]."""
+def _targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float = 0.0,
+             observation: ObservationLoss = NO_OBSERVATION_LOSS):
+    """Per-target cross entropy, weights (0/1), correctness and observation-target flags (0/1),
+    each [B, L-1]."""
     if logits.ndim != 3 or logits.shape[:2] != batch["tokens"].shape:
         raise ValueError(f"logits {logits.shape} do not match tokens {batch['tokens'].shape}")
     logits = logits[:, :-1].astype(jnp.float32)
@@ -84,36 +137,54 @@ def _targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float 
     weights = batch["loss_mask"][:, 1:].astype(jnp.float32)
     ce = cross_entropy(logits, targets, label_sigma)
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
-    return ce, weights, correct
+    return ce, weights, correct, _observed(batch, observation)[:, 1:]
+
+
+def _observed(batch: dict[str, jax.Array], observation: ObservationLoss) -> jax.Array:
+    """float32 [B, L]: token j is an observation target of `observation` (0 when it is off)."""
+    if not observation.enabled:
+        return jnp.zeros(batch["tokens"].shape, jnp.float32)
+    return observation_targets(batch["modality"].astype(jnp.int32), batch["loss_mask"],
+                               batch["is_action"], observation.modalities).astype(jnp.float32)
 
 
 def _mean(values: jax.Array, weights: jax.Array) -> jax.Array:
     return jnp.sum(values * weights) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
-def _metrics(ce: jax.Array, weights: jax.Array, correct: jax.Array,
-             target_modality: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Loss and metrics from per-target arrays of any one shape (ce, 0/1 weights, ...)."""
+def _metrics(ce: jax.Array, weights: jax.Array, correct: jax.Array, target_modality: jax.Array,
+             observed: jax.Array | None = None, observation: ObservationLoss = NO_OBSERVATION_LOSS
+             ) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Loss and metrics from per-target arrays of any one shape (ce, 0/1 weights, ..., 0/1
+    observation-target flags)."""
     loss = _mean(ce, weights)
-    metrics = {"loss": loss, "accuracy": _mean(correct, weights), "targets": jnp.sum(weights)}
+    metrics = {"accuracy": _mean(correct, weights), "targets": jnp.sum(weights)}
     for name, modality in MODALITY_METRICS.items():
         w = weights * (target_modality == modality)
         metrics[f"loss/{name}"] = _mean(ce, w)
         metrics[f"targets/{name}"] = jnp.sum(w)
-    return loss, metrics
+    if observation.enabled and observed is not None:
+        metrics["loss/observation"] = _mean(ce, observed)
+        metrics["targets/observation"] = jnp.sum(observed)
+        loss = loss + observation.weight * metrics["loss/observation"]
+    return loss, {"loss": loss, **metrics}
 
 
 def masked_loss(
-    logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float = 0.0
+    logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float = 0.0,
+    observation: ObservationLoss = NO_OBSERVATION_LOSS
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Mean cross entropy over counted targets: logits [B,L,V], batch fields [B,L].
 
     Returns (loss scalar, metrics): "loss", "accuracy" (argmax == target), "targets" (count),
     and per target modality "loss/{text,discrete,continuous}" with "targets/{...}" counts (a
-    modality with no targets reports loss 0 and count 0). label_sigma: see the module docstring.
+    modality with no targets reports loss 0 and count 0). label_sigma, observation: see the
+    module docstring (with an observation loss, "loss" includes its weighted term and
+    "loss/observation" is reported; batch then needs "is_action").
     """
-    ce, weights, correct = _targets(logits, batch, label_sigma)
-    return _metrics(ce, weights, correct, batch["modality"][:, 1:].astype(jnp.int32))
+    ce, weights, correct, observed = _targets(logits, batch, label_sigma, observation)
+    return _metrics(ce, weights, correct, batch["modality"][:, 1:].astype(jnp.int32), observed,
+                    observation)
 
 
 def per_task_loss(
@@ -125,7 +196,7 @@ def per_task_loss(
     """
     if "task_id" not in batch:
         raise ValueError("per_task_loss needs batch['task_id'] int32 [B]")
-    ce, weights, _ = _targets(logits, batch, label_sigma)
+    ce, weights, _, _ = _targets(logits, batch, label_sigma)
     onehot = jax.nn.one_hot(batch["task_id"], num_tasks, dtype=jnp.float32)  # [B, num_tasks]
     sums = onehot.T @ jnp.sum(ce * weights, axis=1)
     counts = onehot.T @ jnp.sum(weights, axis=1)
@@ -153,40 +224,44 @@ def _next(field: jax.Array) -> jax.Array:
     return jnp.concatenate([field[:, 1:], jnp.zeros_like(field[:, :1])], axis=1)
 
 
-def _gather_next(batch: dict[str, jax.Array], index: jax.Array):
-    """(next token ids, weights float32, next token modality int32), each [S, K], at the
-    positions index [S, K]; padding entries (-1) weigh 0."""
+def _gather_next(batch: dict[str, jax.Array], index: jax.Array,
+                 observation: ObservationLoss = NO_OBSERVATION_LOSS):
+    """(next token ids, weights float32, next token modality int32, observation-target flags
+    float32), each [S, K], at the positions index [S, K]; padding entries (-1) weigh 0."""
     tokens = gather_positions(_next(batch["tokens"]), index)
     counted = gather_positions(_next(batch["loss_mask"]), index)
     weights = ((index >= 0) & counted.astype(bool)).astype(jnp.float32)
     modality = gather_positions(_next(batch["modality"]).astype(jnp.int32), index)
-    return tokens, weights, modality
+    observed = gather_positions(_next(_observed(batch, observation)), index)
+    return tokens, weights, modality, jnp.where(index >= 0, observed, 0.0)
 
 
-def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float):
-    """Cross entropy, weights, correctness and target modality, each [S, K], of logits
-    [S, K, V] at batch["target_index"]."""
+def _selected_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float,
+                      observation: ObservationLoss = NO_OBSERVATION_LOSS):
+    """Cross entropy, weights, correctness, target modality and observation-target flags, each
+    [S, K], of logits [S, K, V] at batch["target_index"]."""
     index = batch["target_index"]
     if logits.ndim != 3 or logits.shape[:2] != index.shape:
         raise ValueError(f"logits {logits.shape} do not match target_index {index.shape}")
     logits = logits.astype(jnp.float32)
-    targets, weights, modality = _gather_next(batch, index)
+    targets, weights, modality, observed = _gather_next(batch, index, observation)
     ce = cross_entropy(logits, targets, label_sigma)
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
-    return ce, weights, correct, modality
+    return ce, weights, correct, modality, observed
 
 
-def _action_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float):
+def _action_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma: float,
+                    observation: ObservationLoss = NO_OBSERVATION_LOSS):
     """As `_selected_targets` for range logits [S, A, C] (`range_columns`: C = 2048, or 2168
     with return bins) at batch["action_index"]: each target's softmax over the columns of its
-    own modality (discrete, continuous or return)."""
+    own modality (discrete, continuous or return); observation targets listed there too."""
     index = batch["action_index"]
     columns = [c for c in (range_columns(False), range_columns(True))
                if logits.ndim == 3 and logits.shape[2] == sum(hi - lo for lo, hi in c)]
     if not columns or logits.shape[:2] != index.shape:
         raise ValueError(f"action logits {logits.shape} do not match action_index {index.shape}")
     columns = columns[0]
-    tokens, weights, modality = _gather_next(batch, index)
+    tokens, weights, modality, observed = _gather_next(batch, index, observation)
     widths = [hi - lo for lo, hi in columns]
     starts = np.cumsum([0, *widths[:-1]])
     # a target's column group (0 for padding, whose weight is 0)
@@ -202,15 +277,18 @@ def _action_targets(logits: jax.Array, batch: dict[str, jax.Array], label_sigma:
                        _OUT_OF_RANGE)
     ce = cross_entropy(logits, targets, label_sigma, continuous_offset=int(starts[1]))
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
-    return ce, weights, correct, modality
+    return ce, weights, correct, modality, observed
 
 
 def _loss_and_metrics(per_target: tuple[jax.Array, ...], batch: dict[str, jax.Array],
-                      index: jax.Array, num_tasks: int) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Loss and metrics from per-target (ce, weights, correct, modality) [S, K] at index
-    [S, K]; with num_tasks > 0 also "per_task_loss" [num_tasks] (as `per_task_loss`)."""
-    ce, weights, correct, modality = per_target
-    loss, metrics = _metrics(ce, weights, correct, modality)
+                      index: jax.Array, num_tasks: int,
+                      observation: ObservationLoss = NO_OBSERVATION_LOSS
+                      ) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Loss and metrics from per-target (ce, weights, correct, modality, observed) [S, K] at
+    index [S, K]; with num_tasks > 0 also "per_task_loss" [num_tasks] (as `per_task_loss`, over
+    Gato's targets)."""
+    ce, weights, correct, modality, observed = per_target
+    loss, metrics = _metrics(ce, weights, correct, modality, observed, observation)
     if num_tasks > 0:
         if "task_id" not in batch:
             raise ValueError("a loss with num_tasks > 0 needs batch['task_id'] [B]")
@@ -224,28 +302,31 @@ def _loss_and_metrics(per_target: tuple[jax.Array, ...], batch: dict[str, jax.Ar
 
 
 def targets_only_loss(
-    logits: jax.Array, batch: dict[str, jax.Array], num_tasks: int = 0, label_sigma: float = 0.0
+    logits: jax.Array, batch: dict[str, jax.Array], num_tasks: int = 0, label_sigma: float = 0.0,
+    observation: ObservationLoss = NO_OBSERVATION_LOSS
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """`masked_loss` from logits [S, K, V] at batch["target_index"] [S, K] (same metrics).
 
     With num_tasks > 0 the metrics also hold "per_task_loss" [num_tasks], as `per_task_loss`.
-    A listed position that is not a target (loss_mask[i + 1] False) is ignored.
+    A listed position that is not a target (loss_mask[i + 1] False, and not an observation
+    target) is ignored.
     """
-    return _loss_and_metrics(_selected_targets(logits, batch, label_sigma), batch,
-                             batch["target_index"], num_tasks)
+    return _loss_and_metrics(_selected_targets(logits, batch, label_sigma, observation), batch,
+                             batch["target_index"], num_tasks, observation)
 
 
 def range_targets_loss(
     logits: tuple[jax.Array, jax.Array], batch: dict[str, jax.Array], num_tasks: int = 0,
-    label_sigma: float = 0.0
+    label_sigma: float = 0.0, observation: ObservationLoss = NO_OBSERVATION_LOSS
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Mean cross entropy over the text targets (full logits [S, K, V] at
     batch["target_index"]) and the action (and return) targets (logits [S, A, 2048 or 2168] at
     batch["action_index"], softmax over the target's own range); the metrics of
-    `targets_only_loss`."""
+    `targets_only_loss`. Observation targets are listed in batch["action_index"] and take the
+    range softmax of their modality."""
     text_logits, action_logits = logits
-    text = _selected_targets(text_logits, batch, label_sigma)
-    action = _action_targets(action_logits, batch, label_sigma)
+    text = _selected_targets(text_logits, batch, label_sigma, observation)
+    action = _action_targets(action_logits, batch, label_sigma, observation)
     per_target = tuple(jnp.concatenate(pair, axis=1) for pair in zip(text, action, strict=True))
     index = jnp.concatenate([batch["target_index"], batch["action_index"]], axis=1)
-    return _loss_and_metrics(per_target, batch, index, num_tasks)
+    return _loss_and_metrics(per_target, batch, index, num_tasks, observation)

@@ -27,6 +27,8 @@ import tqdm
 
 from gato.envs.returns import check_model as check_returns
 from gato.model.build import build_model
+from gato.model.loss import NO_OBSERVATION_LOSS, ObservationLoss
+from gato.tokenizers.sequence import Modality
 from gato.train import checkpoint as ckpt
 from gato.train import evaluators as evaluators_lib
 from gato.train import mesh as mesh_lib
@@ -90,25 +92,43 @@ def split_actions(train_config: Any) -> bool:
     return mode == "range"
 
 
+OBSERVATION_KINDS = {"continuous": Modality.CONTINUOUS, "discrete": Modality.DISCRETE}
+
+
+def observation_loss(train_config: Any) -> ObservationLoss:
+    """train.observation_weight (0: Gato's objective) and train.observation_kinds (comma-
+    separated names of OBSERVATION_KINDS) as a `gato.model.loss.ObservationLoss`."""
+    kinds = [k.strip() for k in str(train_config.get("observation_kinds", "continuous,discrete"))
+             .split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(OBSERVATION_KINDS))
+    if unknown:
+        raise ValueError(f"train.observation_kinds: unknown kind(s) {unknown}; expected some of "
+                         f"{sorted(OBSERVATION_KINDS)}")
+    return ObservationLoss(float(train_config.get("observation_weight", 0.0)),
+                           tuple(int(OBSERVATION_KINDS[k]) for k in kinds))
+
+
 def make_loss_fn(num_task_ids: int, targets_only: bool = False, label_sigma: float = 0.0,
-                 split_actions: bool = False):
+                 split_actions: bool = False, observation: ObservationLoss = NO_OBSERVATION_LOSS):
     """masked_loss, plus a per_task_loss [num_task_ids] vector metric when num_task_ids > 0.
 
     targets_only: the equal `targets_only_loss` on logits at batch["target_index"] instead.
     label_sigma: Gaussian labels for continuous targets, in bins (`gato.model.loss`).
     split_actions: `range_targets_loss` (action softmax over the action's range only).
+    observation: observation-token prediction (`gato.model.loss.ObservationLoss`; off: Gato's).
     """
     from gato.model import masked_loss, per_task_loss
     from gato.model.loss import range_targets_loss, targets_only_loss
 
     if targets_only:
         loss = range_targets_loss if split_actions else targets_only_loss
-        return functools.partial(loss, num_tasks=max(num_task_ids, 0), label_sigma=label_sigma)
+        return functools.partial(loss, num_tasks=max(num_task_ids, 0), label_sigma=label_sigma,
+                                 observation=observation)
     if num_task_ids <= 0:
-        return functools.partial(masked_loss, label_sigma=label_sigma)
+        return functools.partial(masked_loss, label_sigma=label_sigma, observation=observation)
 
     def loss_fn(logits, batch):
-        loss, metrics = masked_loss(logits, batch, label_sigma)
+        loss, metrics = masked_loss(logits, batch, label_sigma, observation)
         per_task, _ = per_task_loss(logits, batch, num_task_ids, label_sigma)
         return loss, metrics | {"per_task_loss": per_task}
 
@@ -118,7 +138,8 @@ def make_loss_fn(num_task_ids: int, targets_only: bool = False, label_sigma: flo
 @functools.lru_cache(maxsize=8)
 def cached_train_step(model: Any, optimizer_items: tuple, total_steps: int, num_task_ids: int,
                       targets_only: bool = False, label_sigma: float = 0.0,
-                      split_actions: bool = False):
+                      split_actions: bool = False,
+                      observation: ObservationLoss = NO_OBSERVATION_LOSS):
     """The train step function, one object per (model, optimizer, steps, tasks, loss path).
 
     Reusing the same function object lets jax.jit reuse its trace and compiled executable when
@@ -127,7 +148,8 @@ def cached_train_step(model: Any, optimizer_items: tuple, total_steps: int, num_
     opt_config = ml_collections.ConfigDict(dict(optimizer_items))
     tx, schedule = make_optimizer(opt_config, total_steps)
     return make_train_step(model, tx, schedule,
-                           make_loss_fn(num_task_ids, targets_only, label_sigma, split_actions),
+                           make_loss_fn(num_task_ids, targets_only, label_sigma, split_actions,
+                                        observation),
                            targets_only, split_actions)
 
 
@@ -140,9 +162,11 @@ def make_batch_fn(config: Any, mesh: Any):
     groups = max(mesh.shape["data"] * mesh.shape["fsdp"] // jax.process_count(), 1)
     tc, indexers = config.train, []
     if tc.get("loss_on_targets_only", True):
-        indexers.append(positions.TargetIndexer(groups, int(tc.get("target_buckets", 16)),
-                                                split_actions(tc),
-                                                int(tc.get("action_buckets", 4))))
+        observation = observation_loss(tc)
+        indexers.append(positions.TargetIndexer(
+            groups, int(tc.get("target_buckets", 16)), split_actions(tc),
+            int(tc.get("action_buckets", 4)), observation.modalities if observation.enabled
+            else ()))
     if int(tc.get("image_buckets", 4)) > 0:
         indexers.append(positions.ImageIndexer(groups, int(tc.image_buckets)))
 
@@ -187,7 +211,8 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     step_fn = jax.jit(
         cached_train_step(model, tuple(sorted(config.optimizer.items())), tc.total_steps,
                           tc.get("num_task_ids", 0), tc.get("loss_on_targets_only", True),
-                          float(tc.get("label_sigma", 0.0)), split_actions(tc)),
+                          float(tc.get("label_sigma", 0.0)), split_actions(tc),
+                          observation_loss(tc)),
         in_shardings=(state_setup.shardings, mesh_lib.batch_sharding(mesh),
                       mesh_lib.replicated(mesh)),
         out_shardings=(state_setup.shardings, mesh_lib.replicated(mesh)),

@@ -13,16 +13,21 @@ the train step sees.
     text targets (K = 0 when there are none) and batch["action_index"] int32 [groups, A] the
     action targets (and return-to-go targets, in models with return tokens), whose softmax runs
     over their own ids alone (`Gato.split_target_logits`).
+  - with an observation loss (train.observation_weight > 0, `gato.model.loss.ObservationLoss`)
+    the positions whose next token is an observation target are listed too: in
+    batch["action_index"] with split actions, else in batch["target_index"].
   - batch["image_index"] int32 [groups, M]: the image-patch positions (modality IMAGE); the
     step runs the patch encoder only on these (`gato.model.embed.TokenEmbed`). M = 0 when the
     batch holds no image, so a control or text batch skips the encoder entirely.
 """
 
 import math
+from collections.abc import Sequence
 
 import jax
 import numpy as np
 
+from gato.model.loss import observation_targets
 from gato.tokenizers.sequence import Modality
 
 TARGET_INDEX = "target_index"
@@ -94,19 +99,26 @@ def _indexed(mask: np.ndarray, groups: int, buckets: int, empty_ok: bool) -> np.
 
 
 def add_target_index(batch: dict[str, np.ndarray], groups: int, buckets: int = 16,
-                     split_actions: bool = False, action_buckets: int = 4
-                     ) -> dict[str, np.ndarray]:
+                     split_actions: bool = False, action_buckets: int = 4,
+                     observation_modalities: Sequence[int] = ()) -> dict[str, np.ndarray]:
     """This host's batch plus "target_index" [groups, K]: K bucketed and agreed across hosts.
 
     split_actions: "target_index" holds the text targets only (K may be 0) and
     "action_index" [groups, A] the action targets (modality DISCRETE or CONTINUOUS), A in
     `action_buckets` sizes (few: padding there costs 2048 output rows, not 33025, per position,
     and every (K, A, M) size triple compiles once).
+    observation_modalities: also list the positions whose next token is an observation target
+    of these modalities (`gato.model.loss.observation_targets`); empty: Gato's targets only.
     """
     loss_mask = np.asarray(batch["loss_mask"], bool)
     if loss_mask.ndim != 2 or groups < 1 or loss_mask.shape[0] % groups:
         raise ValueError(f"loss_mask {loss_mask.shape} cannot be split into {groups} groups")
     counted = _next_counted(loss_mask)
+    if observation_modalities:
+        observed = observation_targets(np.asarray(batch["modality"]), loss_mask,
+                                       np.asarray(batch["is_action"]),
+                                       tuple(observation_modalities))
+        counted = counted | _next_counted(observed)
     if not split_actions:
         return batch | {TARGET_INDEX: _indexed(counted, groups, buckets, empty_ok=False)}
     text = np.zeros_like(counted)
@@ -127,14 +139,15 @@ class TargetIndexer:
     """
 
     def __init__(self, groups: int, buckets: int = 16, split_actions: bool = False,
-                 action_buckets: int = 4):
+                 action_buckets: int = 4, observation_modalities: Sequence[int] = ()):
         self.groups, self.buckets = groups, buckets
         self.split_actions, self.action_buckets = split_actions, action_buckets
+        self.observation_modalities = tuple(observation_modalities)
         self.sizes: set[int] = set()  # the K values produced so far (compiled shapes)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = add_target_index(batch, self.groups, self.buckets, self.split_actions,
-                               self.action_buckets)
+                               self.action_buckets, self.observation_modalities)
         self.sizes.add(out[TARGET_INDEX].shape[1])
         return out
 

@@ -106,6 +106,12 @@ RULES: dict[str, Rule] = {
     "train.label_sigma": number(0.0),
     "train.action_softmax": choice("vocab", "range"),
     "train.action_buckets": POSITIVE,
+    # observation-token prediction (gato.model.loss.ObservationLoss): 0 is Gato's objective
+    "train.observation_weight": number(0.0),
+    "train.observation_kinds": Rule(
+        lambda v: isinstance(v, str) and bool(v.strip()) and all(
+            k.strip() in ("continuous", "discrete") for k in v.split(",") if k.strip()),
+        "comma-separated kinds among 'continuous', 'discrete'"),
     "optimizer.learning_rate": number(0.0, open_low=True),
     "optimizer.warmup_steps": COUNT,
     "optimizer.final_lr_fraction": FRACTION,
