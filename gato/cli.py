@@ -13,6 +13,8 @@ import argparse
 import importlib
 import sys
 
+from gato import host_memory
+
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "main": ("gato.main", "The whole mission on the default data: generate, train, evaluate."),
@@ -59,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = argv[0]
     debug = "--debug" in argv[1:]
+    host_memory.configure()  # before JAX starts its threads (gato.host_memory)
     try:
         module = importlib.import_module(COMMANDS[command][0])
         module.add_arguments(sub.choices[command])
