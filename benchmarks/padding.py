@@ -14,8 +14,7 @@ import collections
 
 import numpy as np
 
-from gato.data.pipeline.examples import ExampleMaker
-from gato.data.pipeline.mixture import task_probabilities
+from gato.data.pipeline.loader import example_maker
 from gato.data.pipeline.resolve import resolve_tasks
 from gato.model.loss import ObservationLoss, observation_targets
 from gato.tokenizers.sequence import Modality
@@ -42,13 +41,8 @@ def main() -> None:
     dc = config.data
     dc.data_dir = args.data_dir
     seq_len = int(config.train.seq_len)
-    tasks = sorted(resolve_tasks(dc, seq_len), key=lambda t: t.name)
-    probs = task_probabilities([(t.name, t.suite) for t in tasks], dict(dc.get("mixture") or {}),
-                               dict(dc.get("task_weights") or {}))
-    maker = ExampleMaker(tasks, probs, seq_len, seed=0,
-                         prompt_fraction=float(dc.get("prompt_fraction", 0.25)),
-                         prompt_end_fraction=float(dc.get("prompt_end_fraction", 0.5)),
-                         prompt_tokens=dc.get("prompt_tokens"))
+    maker = example_maker(resolve_tasks(dc, seq_len), dc, seq_len=seq_len, seed=0)
+    tasks = maker.tasks
     totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for index in range(args.examples):
         example = maker(index)

@@ -173,6 +173,24 @@ def _collate(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def example_maker(tasks: Sequence[TaskData], data_config: ml_collections.ConfigDict, *,
+                  seq_len: int, seed: int, process_index: int = 0, process_count: int = 1,
+                  tokenize=None) -> ExampleMaker:
+    """The training examples (index -> window) of `data_config` over `tasks`, sorted by name:
+    what `build_iterator` batches, and what benchmarks.padding counts."""
+    tasks = sorted(tasks, key=lambda t: t.name)
+    probs = mixture.task_probabilities(
+        [(t.name, t.suite) for t in tasks], dict(data_config.get("mixture") or {}),
+        dict(data_config.get("task_weights") or {}))
+    return ExampleMaker(
+        tasks, probs, seq_len, seed, process_index, process_count,
+        prompt_fraction=float(data_config.get("prompt_fraction", 0.25)),
+        prompt_end_fraction=float(data_config.get("prompt_end_fraction", 0.5)),
+        episode_start_fraction=float(data_config.get("episode_start_fraction", 0.0)),
+        prompt_tokens=data_config.get("prompt_tokens"),
+        on_bad_episode=data_config.get("on_bad_episode", "skip"), tokenize=tokenize)
+
+
 def build_iterator(tasks: Sequence[TaskData], data_config: ml_collections.ConfigDict, *,
                    batch_size: int, seq_len: int, seed: int, process_index: int = 0,
                    process_count: int = 1, tokenize=None) -> PipelineIterator:
@@ -185,21 +203,13 @@ def build_iterator(tasks: Sequence[TaskData], data_config: ml_collections.Config
         raise ValueError(f"batch_size={batch_size} and seq_len={seq_len} must be >= 1")
     if not 0 <= process_index < process_count:
         raise ValueError(f"process_index={process_index} not in [0, process_count={process_count})")
-    tasks = sorted(tasks, key=lambda t: t.name)
-    probs = mixture.task_probabilities(
-        [(t.name, t.suite) for t in tasks], dict(data_config.get("mixture") or {}),
-        dict(data_config.get("task_weights") or {}))
-    maker = ExampleMaker(
-        tasks, probs, seq_len, seed, process_index, process_count,
-        prompt_fraction=float(data_config.get("prompt_fraction", 0.25)),
-        prompt_end_fraction=float(data_config.get("prompt_end_fraction", 0.5)),
-        episode_start_fraction=float(data_config.get("episode_start_fraction", 0.0)),
-        prompt_tokens=data_config.get("prompt_tokens"),
-        on_bad_episode=data_config.get("on_bad_episode", "skip"), tokenize=tokenize)
+    maker = example_maker(tasks, data_config, seq_len=seq_len, seed=seed,
+                          process_index=process_index, process_count=process_count,
+                          tokenize=tokenize)
     loader = Loader(maker, batch_size, int(data_config.get("worker_count", 0)),
                     int(data_config.get("read_threads", 1)),
                     int(data_config.get("prefetch_batches", 4)))
-    return PipelineIterator(loader, [t.name for t in tasks])
+    return PipelineIterator(loader, [t.name for t in maker.tasks])
 
 
 def _mark_flags_parsed() -> None:
