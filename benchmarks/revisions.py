@@ -42,7 +42,8 @@ def checkout(repo: pathlib.Path, revision: str, scratch: pathlib.Path) -> pathli
     return tree
 
 
-def run_once(tree: pathlib.Path, args: argparse.Namespace, workdir: pathlib.Path) -> dict:
+def run_once(tree: pathlib.Path, args: argparse.Namespace, workdir: pathlib.Path,
+             tokens_per_step: int) -> dict:
     """One `gato train` of the config in `tree`; its step time, CPU split and page faults."""
     overrides = [f"train.total_steps={args.steps}", "train.log_every=10",
                  f"train.checkpoint_every={args.steps}", *args.overrides]
@@ -65,7 +66,6 @@ def run_once(tree: pathlib.Path, args: argparse.Namespace, workdir: pathlib.Path
     timed = [r for r in rows if "train/tokens_per_s" in r and r["step"] > args.warmup]
     if not timed:
         raise SystemExit(f"no train/tokens_per_s after step {args.warmup} in {workdir}")
-    tokens_per_step = _tokens_per_step(tree, args)
     steps = [tokens_per_step / r["train/tokens_per_s"] for r in timed]
     user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
     return {"step_s": statistics.median(steps), "wall_s": wall, "user_s": user,
@@ -112,13 +112,14 @@ def main() -> None:
     scratch = pathlib.Path(args.scratch or tempfile.mkdtemp(prefix="gato_revisions_"))
     scratch.mkdir(parents=True, exist_ok=True)
     trees = {"base": checkout(repo, args.base, scratch), "head": checkout(repo, args.head, scratch)}
+    tokens = {name: _tokens_per_step(tree, args) for name, tree in trees.items()}
     results: dict[str, list[dict]] = {"base": [], "head": []}
     print(f"base {args.base} ({trees['base']}), head {args.head} ({trees['head']}); "
           f"{args.config}, {args.steps} steps per run, median after step {args.warmup}",
           flush=True)
     for repeat in range(args.repeats):
         for name in ("base", "head"):
-            r = run_once(trees[name], args, scratch / f"{name}_{repeat}")
+            r = run_once(trees[name], args, scratch / f"{name}_{repeat}", tokens[name])
             results[name].append(r)
             print(f"{name} run {repeat}: {r['step_s']:.3f} s/step, wall {r['wall_s']:.0f} s, "
                   f"CPU user {r['user_s']:.0f} s + kernel {r['system_s']:.0f} s "
