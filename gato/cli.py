@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             "--debug", action="store_true", help="show the traceback of an error")
         args = parser.parse_args(argv)
         return int(module.run(args) or 0)
-    except KeyboardInterrupt:
-        print(f"gato {command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as error:  # Ctrl-C, or training stopped by a signal (saved)
+        detail = f": {error}" if str(error) else ""
+        print(f"gato {command}: interrupted{detail}", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 -- the one place errors become messages
         if debug:

@@ -32,6 +32,15 @@ class DamagedCheckpointError(CheckpointError):
         self.step = step
 
 
+class TrainingStopped(KeyboardInterrupt):
+    """Training stopped by SIGTERM/SIGINT after saving a checkpoint, before its last step.
+
+    A KeyboardInterrupt, so a command that chains training with more work (`gato main`, `sweep`,
+    `return-study`) stops too instead of evaluating an unfinished run; `gato.cli` prints the
+    message and exits 130. Rerunning the same command resumes from the checkpoint.
+    """
+
+
 # Exceptions printed as one line by gato.cli: the project's own, plus the standard ones that the
 # commands raise for bad input (missing files, unknown names, bad values) and a diverged run.
 USER_ERRORS: tuple[type[BaseException], ...] = (

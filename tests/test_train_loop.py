@@ -41,7 +41,7 @@ def wait_for(path: pathlib.Path, proc: subprocess.Popen, timeout: float = 240) -
 
 
 @pytest.mark.slow
-def test_cli_trains_and_resumes_exactly_after_kill_9_and_sigterm(tmp_path):
+def test_cli_trains_and_resumes_exactly_after_kill_9_and_sigterm(tmp_path, capsys):
     reference = tmp_path / "reference"
     assert cli.main(["train", *train_args(reference, COMMON)]) == 0
     assert (reference / "checkpoints" / "config.json").is_file()
@@ -62,9 +62,11 @@ def test_cli_trains_and_resumes_exactly_after_kill_9_and_sigterm(tmp_path):
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
 
-    # Resume; SIGTERM during the first step's callback: the next step finishes, saves, returns.
+    # Resume; SIGTERM during the first step's callback: the next step finishes and saves, and
+    # the command exits 130 (not done), so a chained command (main, sweep) stops there too.
     term = ["evaluators={'drill': {'type': 'sigterm', 'every': 1}}"]
-    assert cli.main(["train", *train_args(killed, COMMON + term)]) == 0
+    assert cli.main(["train", *train_args(killed, COMMON + term)]) == 130
+    assert "interrupted: stopped by signal after step" in capsys.readouterr().err
     starts = [r["step"] for r in testing.read_jsonl(killed / "metrics.jsonl")
               if "perf/peak_flops" in r]
     assert len(starts) == 2 and starts[1] in (2, 4)  # the second run resumed from a checkpoint

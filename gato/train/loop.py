@@ -4,7 +4,7 @@ Each step: this host's batch -> global sharded arrays -> jitted train step (dona
 Metrics of step s are fetched while step s+1 runs, checked for NaN/inf (the run stops with an
 error naming the step; the bad state is never saved), and written every `log_every` steps.
 Checkpoints every `checkpoint_every` steps, at the end, and on SIGTERM/SIGINT (the current step
-finishes, the state is saved, the loop returns).
+finishes, the state is saved, then `gato.errors.TrainingStopped` is raised: the run is not done).
 
 Before any work the config is validated (`gato.train.validate`); config.json is written only
 once the run has started from a checkpoint that matches it (or from scratch). A resumed run
@@ -26,6 +26,7 @@ import numpy as np
 import tqdm
 
 from gato.envs.returns import check_model as check_returns
+from gato.errors import TrainingStopped
 from gato.model.build import build_model
 from gato.model.loss import NO_OBSERVATION_LOSS, ObservationLoss
 from gato.tokenizers.sequence import Modality
@@ -276,11 +277,12 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
                     pending = None
                     checkpointer.save(state, data_iter.get_state())
                 for scheduled in evaluators:
-                    if scheduled.due(step):
+                    if scheduled.due(step) and not stopping:
                         writer.write(step, scheduled.evaluator.run(state.params, step))
-                if stopping:
-                    logging.warning("stopped by signal after step %d (checkpoint saved)", step)
-                    break
+                if stopping and step < tc.total_steps:
+                    raise TrainingStopped(
+                        f"stopped by signal after step {step} of {tc.total_steps}; checkpoint "
+                        f"saved in {checkpointer.directory}: run the same command to resume")
             if pending is not None:
                 report(*pending)
     finally:
