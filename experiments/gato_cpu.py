@@ -82,7 +82,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.optimizer.clip_norm = 1.0  # global-norm gradient clipping
 
     c.train = ml_collections.ConfigDict()
-    # the clone under-fits, so the time budget goes to many small steps (~30 min at ~0.45 s/step)
+    # the clone under-fits, so the time budget goes to many small steps (docs/EXPERIMENTS.md)
     c.train.total_steps = int(variant.get("steps", 20 if quick else 4000))  # optimizer updates
     c.train.batch_size = int(variant.get("batch", 8))  # global batch
     c.train.seq_len = seq_len  # tokens per sequence

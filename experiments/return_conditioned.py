@@ -85,7 +85,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.optimizer.clip_norm = 1.0  # global-norm gradient clipping
 
     c.train = ml_collections.ConfigDict()
-    # per arm; 3 arms x 1200 steps at ~0.45 s per step (gato_cpu's rate) is ~27 min of training
+    # per arm (docs/RETURNS.md: what the study costs)
     c.train.total_steps = int(variant.get("steps", 10 if tiny else 1200))  # optimizer updates
     c.train.batch_size = 4 if tiny else 8  # global batch
     c.train.seq_len = seq_len  # tokens per sequence
