@@ -6,7 +6,10 @@ sweep of requested returns for the return-conditioned arm, then a table and a pl
     gato return-study --config return_conditioned --workdir runs/rc
     gato return-study --config experiments/return_conditioned.py:tiny --workdir /tmp/rc  # smoke
 Variants (comma separated): steps=N (per arm), episodes=N (eval), tiny (a minutes-long smoke run
-of every step on two tasks: it checks the plumbing, not the question).
+of every step on two tasks: it checks the plumbing, not the question); and to scale it up on
+one accelerator host, the cluster recipe's model and sharding: size=79m|364m|1.18b (bf16,
+remat, as experiments/gato_cluster.py), batch=N (global), fsdp=N (parameter shards):
+    gato return-study --config return_conditioned:size=79m,batch=128 --workdir runs/rc79m
 
 The data (generate.behaviours): per task, the scripted expert acting through executed noise of
 two strengths (AR(1), coefficient 0.9 per step) and a random policy, the executed actions stored
@@ -26,7 +29,8 @@ from gato.train.config import parse_variant
 CONTROL_TASKS = ("cartpole-balance", "cartpole-swingup", "pendulum-swingup", "point_mass-easy",
                  "reacher-easy", "reacher-hard")
 TINY_TASKS = ("cartpole-swingup", "pendulum-swingup")
-VARIANTS = {"steps": int, "episodes": int, "tiny": bool}  # variant key -> type
+VARIANTS = {"steps": int, "episodes": int, "tiny": bool, "size": str, "batch": int,
+            "fsdp": int}  # variant key -> type
 # per-task behaviour mixes: two executed-noise levels of the expert, then random actions
 MIXES = {
     "cartpole-balance": "noisy0.7:40,noisy1:40,random:20",
@@ -55,7 +59,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.generate.seed = 0  # base seed of the episodes
 
     c.model = ml_collections.ConfigDict()
-    c.model.name = "tiny" if tiny else "small"  # gato.model size name
+    size = str(variant.get("size", "tiny" if tiny else "small"))
+    c.model.name = size  # gato.model size name
     seq_len = 64 if tiny else 256  # tokens per training window
     # ModelConfig fields, as experiments/gato_cpu.py (see there why); the study sets
     # return_tokens per arm
@@ -63,6 +68,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         "dropout_rate": 0.0, "max_len": seq_len, "position_bias": "alibi",
         "continuous_embedding_init": "sinusoidal", "action_inputs": "masked",
         "return_tokens": False})
+    if size not in ("tiny", "small"):  # the cluster recipe's sizes (experiments/gato_cluster.py)
+        c.model.overrides.update({"dtype": "bfloat16",
+                                  "remat": "dots_with_no_batch_dims_saveable"})
 
     c.data = default_data_config()
     c.data.data_dir = None  # set by the study to WORKDIR/data
@@ -87,7 +95,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train = ml_collections.ConfigDict()
     # per arm (docs/RETURNS.md: what the study costs)
     c.train.total_steps = int(variant.get("steps", 10 if tiny else 1200))  # optimizer updates
-    c.train.batch_size = 4 if tiny else 8  # global batch
+    c.train.batch_size = int(variant.get("batch", 4 if tiny else 8))  # global batch
     c.train.seq_len = seq_len  # tokens per sequence
     c.train.seed = 0  # params init and data seed, the same for every arm
     c.train.log_every = 5 if tiny else 50  # steps between metric writes
@@ -135,7 +143,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.study.sweep_episodes = 2 if tiny else 10  # episodes per task and requested return
 
     c.mesh = ml_collections.ConfigDict()
-    c.mesh.axes = [("data", -1), ("fsdp", 1)]  # -1: the remaining devices
+    c.mesh.axes = [("data", -1), ("fsdp", int(variant.get("fsdp", 1)))]  # -1: the rest
     c.mesh.num_devices = 0  # 0: all local devices
     c.mesh.logical_axis_rules = ()  # empty: the model's DEFAULT_LOGICAL_AXIS_RULES
 
