@@ -143,6 +143,7 @@ def report(config: ml_collections.ConfigDict, workdir: pathlib.Path, manifests: 
         lines.append(f"- {arm}: above the data's mean return on {summary[arm]['above_data_mean']}"
                      f", above its best policy's on {summary[arm]['above_best_policy']}"
                      + (f"; {better}" if better else ""))
+    trends: dict[str, dict] = {}
     if sweep:
         lines += ["", "Sweep of the requested return (returns arm, "
                   f"{config.study.sweep_episodes} episodes each): requested -> achieved mean", ""]
@@ -153,11 +154,19 @@ def report(config: ml_collections.ConfigDict, workdir: pathlib.Path, manifests: 
                 mean = float(np.mean(e["returns"])) if e["returns"] else math.nan
                 cells.append(f"{e['target']} ({asked}) -> {mean:.1f}")
             lines.append(f"- {task}: " + "; ".join(cells))
+            if task in manifests:
+                r = manifests[task]["returns"]
+                trends[task] = trend = return_report.sweep_trend(sweep[task], r["min"], r["max"])
+                lines.append(f"  within the data's range [{r['min']:.1f}, {r['max']:.1f}]: "
+                             f"means {'never fall' if trend['monotone'] else 'fall somewhere'}"
+                             f", Spearman rho {trend['spearman']:.2f} over "
+                             f"{len(trend['targets'])} requests")
         return_report.plot_sweep(workdir / "sweep.png", sweep, manifests, reps)
     text = "\n".join(lines) + "\n"
     (workdir / "study.md").write_text(text)
     (workdir / "study.json").write_text(json.dumps(
-        {"rows": rows, "summary": summary, "sweep": sweep, "config": config.to_dict()},
+        {"rows": rows, "summary": summary, "sweep": sweep, "sweep_trends": trends,
+         "config": config.to_dict()},
         indent=1, default=str) + "\n")
     print(text, flush=True)
     return summary

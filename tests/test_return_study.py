@@ -46,6 +46,23 @@ def test_bootstrap_interval_and_table():
     assert "x arm" in table
 
 
+def test_sweep_trend_within_the_data_range():
+    entries = [{"target": "q0", "requested": 10.0, "returns": [5.0, 7.0]},
+               {"target": "q1", "requested": 50.0, "returns": [30.0, 40.0]},
+               {"target": "q0.5", "requested": 30.0, "returns": [20.0, 22.0]},
+               {"target": "1.2xexpert", "requested": 90.0, "returns": [10.0]},
+               {"target": "expert", "requested": None, "returns": [60.0]}]
+    trend = return_report.sweep_trend(entries, 10.0, 50.0)
+    assert trend["targets"] == ["q0", "q0.5", "q1"] and trend["monotone"]
+    assert trend["achieved_means"] == [6.0, 21.0, 35.0]
+    assert trend["spearman"] > 0.9  # below 1: the requests tie within a group
+    assert trend["above_range"] == {"1.2xexpert": 10.0}
+    entries[1]["returns"] = [1.0, 2.0]  # the highest request gets the least
+    trend = return_report.sweep_trend(entries, 10.0, 50.0)
+    assert not trend["monotone"] and trend["spearman"] < 0.5
+    assert np.isnan(return_report.sweep_trend(entries[:1], 10.0, 50.0)["spearman"])
+
+
 @pytest.mark.slow
 def test_study_runs_every_step_and_resumes(tmp_path, capsys):
     """One task, 2 steps per arm, 1 episode per evaluation: the plumbing, not the question."""
@@ -65,6 +82,7 @@ def test_study_runs_every_step_and_resumes(tmp_path, capsys):
     assert [e["target"] for e in study["sweep"]["cartpole-swingup"]] == ["q0", "q1", "expert"]
     assert study["sweep"]["cartpole-swingup"][2]["requested"] is None
     assert (tmp_path / "sweep.png").stat().st_size > 0
+    assert "Spearman rho" in out and "cartpole-swingup" in study["sweep_trends"]
     returns_config = json.loads((tmp_path / "returns" / "checkpoints" / "config.json")
                                 .read_text())
     assert returns_config["model"]["overrides"]["return_tokens"]

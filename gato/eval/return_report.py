@@ -92,6 +92,30 @@ def aggregate(rows: Sequence[Mapping[str, Any]], arms: Mapping[str, Mapping[str,
     return out
 
 
+def sweep_trend(entries: Sequence[Mapping[str, Any]], low: float, high: float) -> dict[str, Any]:
+    """Does the achieved return rise with the requested one within the data's return range
+    [low, high]? Over the fixed requests in that range (entries as in `plot_sweep`): the
+    requests in order, their mean achieved returns, whether those means never fall, and
+    Spearman's rank correlation of request and achieved return over all their episodes (NaN
+    with fewer than two distinct requests). Requests above the range are reported apart."""
+    from scipy import stats
+
+    inside = sorted((e for e in entries if e["requested"] is not None and e["returns"]
+                     and low <= e["requested"] <= high), key=lambda e: e["requested"])
+    means = [float(np.mean(e["returns"])) for e in inside]
+    asked = np.concatenate([[e["requested"]] * len(e["returns"]) for e in inside] or [[]])
+    got = np.concatenate([e["returns"] for e in inside] or [[]])
+    rho = (float(stats.spearmanr(asked, got).statistic)
+           if len({e["requested"] for e in inside}) > 1 else math.nan)
+    return {"targets": [e["target"] for e in inside],
+            "requested": [float(e["requested"]) for e in inside], "achieved_means": means,
+            "monotone": bool(len(means) > 1 and np.all(np.diff(means) >= 0)),
+            "spearman": rho,
+            "above_range": {e["target"]: float(np.mean(e["returns"])) for e in entries
+                            if e["requested"] is not None and e["returns"]
+                            and e["requested"] > high}}
+
+
 def _cell(entry: Mapping[str, Any]) -> str:
     if entry["episodes"] == 0:
         return "-"
