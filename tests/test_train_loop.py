@@ -124,6 +124,9 @@ def test_range_action_softmax_trains_with_the_same_text_loss(tmp_path):
     assert ranged["train/loss/text"] == pytest.approx(vocab["train/loss/text"], rel=1e-5)
     assert ranged["train/loss/continuous"] < vocab["train/loss/continuous"] - 1.0
     assert all(np.isfinite(row["train/loss"]) for row in metrics["range"].values())
+    timed = [row for row in metrics["range"].values() if "train/tokens_per_s" in row]
+    assert timed and all(row["perf/compiles"] >= 1 and row["perf/compile_s"] > 0
+                         for row in timed)  # the step compiled at least once in the run
     with pytest.raises(ValueError, match="action_softmax='bins': expected one of"):
         train_and_evaluate(testing.tiny_config(*SMALL, "train.action_softmax='bins'"),
                            tmp_path / "bad")

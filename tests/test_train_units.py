@@ -130,6 +130,24 @@ def test_losses_of_modalities_without_targets_are_not_logged():
         "train/targets/continuous": 12.0}
 
 
+def test_compile_counter_counts_each_new_shape_once():
+    import jax
+    import jax.numpy as jnp
+
+    from gato.train.metrics import CompileCounter
+
+    f = jax.jit(lambda x: jnp.tanh(x).sum())
+    counter = CompileCounter()
+    f(np.ones(3, np.float32)).block_until_ready()
+    f(np.ones(3, np.float32)).block_until_ready()  # cached: no compilation
+    after_one = counter.totals()
+    f(np.ones(5, np.float32)).block_until_ready()  # a new shape compiles again
+    after_two = counter.totals()
+    assert after_one["perf/compiles"] == 1 and after_two["perf/compiles"] == 2
+    assert 0 < after_one["perf/compile_s"] < after_two["perf/compile_s"]
+    assert CompileCounter().totals() == {"perf/compiles": 0.0, "perf/compile_s": 0.0}
+
+
 def test_seq_len_beyond_the_model_context_is_rejected():
     from gato.train.setup import check_context
 

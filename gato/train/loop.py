@@ -2,7 +2,9 @@
 
 Each step: this host's batch -> global sharded arrays -> jitted train step (donated state).
 Metrics of step s are fetched while step s+1 runs, checked for NaN/inf (the run stops with an
-error naming the step; the bad state is never saved), and written every `log_every` steps.
+error naming the step; the bad state is never saved), and written every `log_every` steps
+with the throughput since the last write and the XLA compilations since the run started
+(`perf/compiles`, `perf/compile_s`: every new bucketed batch shape compiles the step again).
 Checkpoints every `checkpoint_every` steps, at the end, and on SIGTERM/SIGINT (the current step
 finishes, the state is saved, then `gato.errors.TrainingStopped` is raised: the run is not done).
 
@@ -222,6 +224,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     flops = flops_per_token(model_config, tc.seq_len)
     peak = peak_flops(config)
     tokens_per_step = tc.batch_size * tc.seq_len
+    compiles = metrics_lib.CompileCounter()
     writer = metrics_lib.MetricsWriter(workdir, resume_step=start)
     writer.write(start, {"perf/peak_flops": peak, "perf/flops_per_token": flops})
     bar = tqdm.tqdm(total=tc.total_steps, initial=start, disable=jax.process_index() != 0,
@@ -253,7 +256,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
         elif log:
             elapsed = time.perf_counter() - timer["t"]
             values |= metrics_lib.throughput(timer["steps"] * tokens_per_step, elapsed, flops,
-                                             peak)
+                                             peak) | compiles.totals()
             timer.update(t=time.perf_counter(), steps=0)
             bar.set_postfix(loss=f"{values['train/loss']:.4f}",
                             tok_s=f"{values['train/tokens_per_s']:.0f}")

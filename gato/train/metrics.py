@@ -125,5 +125,36 @@ def throughput(tokens: int, seconds: float, flops_per_token: float,
             "train/mfu": tokens_per_s * flops_per_token / peak_flops}
 
 
+_COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
+                   "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                   "/jax/core/compile/backend_compile_duration")
+_compiles = {"count": 0, "seconds": 0.0}  # this process's XLA compilations so far
+
+
+def _on_compile_event(event: str, duration: float, **_: Any) -> None:
+    if event in _COMPILE_EVENTS:
+        _compiles["seconds"] += duration
+        _compiles["count"] += event == _COMPILE_EVENTS[-1]
+
+
+class CompileCounter:
+    """XLA compilations of this process since the counter was made, from `jax.monitoring`'s
+    compile events: `totals()` -> {"perf/compiles": count, "perf/compile_s": seconds of
+    tracing, lowering and compiling}. Every jit in the process counts (the train step once per
+    bucketed batch shape, and anything else compiled meanwhile)."""
+
+    _registered = False
+
+    def __init__(self):
+        if not CompileCounter._registered:
+            jax.monitoring.register_event_duration_secs_listener(_on_compile_event)
+            CompileCounter._registered = True
+        self._start = dict(_compiles)
+
+    def totals(self) -> dict[str, float]:
+        return {"perf/compiles": float(_compiles["count"] - self._start["count"]),
+                "perf/compile_s": _compiles["seconds"] - self._start["seconds"]}
+
+
 def is_finite(metrics: dict[str, Any], keys: tuple[str, ...]) -> bool:
     return all(np.isfinite(float(metrics[k])) for k in keys if k in metrics)
