@@ -31,6 +31,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         "dtype": "bfloat16",  # bf16 compute, fp32 params
         "remat": "dots_with_no_batch_dims_saveable",  # recompute activations but matmuls
         "dropout_rate": 0.1,  # Gato trains with dropout
+        # return-to-go tokens (docs/RETURNS.md); with data.returns.enabled=True
+        "return_tokens": False,
     })
 
     c.data = default_data_config()
