@@ -12,8 +12,9 @@ from gato.envs import registry
 from gato.eval import offline
 from gato.testing import pipeline as fakes
 from gato.testing.eval import counter_task, save_random_checkpoint, tiny_model
+from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.continuous import bin_centers
-from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET
+from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET, RETURN_OFFSET
 
 
 def test_token_metrics_of_a_sure_and_a_uniform_prediction():
@@ -58,6 +59,45 @@ def test_windows_start_at_timestep_zero_or_fill_the_window():
     assert [int(s["tokens"][0]) for s in uniform] == [0, 0, 0, 1, 1, 2, 2]  # 7 = 3 + 2 + 2
     assert len({int(s["tokens"][4]) for s in uniform}) > 3
     assert all(s["loss_mask"].sum() == 2 * (64 // fakes.CONTROL_TOKENS_PER_STEP) for s in uniform)
+
+
+def test_shuffled_returns_come_from_another_window_and_touch_nothing_else():
+    def window(returns: list[int], n: int = 12) -> dict:
+        seq = seqlib.empty(n)
+        seq["tokens"][:] = np.arange(n) + 100 * len(returns)
+        at = np.arange(len(returns)) * 3 + 1  # a return token every third position
+        seq["tokens"][at] = RETURN_OFFSET + np.asarray(returns)
+        seq["modality"][at] = seqlib.Modality.RETURN
+        return seq
+
+    seqs = [window([5, 4, 3, 2]), window([50, 40, 30]), window([90, 80, 70, 60]),
+            window([7, 6, 6, 1])]
+    out = offline.shuffle_returns(seqs, np.random.default_rng(0))
+    own = [s["tokens"][s["modality"] == seqlib.Modality.RETURN] - RETURN_OFFSET for s in seqs]
+    got = [s["tokens"][s["modality"] == seqlib.Modality.RETURN] - RETURN_OFFSET for s in out]
+    donors = []
+    for i, g in enumerate(got):
+        # the first k return tokens are a prefix of exactly one other window's (k = both hold)
+        match = [j for j in range(4) if j != i and list(g[:min(len(g), len(own[j]))])
+                 == list(own[j][:min(len(g), len(own[j]))])]
+        assert len(match) == 1, (i, g)
+        donors.append(match[0])
+        keep = seqs[i]["modality"] != seqlib.Modality.RETURN
+        assert np.array_equal(out[i]["tokens"][keep], seqs[i]["tokens"][keep])
+    assert sorted(donors) == [0, 1, 2, 3]  # a permutation: every window gives once
+    # window 1 has 3 return tokens: a 4-token donor gives its first 3; to a 4-token window
+    # it gives 3 and the 4th stays its own
+    short_taker = [i for i, d in enumerate(donors) if d == 1][0]
+    assert got[short_taker][3] == own[short_taker][3]
+    assert seqs[0]["tokens"][1] == RETURN_OFFSET + 5  # the inputs are not modified
+
+
+def test_shuffled_returns_need_a_model_with_return_tokens():
+    model, params = tiny_model(seed=0)
+    episodes = fakes.control_episodes(2, seed=1, min_len=30, max_len=30)
+    with pytest.raises(ValueError, match="return tokens"):
+        offline.evaluate_task(model, params, fakes.CONTROL_SPEC, episodes, count=2, seq_len=64,
+                              returns="shuffled")
 
 
 def test_evaluate_task_of_a_random_model_and_batching():

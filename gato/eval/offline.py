@@ -6,10 +6,14 @@ prompt) and at every action token the model's distribution over the task's actio
 decoding samples from, is compared with the recorded action. Comparing the training split with
 held-out episodes (the same task generated with another seed) separates under-fitting from poor
 generalization; `--at-start` windows begin at an episode's first timestep, a state that uniform
-training windows rarely show and where cloned policies often fail first.
+training windows rarely show and where cloned policies often fail first. For a model with return
+tokens, `--returns shuffled` gives every window the return-to-go tokens of another window of the
+task (a seeded permutation): the rise in action nll over `recorded` is what the recorded returns
+tell the model about the actions, i.e. whether its actions depend on the return it is given.
 
     gato offline --checkpoint runs/main/train --data-dir runs/main/data --tasks reacher-easy
     gato offline --checkpoint runs/main/train --data-dir HELD_OUT_DIR --at-start --out starts.json
+    gato offline --checkpoint runs/rc/returns --data-dir runs/rc/data --returns shuffled
 
 Metrics per task, over all action tokens of its windows:
   nll: mean negative log-likelihood (nats) of the recorded action id (uniform: log of the range
@@ -45,6 +49,8 @@ from gato.tokenizers.timestep import action_token_range, tokenize_episode
 
 log = logging.getLogger(__name__)
 
+RETURN_MODES = ("recorded", "shuffled")  # --returns: the windows' own return tokens, or others'
+
 def episode_windows(spec: TimestepSpec, episodes: Any, *, count: int, seq_len: int,
                     at_start: bool, rng: np.random.Generator,
                     reader: EpisodeReader | None = None) -> list[seqlib.TokenSequence]:
@@ -67,6 +73,26 @@ def episode_windows(spec: TimestepSpec, episodes: Any, *, count: int, seq_len: i
             start = 0 if at_start else windows.choose_start(rng, length, n_fit)
             seq = windows.episode_window(tokenize_episode, spec, episode, start, seq_len, length)
             out.append(seqlib.pad_to(seq, seq_len))
+    return out
+
+
+def shuffle_returns(seqs: list[seqlib.TokenSequence],
+                    rng: np.random.Generator) -> list[seqlib.TokenSequence]:
+    """Copies of `seqs` whose return-to-go tokens come from other windows: window i takes, in
+    order, the return tokens of window perm(i) (one random cycle through the windows, so none
+    keeps its own when there are two or more), as many as both hold; the rest is unchanged."""
+    n = len(seqs)
+    order = rng.permutation(n)
+    perm = np.empty(n, np.int64)
+    perm[order] = np.roll(order, -1)  # one random cycle through all windows: perm[i] != i
+    where = [np.flatnonzero(s["modality"] == seqlib.Modality.RETURN) for s in seqs]
+    out = []
+    for i, seq in enumerate(seqs):
+        donor = seqs[perm[i]]["tokens"][where[perm[i]]]
+        k = min(len(where[i]), len(donor))
+        seq = dict(seq, tokens=seq["tokens"].copy())
+        seq["tokens"][where[i][:k]] = donor[:k]
+        out.append(seq)
     return out
 
 
@@ -109,15 +135,25 @@ def token_metrics(log_probs: np.ndarray, tokens: np.ndarray, is_action: np.ndarr
 
 def evaluate_task(model: Any, params: Any, spec: TimestepSpec, episodes: Any, *, count: int,
                   seq_len: int, at_start: bool = False, batch_size: int = 16,
-                  seed: int = 0, reader: EpisodeReader | None = None) -> dict[str, float]:
+                  seed: int = 0, reader: EpisodeReader | None = None,
+                  returns: str = "recorded") -> dict[str, float]:
     """Teacher-forced metrics of one task: {"windows", "action_tokens", "nll", "mse",
-    "accuracy", "skipped"} (mse is NaN for discrete actions; skipped: bad episodes skipped)."""
+    "accuracy", "skipped"} (mse is NaN for discrete actions; skipped: bad episodes skipped).
+    returns: one of RETURN_MODES; "shuffled" swaps the return tokens between windows
+    (`shuffle_returns`) and needs a spec with return tokens."""
     from gato.model.gato import MODEL_FIELDS
 
     rng = np.random.default_rng(seed)
     reader = reader or EpisodeReader("?", spec, episodes, where="memory", policy="fail")
+    if returns not in RETURN_MODES:
+        raise ValueError(f"returns {returns!r} not in {RETURN_MODES}")
+    if returns == "shuffled" and spec.returns is None:
+        raise ValueError("--returns shuffled needs a model trained with return tokens; this "
+                         "one has none")
     seqs = episode_windows(spec, episodes, count=count, seq_len=seq_len, at_start=at_start,
                            rng=rng, reader=reader)
+    if returns == "shuffled":
+        seqs = shuffle_returns(seqs, np.random.default_rng([seed, 1]))
     lo, hi = action_token_range(spec)
     fn = action_log_probs(model, lo, hi)
     total = {"count": 0, "nll": 0.0, "correct": 0, "squared_error": 0.0}
@@ -163,6 +199,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tokens per window (default: the model's max_len)")
     parser.add_argument("--at-start", action="store_true",
                         help="windows begin at each episode's first timestep")
+    parser.add_argument("--returns", choices=RETURN_MODES, default="recorded",
+                        help="return-to-go tokens of models trained with them: each window's "
+                             "own, or another window's (what the model's actions owe to the "
+                             "return; default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
     parser.add_argument("--seed", type=int, default=0, help="seed of the window starts")
     parser.add_argument("--on-bad-episode", choices=ON_BAD_EPISODE,
@@ -213,11 +253,12 @@ def run(args: argparse.Namespace) -> int:
         results[task.name] = evaluate_task(
             model, loaded.params, specs[task.name], reader.source, count=args.windows,
             seq_len=seq_len, at_start=args.at_start, batch_size=args.batch_size,
-            seed=args.seed, reader=reader)
+            seed=args.seed, reader=reader, returns=args.returns)
         log.info("%s: %s", task.name, results[task.name])
     skipped = [m for r in readers.values() for m in r.skipped]
     print(f"step {loaded.step}, {args.data_dir} ({args.split}), "
-          f"{'episode starts' if args.at_start else 'uniform starts'}, {seq_len}-token windows")
+          f"{'episode starts' if args.at_start else 'uniform starts'}, {seq_len}-token windows"
+          + (f", {args.returns} return tokens" if args.returns != "recorded" else ""))
     print(format_table(results))
     if skipped:
         print(f"skipped {len(skipped)} bad episode reads (on_bad_episode={policy!r}); first: "
@@ -225,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         record = {"checkpoint": str(loaded.path), "step": loaded.step, "data_dir": args.data_dir,
                   "split": args.split, "at_start": args.at_start, "seq_len": seq_len,
+                  "returns": args.returns,
                   "on_bad_episode": policy, "bad_episodes": skipped, "tasks": results}
         pathlib.Path(args.out).write_text(json.dumps(record, indent=2))
         print(f"results in {args.out}")
