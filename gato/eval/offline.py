@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 RETURN_MODES = ("recorded", "shuffled")  # --returns: the windows' own return tokens, or others'
 
+
 def episode_windows(spec: TimestepSpec, episodes: Any, *, count: int, seq_len: int,
                     at_start: bool, rng: np.random.Generator,
                     reader: EpisodeReader | None = None) -> list[seqlib.TokenSequence]:
