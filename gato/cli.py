@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("gato.data.cli", "Describe datasets: episodes, tokens, return quantiles."),
     "train": ("gato.train.cli", "Train a model from an experiment config."),
     "eval": ("gato.eval.cli", "Evaluate checkpoints per task suite."),
+    "curve": ("gato.eval.curve", "Learning curves per task from in-training evaluators."),
     "compare": ("gato.eval.compare", "Compare two evaluated runs: per-task differences, P(A > B)."),
     "sweep": ("gato.sweep", "Train a config over several seeds, evaluate and aggregate them."),
     "offline": ("gato.eval.offline", "Teacher-forced action metrics on recorded episodes."),

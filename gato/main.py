@@ -138,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
     _banner("3/4 evaluation of the final checkpoint")
     evaluate(config, train_dir, data_dir)
     _banner("4/4 text samples")
-    sample_text(train_dir, args.prompt)
+    if (config.data.get("mixture") or {}).get("text", 0.0) > 0:
+        sample_text(train_dir, args.prompt)
+    else:
+        print("none: the mixture has no text")
     print(f"\ndone in {(time.perf_counter() - started) / 60:.1f} min; everything is in {workdir}")
     return 0

@@ -3,18 +3,23 @@
 import json
 import math
 
+import ml_collections
 import numpy as np
 import pytest
 
 from gato.cli import main as gato_main
+from gato.data.formats import load_episodes
 from gato.data.recording import builder
 from gato.envs import registry
 from gato.eval import offline
+from gato.model.build import build_model
 from gato.testing import pipeline as fakes
 from gato.testing.eval import counter_task, save_random_checkpoint, tiny_model
+from gato.testing.model import init_params
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.continuous import bin_centers
 from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET, RETURN_OFFSET
+from gato.train import evaluators
 
 
 def test_token_metrics_of_a_sure_and_a_uniform_prediction():
@@ -119,13 +124,19 @@ class _CounterBuilder(builder.GatoEpisodeBuilder, skip_registration=True):
     BUILDER_CONFIGS = [builder.TaskConfig(name="test-counter")]
 
 
-def test_cli_reports_tasks_and_writes_json(tmp_path, monkeypatch, capsys):
+def _counter_data(tmp_path, monkeypatch, episodes: int):
+    """(task, data_dir) of `episodes` random counter episodes, the task registered."""
     registry.all_tasks()
     task = counter_task(length=10)
     monkeypatch.setitem(registry._TASKS, task.name, task)
     data = tmp_path / "data"
-    _CounterBuilder(config=task.name, data_dir=str(data), episodes=2, policy="random", seed=0,
-                    shard_size=2, workers=1).download_and_prepare()
+    _CounterBuilder(config=task.name, data_dir=str(data), episodes=episodes, policy="random",
+                    seed=0, shard_size=2, workers=1).download_and_prepare()
+    return task, data
+
+
+def test_cli_reports_tasks_and_writes_json(tmp_path, monkeypatch, capsys):
+    task, data = _counter_data(tmp_path, monkeypatch, episodes=2)
     save_random_checkpoint(tmp_path / "run", data={"source": "rlds", "suites": "",
                                                    "tasks": task.name})
     out = tmp_path / "offline.json"
@@ -142,3 +153,39 @@ def test_cli_reports_tasks_and_writes_json(tmp_path, monkeypatch, capsys):
                str(tmp_path / "nowhere"), "--tasks", task.name]
     assert gato_main(missing) == 1
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_split_slices_select_episodes(tmp_path, monkeypatch):
+    task, data = _counter_data(tmp_path, monkeypatch, episodes=4)
+    full = load_episodes(task.name, data)
+    held_out, kept = (load_episodes(task.name, data, s) for s in ("train[-1:]", "train[:-1]"))
+    assert (len(full), len(kept), len(held_out)) == (4, 3, 1)
+    for got, want in ((held_out[0], full[3]), (kept[2], full[2]), (kept[0], full[0])):
+        assert np.array_equal(got["action"], want["action"])
+    assert held_out.metadata(0) == full.metadata(3) and "record" in held_out.locate(0)
+    with pytest.raises(ValueError, match="holds no episodes"):
+        load_episodes(task.name, data, "train[4:]")
+    with pytest.raises(ValueError, match="NAME\\[start:stop\\]"):
+        load_episodes(task.name, data, "train[1%:]")
+
+
+def test_offline_evaluator_scores_fixed_held_out_windows(tmp_path, monkeypatch):
+    task, data = _counter_data(tmp_path, monkeypatch, episodes=4)
+    config = ml_collections.ConfigDict({
+        "model": {"name": "tiny", "overrides": {"max_len": 32}},
+        "data": {"data_dir": str(data), "suites": "", "tasks": task.name}})
+    factory = evaluators.get("offline")
+    options = {"split": "train[2:]", "windows": 3, "prefix": "heldout", "batch_size": 2}
+    evaluator = factory(config, options, tmp_path)
+    model, model_config = build_model(config.model)
+    params = init_params(model_config)
+    first, again = evaluator.run(params, 10), evaluator.run(params, 20)
+    key = f"heldout/test/{task.name}"
+    assert set(first) == {f"{key}/nll", f"{key}/accuracy"} and first == again
+    want = offline.evaluate_task(model, params, task.spec,
+                                 load_episodes(task.name, data, "train[2:]"), count=3,
+                                 seq_len=32, seed=0)
+    assert first[f"{key}/nll"] == pytest.approx(want["nll"], rel=1e-6)
+    assert first[f"{key}/accuracy"] == pytest.approx(want["accuracy"])
+    with pytest.raises(ValueError, match="unknown options \\['window'\\]"):
+        factory(config, {"window": 3}, tmp_path)

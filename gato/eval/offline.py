@@ -46,6 +46,7 @@ from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.continuous import bin_centers
 from gato.tokenizers.spec import TimestepSpec
 from gato.tokenizers.timestep import action_token_range, tokenize_episode
+from gato.train import evaluators
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,6 @@ def evaluate_task(model: Any, params: Any, spec: TimestepSpec, episodes: Any, *,
     "accuracy", "skipped"} (mse is NaN for discrete actions; skipped: bad episodes skipped).
     returns: one of RETURN_MODES; "shuffled" swaps the return tokens between windows
     (`shuffle_returns`) and needs a spec with return tokens."""
-    from gato.model.gato import MODEL_FIELDS
-
     rng = np.random.default_rng(seed)
     reader = reader or EpisodeReader("?", spec, episodes, where="memory", policy="fail")
     if returns not in RETURN_MODES:
@@ -155,8 +154,16 @@ def evaluate_task(model: Any, params: Any, spec: TimestepSpec, episodes: Any, *,
                            rng=rng, reader=reader)
     if returns == "shuffled":
         seqs = shuffle_returns(seqs, np.random.default_rng([seed, 1]))
-    lo, hi = action_token_range(spec)
-    fn = action_log_probs(model, lo, hi)
+    fn = action_log_probs(model, *action_token_range(spec))
+    return score_windows(fn, params, spec, seqs, batch_size) | {"skipped": len(reader.skipped)}
+
+
+def score_windows(fn: Any, params: Any, spec: TimestepSpec, seqs: list[seqlib.TokenSequence],
+                  batch_size: int) -> dict[str, float]:
+    """{"windows", "action_tokens", "nll", "mse", "accuracy"} of `seqs` under `fn` (an
+    `action_log_probs` of the spec's action range), in batches of `batch_size` windows."""
+    from gato.model.gato import MODEL_FIELDS
+
     total = {"count": 0, "nll": 0.0, "correct": 0, "squared_error": 0.0}
     for first in range(0, len(seqs), batch_size):
         chunk = seqs[first:first + batch_size]
@@ -172,7 +179,7 @@ def evaluate_task(model: Any, params: Any, spec: TimestepSpec, episodes: Any, *,
     continuous = spec.action_kind == "continuous"
     return {"windows": len(seqs), "action_tokens": total["count"], "nll": total["nll"] / n,
             "mse": total["squared_error"] / n if continuous else float("nan"),
-            "accuracy": total["correct"] / n, "skipped": len(reader.skipped)}
+            "accuracy": total["correct"] / n}
 
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
@@ -272,3 +279,73 @@ def run(args: argparse.Namespace) -> int:
         pathlib.Path(args.out).write_text(json.dumps(record, indent=2))
         print(f"results in {args.out}")
     return 0
+
+
+OFFLINE_OPTIONS = {"data_dir": "", "split": "train", "tasks": "", "windows": 64,
+                   "batch_size": 16, "seed": 0, "at_start": False, "prefix": "offline"}
+
+
+class OfflineEvaluator:
+    """In-training teacher-forced action metrics on fixed windows of recorded episodes (held-out
+    episodes: the clone's generalization error as training goes; the training data: its fit).
+
+    The windows are cut once, so every evaluation scores the same tokens and the curve moves
+    only with the params. Metrics: {prefix}/{suite}/{task}/{nll,accuracy[,mse]}."""
+
+    def __init__(self, model: Any, specs: dict[str, tuple[str, TimestepSpec]],
+                 windows_by_task: dict[str, list[seqlib.TokenSequence]], batch_size: int,
+                 prefix: str):
+        self.specs, self.windows, self.batch_size, self.prefix = (
+            specs, windows_by_task, batch_size, prefix)
+        self.fns = {name: action_log_probs(model, *action_token_range(spec))
+                    for name, (_, spec) in specs.items()}
+
+    def run(self, params: Any, step: int) -> dict[str, float]:
+        out = {}
+        for name, (suite, spec) in self.specs.items():
+            r = score_windows(self.fns[name], params, spec, self.windows[name], self.batch_size)
+            log.info("step %d %s %s: nll %.3f, accuracy %.3f", step, self.prefix, name,
+                     r["nll"], r["accuracy"])
+            for key in ("nll", "accuracy", "mse"):
+                if np.isfinite(r[key]):
+                    out[f"{self.prefix}/{suite}/{name}/{key}"] = float(r[key])
+        return out
+
+
+@evaluators.register("offline")
+def offline_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Path
+                      ) -> OfflineEvaluator:
+    """The "offline" in-training evaluator. options (defaults in OFFLINE_OPTIONS): data_dir (of
+    the episodes; "": the run's data.data_dir), split, tasks (comma-separated; "": the run's
+    trained tasks with environments), windows (per task), batch_size, seed, at_start, prefix
+    (of the metric names: two offline evaluators, e.g. train and held-out, need two)."""
+    from gato.data.formats import load_episodes
+    from gato.model.build import build_model
+
+    del workdir  # metrics only
+    unknown = sorted(set(options) - set(OFFLINE_OPTIONS))
+    if unknown:
+        raise ValueError(f"offline evaluator: unknown options {unknown}; known: "
+                         f"{', '.join(sorted(OFFLINE_OPTIONS))}")
+    o = OFFLINE_OPTIONS | dict(options)
+    data = config.get("data") or {}
+    data_dir = o["data_dir"] or data.get("data_dir")
+    if not data_dir:
+        raise ValueError("offline evaluator: no data_dir in its options or in data.data_dir")
+    if int(o["windows"]) < 1 or int(o["batch_size"]) < 1:
+        raise ValueError("offline evaluator: windows and batch_size must be >= 1")
+    model, model_config = build_model(config.model)
+    tasks = _tasks(o["tasks"] or None, config)
+    policy = data.get("on_bad_episode") or "skip"
+    rng = np.random.default_rng(int(o["seed"]))
+    specs, windows_by_task = {}, {}
+    for task in tasks:
+        spec = task_spec(task, data.get("returns"))
+        episodes = load_episodes(task.name, data_dir, o["split"])
+        reader = EpisodeReader(task.name, spec, episodes, policy=policy,
+                               where=f"data_dir {data_dir}, split {o['split']!r}")
+        specs[task.name] = (task.suite, spec)
+        windows_by_task[task.name] = episode_windows(
+            spec, reader.source, count=int(o["windows"]), seq_len=model_config.max_len,
+            at_start=bool(o["at_start"]), rng=rng, reader=reader)
+    return OfflineEvaluator(model, specs, windows_by_task, int(o["batch_size"]), o["prefix"])

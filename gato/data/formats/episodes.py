@@ -11,7 +11,7 @@ observation with is_last=True; its action is zeros and its reward 0 (no action i
 is_terminal marks a true termination (env discount 0), not a time-limit truncation.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,6 +25,31 @@ class EpisodeSourceLike(Protocol):
     def __len__(self) -> int: ...
 
     def __getitem__(self, i: int) -> Episode: ...
+
+
+class SubsetSource:
+    """The episodes of `source` at `indices`, as a random-access source (len, [i], metadata,
+    locate): a split slice (`load_episodes`) or %BC's kept episodes."""
+
+    def __init__(self, source: Any, indices: Sequence[int]):
+        self.source, self.indices = source, np.asarray(indices, np.int64)
+        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= len(source)):
+            raise ValueError(f"indices outside [0, {len(source)})")
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.source[int(self.indices[i])]
+
+    def metadata(self, i: int) -> dict[str, Any]:
+        return self.source.metadata(int(self.indices[i]))
+
+    def locate(self, i: int) -> str:
+        """Where episode i is stored, as the underlying source says (else its index there)."""
+        j = int(self.indices[i])
+        where = getattr(self.source, "locate", None)
+        return where(j) if where else f"episode {j} of {self.source!r}"
 
 
 STEP_KEYS = ("action", "reward", "discount", "is_first", "is_last", "is_terminal")

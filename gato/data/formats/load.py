@@ -8,6 +8,7 @@ A name "rlu_control_suite/cartpole_swingup" or "rlu_atari/Pong_run_1" reads RL U
 `<data_dir>/gato_<suite>/<task>/<version>/` (`gato.data.formats.rlds`).
 """
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,46 @@ from gato.data.formats import episodes as episodes_lib
 from gato.data.formats import rlu
 from gato.data.formats.rlds import EpisodeSource, data_root, file_format, find_builder_dir
 
+_SPLIT_SLICE = re.compile(r"^([^\[\]]+)\[(-?\d*):(-?\d*)\]$")  # "train[17:]", "train[:-3]"
+
+
+def parse_split(split: str) -> tuple[str, slice | None]:
+    """"train" -> ("train", None); "train[a:b]" -> ("train", slice(a, b)), a and b episode
+    indices as Python slices take them (TFDS's slicing syntax, counts only: no percentages)."""
+    if "[" not in split:
+        return split, None
+    match = _SPLIT_SLICE.match(split)
+    if not match:
+        raise ValueError(f"split {split!r}: expected NAME or NAME[start:stop] in episodes, "
+                         "e.g. train[:17] or train[17:]")
+    base, start, stop = match.groups()
+    return base, slice(int(start) if start else None, int(stop) if stop else None)
+
 
 def load_episodes(task_name: str, data_dir: str | Path | None,
                   split: str = "train") -> episodes_lib.EpisodeSourceLike:
-    """The episodes of `task_name` (or an RL Unplugged "rlu_*/config" name) in data_dir.
+    """The episodes of `task_name` (or an RL Unplugged "rlu_*/config" name) in data_dir; split
+    is a split name or a slice of one in episodes ("train[:17]" trains on the first 17 episodes,
+    "train[17:]" holds out the rest: two disjoint sets from one generation).
 
     data_dir None means TFDS's default. The project's dataset (`gato_<suite>/<task>`) is used if
     prepared; otherwise a prepared rlu_control_suite dataset of the same task (same observation
     keys). rlu_atari frames (84x84 grayscale) differ from the project's Atari frames, so those are
     read only when named explicitly. Returns a random-access source (len, [i] -> Episode).
     """
+    base, part = parse_split(split)
+    source = _load_split(task_name, data_dir, base)
+    if part is None:
+        return source
+    indices = range(len(source))[part]
+    if not indices:
+        raise ValueError(f"split {split!r} of {task_name} holds no episodes (the split has "
+                         f"{len(source)})")
+    return episodes_lib.SubsetSource(source, indices)
+
+
+def _load_split(task_name: str, data_dir: str | Path | None,
+                split: str) -> episodes_lib.EpisodeSourceLike:
     if task_name.startswith("rlu_"):
         return rlu.load_rlu_episodes(task_name, data_dir, split)
     root = data_root(data_dir)

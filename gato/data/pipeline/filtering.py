@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from gato.data.formats.episodes import SubsetSource
+
 
 def top_episodes(returns: Sequence[float], fraction: float) -> np.ndarray:
     """int64 indices, ascending, of the ceil(fraction x n) highest returns (ties: lower index)."""
@@ -22,24 +24,6 @@ def top_episodes(returns: Sequence[float], fraction: float) -> np.ndarray:
     keep = max(1, math.ceil(fraction * r.size)) if r.size else 0
     order = np.lexsort((np.arange(r.size), -r))  # highest return first, then lower index
     return np.sort(order[:keep]).astype(np.int64)
-
-
-class SubsetSource:
-    """The episodes of `source` at `indices`, as a random-access source (len, [i], metadata)."""
-
-    def __init__(self, source: Any, indices: Sequence[int]):
-        self.source, self.indices = source, np.asarray(indices, np.int64)
-        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= len(source)):
-            raise ValueError(f"indices outside [0, {len(source)})")
-
-    def __len__(self) -> int:
-        return int(self.indices.size)
-
-    def __getitem__(self, i: int) -> Any:
-        return self.source[int(self.indices[i])]
-
-    def metadata(self, i: int) -> dict[str, Any]:
-        return self.source.metadata(int(self.indices[i]))
 
 
 def episode_returns(source: Any, manifest: dict[str, Any] | None = None) -> np.ndarray:
