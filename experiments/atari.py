@@ -25,7 +25,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     variant = parse_variant(arg, VARIANTS)
     quick = bool(variant.get("quick", False))
     episodes = int(variant.get("episodes", 5 if quick else 20))
-    steps = int(variant.get("steps", 20 if quick else 3000))
+    steps = int(variant.get("steps", 20 if quick else 1500))
     c = ml_collections.ConfigDict()
 
     c.generate = ml_collections.ConfigDict()
@@ -107,7 +107,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         "heldout": {"type": "offline", "every": 10 if quick else 250,
                     "options": {"split": f"train[-{HELD_OUT}:]", "windows": 16 if quick else 64,
                                 "prefix": "heldout"}},
-        "rollout": {"type": "rollout", "every": 20 if quick else 1000,
+        "rollout": {"type": "rollout", "every": 20 if quick else 500,
                     "options": {"episodes": 2 if quick else 5}},
     })
 

@@ -60,11 +60,13 @@ def test_cli_prints_tables_and_writes_json_and_figure(tmp_path, capsys):
     reference = {"random_mean": 0.0, "expert_mean": 10.0, "measured_under": "cap1000"}
     (run / "eval" / "step_500" / "results.json").write_text(
         json.dumps(_results(500, {"pong": [2.0, 4.0]}, reference)))
-    (run / "metrics.jsonl").write_text(
-        json.dumps({"step": 250, "heldout/atari/pong/nll": 1.25}) + "\n")
+    (run / "metrics.jsonl").write_text(json.dumps(
+        {"step": 250, "heldout/atari/pong/nll": 1.25, "heldout/atari/pong/marginal_nll": 1.1})
+        + "\n")
     assert gato_main(["curve", str(run), "--reps", "100"]) == 0
     out = capsys.readouterr().out
     assert "== heldout/nll ==" in out and "1.250" in out and "== rollout/normalized ==" in out
+    assert "== heldout/marginal_nll ==" in out
     saved = json.loads((run / "curve" / "curve.json").read_text())
     assert saved["curves"]["rollout/normalized"]["pong"][0]["value"] == pytest.approx(0.3)
     assert (run / "curve" / "curve.png").stat().st_size > 0

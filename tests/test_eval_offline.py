@@ -181,7 +181,8 @@ def test_offline_evaluator_scores_fixed_held_out_windows(tmp_path, monkeypatch):
     params = init_params(model_config)
     first, again = evaluator.run(params, 10), evaluator.run(params, 20)
     key = f"heldout/test/{task.name}"
-    assert set(first) == {f"{key}/nll", f"{key}/accuracy"} and first == again
+    assert set(first) == {f"{key}/{m}" for m in ("nll", "marginal_nll", "accuracy")}
+    assert first == again
     want = offline.evaluate_task(model, params, task.spec,
                                  load_episodes(task.name, data, "train[2:]"), count=3,
                                  seq_len=32, seed=0)
@@ -189,3 +190,16 @@ def test_offline_evaluator_scores_fixed_held_out_windows(tmp_path, monkeypatch):
     assert first[f"{key}/accuracy"] == pytest.approx(want["accuracy"])
     with pytest.raises(ValueError, match="unknown options \\['window'\\]"):
         factory(config, {"window": 3}, tmp_path)
+
+
+def test_marginal_entropy_counts_the_scored_actions_only():
+    def window(tokens, actions):
+        return {"tokens": np.asarray(tokens, np.int32), "is_action": np.asarray(actions, bool)}
+
+    # scored actions: 7, 7, 9, 9 (the action at position 0 has no prediction before it)
+    seqs = [window([5, 7, 1, 9], [True, True, False, True]),
+            window([1, 7, 2, 9], [False, True, False, True])]
+    assert offline.marginal_entropy(seqs) == pytest.approx(math.log(2))
+    one = [window([1, 3, 1, 3], [False, True, False, True])]
+    assert offline.marginal_entropy(one) == pytest.approx(0.0)
+    assert math.isnan(offline.marginal_entropy([window([1, 2], [False, False])]))

@@ -4,7 +4,9 @@
 
 Two sources, both in the run's workdir:
 - metrics.jsonl: the "offline" evaluators' teacher-forced action metrics,
-  {prefix}/{suite}/{task}/{nll,accuracy,mse}, become the curves "{prefix}/nll", ...;
+  {prefix}/{suite}/{task}/{nll,marginal_nll,accuracy,mse}, become the curves "{prefix}/nll",
+  ...; in the figure each task's marginal_nll (the state-blind bar) is drawn dashed in the nll
+  panel, not as a panel of its own;
 - eval/step_N/results.json (the "rollout" evaluator, or `gato eval` of a kept checkpoint): each
   task's expert-normalized mean over its episodes with a 95% bootstrap interval over those
   episodes (rliable, as every eval report), the curve "rollout/normalized", and its mean return,
@@ -26,7 +28,7 @@ import numpy as np
 from gato.eval import report, statistics
 
 # {prefix}/{suite}/{task}/{metric} as OfflineEvaluator names its metrics
-_OFFLINE = re.compile(r"^([^/]+)/([^/]+)/([^/]+)/(nll|accuracy|mse)$")
+_OFFLINE = re.compile(r"^([^/]+)/([^/]+)/([^/]+)/(nll|marginal_nll|accuracy|mse)$")
 ROLLOUT = "rollout/normalized"  # the curve of rollout expert-normalized scores
 ROLLOUT_RETURN = "rollout/return"  # the curve of rollout returns
 Curves = dict[str, dict[str, list[dict[str, Any]]]]  # curve -> task -> [{"step", "value", ...}]
@@ -117,12 +119,16 @@ def format_curves(curves: Curves) -> str:
 
 
 def plot_curves(path: pathlib.Path, title: str, curves: Curves) -> pathlib.Path:
-    """A panel per curve, a line per task against steps (intervals as bands)."""
+    """A panel per curve, a line per task against steps (intervals as bands); a
+    "{prefix}/marginal_nll" curve is drawn dashed in its "{prefix}/nll" panel."""
     from gato.eval.figures import COLORS, _pyplot, _save
 
+    bars = {name[:-len("marginal_nll")] + "nll": tasks for name, tasks in curves.items()
+            if name.endswith("/marginal_nll")}
+    panels = {name: tasks for name, tasks in curves.items() if not name.endswith("/marginal_nll")}
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 3.8), squeeze=False)
-    for ax, (name, tasks) in zip(axes[0], curves.items(), strict=True):
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8), squeeze=False)
+    for ax, (name, tasks) in zip(axes[0], panels.items(), strict=True):
         for k, (task, points) in enumerate(tasks.items()):
             have = [p for p in points if p["value"] is not None]
             color = COLORS[k % len(COLORS)]
@@ -131,6 +137,12 @@ def plot_curves(path: pathlib.Path, title: str, curves: Curves) -> pathlib.Path:
             if have and "ci" in have[0]:
                 ax.fill_between([p["step"] for p in have], [p["ci"][0] for p in have],
                                 [p["ci"][1] for p in have], color=color, alpha=0.15)
+            bar = bars.get(name, {}).get(task)
+            if bar:
+                ax.plot([p["step"] for p in bar], [p["value"] for p in bar], "--", lw=1,
+                        color=color)
+        if name in bars:
+            ax.plot([], [], "k--", lw=1, label="state-blind (marginal)")
         ax.set_xlabel("train step")
         ax.set_title(name, fontsize=10)
         ax.legend(fontsize=7)
