@@ -7,7 +7,8 @@ last 3 of 20 generated episodes per game are held out: data.split trains on the 
 rollout scores under the main job's protocol:
     gato main --config atari --workdir runs/atari
     gato curve runs/atari/train          # the learning curve: table and figure
-Variants (comma separated): steps=N, episodes=N (generated per game), quick (a smoke run).
+Variants (comma separated): steps=N, episodes=N (generated per game), channels=N (the patch
+encoder's width, ModelConfig.patch_channels; 0: the pixels' own), quick (a smoke run).
 """
 
 import ml_collections
@@ -18,7 +19,7 @@ from gato.train.config import parse_variant
 
 ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
 HELD_OUT = 3  # last episodes of each game kept out of training
-VARIANTS = {"steps": int, "episodes": int, "quick": bool}  # variant key -> type
+VARIANTS = {"steps": int, "episodes": int, "channels": int, "quick": bool}  # key -> type
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -48,7 +49,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # ModelConfig fields, as experiments/gato_cpu.py (see there why)
     c.model.overrides = ml_collections.ConfigDict({
         "dropout_rate": 0.0, "max_len": seq_len, "position_bias": "alibi",
-        "continuous_embedding_init": "sinusoidal", "action_inputs": "masked"})
+        "continuous_embedding_init": "sinusoidal", "action_inputs": "masked",
+        "patch_channels": int(variant.get("channels", 0)), "patch_stem": 4})
 
     c.data = default_data_config()
     c.data.data_dir = None  # set by `gato main` to WORKDIR/data

@@ -165,3 +165,44 @@ def test_logical_axis_names():
     assert leaves and all(set(spec) <= allowed for spec in leaves)
     layer_spec = specs["decoder"]["layers"]["mlp_in"]["kernel"]
     assert tuple(layer_spec) == ("layers", "embed", "mlp")
+
+
+def test_wide_patch_encoder_is_a_strided_stem_then_the_block():
+    """patch_channels > 0: the stem equals a patch_stem-strided convolution of the normalized
+    pixels, then the ResNet block at that width (GroupNorm of min(32, N) groups), flattened and
+    projected; checked against that computation written out with lax convolutions."""
+    from gato.model.embed import PatchEncoder
+    from gato.tokenizers.image import normalize
+
+    config = get_model_config("tiny", patch_channels=8, patch_stem=4)
+    encoder = PatchEncoder(config)
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 2)).astype(np.uint8)
+    params = nn.unbox(encoder.init(jax.random.key(0), pixels))["params"]
+    assert params["stem"]["kernel"].shape == (4 * 4 * 2, 8)
+    assert params["conv0"]["kernel"].shape == (3, 3, 8, 8)
+    assert params["proj"]["kernel"].shape == (4 * 4 * 8, config.embed_dim)
+
+    def conv(x, kernel, bias, stride, padding):
+        return jax.lax.conv_general_dilated(x, kernel, stride, padding,
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC")) + bias
+
+    def group_norm(y, p, groups=8):
+        g = y.reshape((*y.shape[:3], groups, -1))
+        mean, var = g.mean(axis=(1, 2, 4), keepdims=True), g.var(axis=(1, 2, 4), keepdims=True)
+        return ((g - mean) / jnp.sqrt(var + 1e-6)).reshape(y.shape) * p["scale"] + p["bias"]
+
+    x = normalize(pixels, jnp.float32)
+    stem = params["stem"]["kernel"].reshape((4, 4, 2, 8))
+    x = conv(x, stem, params["stem"]["bias"], (4, 4), "VALID")  # [3, 4, 4, 8]
+    y = x
+    for i in range(2):
+        y = jax.nn.gelu(group_norm(y, params[f"norm{i}"]))
+        y = conv(y, params[f"conv{i}"]["kernel"], params[f"conv{i}"]["bias"], (1, 1), "SAME")
+    want = (x + y).reshape((3, -1)) @ params["proj"]["kernel"] + params["proj"]["bias"]
+    got = encoder.apply({"params": params}, pixels)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+    for bad in ({"patch_stem": 3, "patch_channels": 8}, {"patch_channels": 48},
+                {"patch_channels": -1}):
+        with pytest.raises(ValueError, match="patch_"):
+            get_model_config("tiny", **bad)

@@ -95,31 +95,32 @@ def load_run(run: pathlib.Path) -> tuple[list[dict], dict[int, dict]]:
     return records, results
 
 
+def _text(point: Mapping[str, Any] | None) -> str:
+    if point is None:
+        return ""
+    if point["value"] is None:
+        return "-"
+    ci = point.get("ci")
+    return f"{point['value']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
 def format_curves(curves: Curves) -> str:
     """A fixed-width table per curve: a row per step, a column per task (value [interval])."""
     blocks = []
     for name, tasks in curves.items():
         steps = sorted({p["step"] for points in tasks.values() for p in points})
-        cells = {(t, p["step"]): p for t, points in tasks.items() for p in points}
-        width = max(12, *(len(t) + 2 for t in tasks))
-        if any("ci" in p for points in tasks.values() for p in points):
-            width = max(width, 24)
+        cells = {(t, p["step"]): _text(p) for t, points in tasks.items() for p in points}
+        width = 2 + max(len(text) for text in [*tasks, *cells.values()])
         lines = [f"== {name} ==", f"{'step':>8}" + "".join(f"{t:>{width}}" for t in tasks)]
         for step in steps:
-            row = f"{step:>8}"
-            for task in tasks:
-                p = cells.get((task, step))
-                text = "" if p is None else "-" if p["value"] is None else f"{p['value']:.3f}"
-                if p is not None and p.get("ci"):
-                    text += f" [{p['ci'][0]:.2f}, {p['ci'][1]:.2f}]"
-                row += f"{text:>{width}}"
-            lines.append(row)
+            lines.append(f"{step:>8}" + "".join(f"{cells.get((t, step), ''):>{width}}"
+                                                for t in tasks))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
 
 def plot_curves(path: pathlib.Path, title: str, curves: Curves) -> pathlib.Path:
-    """A panel per curve, a line per task against steps (intervals as bands); a
+    """A panel per curve, a line per task against steps (intervals as error bars); a
     "{prefix}/marginal_nll" curve is drawn dashed in its "{prefix}/nll" panel."""
     from gato.eval.figures import COLORS, _pyplot, _save
 
@@ -135,8 +136,10 @@ def plot_curves(path: pathlib.Path, title: str, curves: Curves) -> pathlib.Path:
             ax.plot([p["step"] for p in have], [p["value"] for p in have], "o-", ms=3,
                     color=color, label=task)
             if have and "ci" in have[0]:
-                ax.fill_between([p["step"] for p in have], [p["ci"][0] for p in have],
-                                [p["ci"][1] for p in have], color=color, alpha=0.15)
+                ax.errorbar([p["step"] for p in have], [p["value"] for p in have],
+                            yerr=[[p["value"] - p["ci"][0] for p in have],
+                                  [p["ci"][1] - p["value"] for p in have]],
+                            fmt="none", ecolor=color, capsize=3, lw=1)
             bar = bars.get(name, {}).get(task)
             if bar:
                 ax.plot([p["step"] for p in bar], [p["value"] for p in bar], "--", lw=1,

@@ -41,6 +41,13 @@ class ModelConfig:
       max_len: context length in tokens (the longest sequence the model is trained on).
       max_local_positions: rows of the local observation position table; larger indices clip.
       patch_position_buckets: rows of the patch row and column position tables.
+      patch_channels: features of the patch encoder's ResNet block. 0: the image's own channels
+        (1 for grayscale Atari, 3 for RGB), so the block is a 1- or 3-channel filter and the
+        encoder nearly a linear map of the pixels. N > 0: a stem first maps each non-overlapping
+        patch_stem x patch_stem block of pixels to N features (a linear layer, i.e. a strided
+        convolution), and the block runs at N channels with GroupNorm of min(32, N) groups
+        (the paper's block has 32 groups, so it too is wider than the pixels).
+      patch_stem: side in pixels of the stem's blocks (divides 16); used when patch_channels > 0.
       dtype: compute dtype, "bfloat16" or "float32"; logits and the loss are always float32.
       param_dtype: storage dtype of the parameters.
       remat: False, True (recompute everything in the backward pass) or a policy name from
@@ -81,6 +88,8 @@ class ModelConfig:
     max_len: int = 1024
     max_local_positions: int = 512
     patch_position_buckets: int = PATCH_POSITION_BUCKETS
+    patch_channels: int = 0
+    patch_stem: int = 4
     dtype: str = "float32"
     param_dtype: str = "float32"
     remat: bool | str = False
@@ -118,6 +127,12 @@ class ModelConfig:
         if self.return_tokens and self.vocab_size < RETURN_VOCAB_SIZE:
             raise ValueError(f"ModelConfig.return_tokens needs vocab_size >= {RETURN_VOCAB_SIZE} "
                              f"(the return bins), got {self.vocab_size}")
+        if self.patch_channels < 0 or self.patch_stem < 1 or 16 % self.patch_stem:
+            raise ValueError(f"ModelConfig.patch_channels must be >= 0 and patch_stem divide 16, "
+                             f"got {self.patch_channels} and {self.patch_stem}")
+        if self.patch_channels > 0 and self.patch_channels % min(32, self.patch_channels):
+            raise ValueError(f"ModelConfig.patch_channels={self.patch_channels}: above 32 it must "
+                             "be a multiple of 32 (the block's GroupNorm has 32 groups)")
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"ModelConfig.dropout_rate must be in [0, 1), got {self.dropout_rate}")
 

@@ -6,9 +6,10 @@ Every token becomes one `embed_dim` vector:
     tokens) through one shared `nn.Embed` table, the same table that produces the output logits
     (tied, `TokenEmbed.attend`); a return token adds no position or action encoding;
   - image patches (only at batch["image_index"] positions when given, see `gato.train.positions`),
-    normalized by `gato.tokenizers.image.normalize` ([-1, 1] / 4), through a
-    single pre-activation ResNet v2 block (GroupNorm -> GELU -> conv3x3 ->
-    GroupNorm -> GELU -> conv3x3, plus the input), flattened and projected linearly to embed_dim,
+    normalized by `gato.tokenizers.image.normalize` ([-1, 1] / 4), through an optional stem
+    (`ModelConfig.patch_channels`) and a single pre-activation ResNet v2 block (GroupNorm ->
+    GELU -> conv3x3 -> GroupNorm -> GELU -> conv3x3, plus the input), flattened and projected
+    linearly to embed_dim,
     plus learned row and column patch position encodings (see `patch_position_buckets`);
   - observation tokens (modality IMAGE, DISCRETE or CONTINUOUS, not action) add a learned local
     position encoding indexed by `local_pos`; text is not an observation here (documents carry no
@@ -99,7 +100,11 @@ def patch_position_buckets(
 
 
 class PatchEncoder(nn.Module):
-    """One ResNet v2 block per 16x16x3 patch, flattened, projected: [B,L,16,16,3] -> [B,L,D]."""
+    """One ResNet v2 block per 16x16xC patch, flattened, projected: [B,L,16,16,C] -> [B,L,D].
+
+    With config.patch_channels N > 0 a stem first maps each patch_stem-sided block of pixels to
+    N features (space-to-depth, then a dense layer), and the block runs at N channels on the
+    (16/patch_stem)^2 grid with GroupNorm of min(32, N) groups; else at the C pixel channels."""
 
     config: ModelConfig
 
@@ -108,10 +113,21 @@ class PatchEncoder(nn.Module):
         cfg = self.config
         lead, (h, w, c) = patches.shape[:-3], patches.shape[-3:]
         x = normalize(patches, jnp.float32).reshape((-1, h, w, c)).astype(cfg.dtype)
+        groups = 1
+        if cfg.patch_channels:
+            k = cfg.patch_stem
+            x = x.reshape((-1, h // k, k, w // k, k, c)).transpose((0, 1, 3, 2, 4, 5))
+            h, w, c = h // k, w // k, cfg.patch_channels
+            x = nn.Dense(c, dtype=cfg.dtype, param_dtype=cfg.param_dtype, name="stem",
+                         kernel_init=nn.with_logical_partitioning(
+                             nn.initializers.lecun_normal(), (None, None)),
+                         bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (None,)),
+                         )(x.reshape((-1, h, w, k * k * patches.shape[-1])))
+            groups = min(32, c)
         y = x
         for i in range(2):
             y = nn.GroupNorm(
-                num_groups=1, dtype=cfg.dtype, param_dtype=cfg.param_dtype, name=f"norm{i}",
+                num_groups=groups, dtype=cfg.dtype, param_dtype=cfg.param_dtype, name=f"norm{i}",
                 scale_init=nn.with_logical_partitioning(nn.initializers.ones, (None,)),
                 bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (None,)))(y)
             y = nn.gelu(y)
