@@ -1,12 +1,14 @@
-"""The patch encoder's cost in a train step: XLA:CPU convolution against the same 3x3 convolution
-written as an im2col matmul, forward and backward, side by side in one run.
+"""The patch encoder's cost in a train step, forward and backward, side by side in one run.
 
     .venv/bin/python -m benchmarks.patch_encoder [--patches 1920] [--channels 1] [--repeats 5]
 
 1920 patches is an Atari-only batch of the main job's model (8 windows x ~240 image positions);
-channels 1 is the grayscale Atari frame. Prints ms per forward+backward of the block (two
-GroupNorm -> GELU -> conv3x3, then the 256 -> embed projection) in both forms, their ratio,
-and the largest difference of outputs and gradients.
+channels 1 is the grayscale Atari frame. Prints ms per forward+backward of:
+- the model's PatchEncoder (gato.model.embed) at the pixels' width (patch_channels=0: two
+  GroupNorm -> GELU -> conv3x3 on 16x16xC, then the 256C -> embed projection), and with the
+  stem (patch_channels=32 and 64, patch_stem=4: the block on a 4x4 grid of N channels);
+- the pixel-width block written out twice, with XLA:CPU's convolution and with the same 3x3
+  convolution as an im2col matmul, with the largest difference of their gradients.
 """
 
 import argparse
@@ -67,7 +69,10 @@ def main() -> None:
                    f"bias{i}": jnp.zeros((c,)), f"scale{i}": jnp.ones((c,)),
                    f"shift{i}": jnp.zeros((c,))}
     x = jnp.asarray(rng.uniform(-0.25, 0.25, (args.patches, 16, 16, c)), jnp.float32)
+    x_pixels = jnp.asarray(rng.integers(0, 256, (args.patches, 16, 16, c)), jnp.uint8)
 
+    rows = [(f"PatchEncoder, patch_channels={n}", encoder_grad(n, args.embed), x_pixels)
+            for n in (0, 32, 64)]
     results = {}
     for name, conv in (("xla conv", conv_xla), ("im2col matmul", conv_im2col)):
         def loss(p, x, conv=conv):
@@ -81,11 +86,43 @@ def main() -> None:
     scale = max(float(jnp.max(jnp.abs(a))) for a in jax.tree.leaves(g_conv))
     diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in
                zip(jax.tree.leaves(g_conv), jax.tree.leaves(g_mm), strict=True)) / scale
+    times = [(name, timed(fn, xs, repeats=args.repeats)) for name, fn, xs in rows]
     print(f"{args.patches} patches of 16x16x{c}, forward+backward, median of {args.repeats}:")
-    print(f"  xla conv       {1e3 * t_conv:8.1f} ms")
-    print(f"  im2col matmul  {1e3 * t_mm:8.1f} ms   ({t_conv / t_mm:.2f}x)")
-    print(f"  loss rel. diff {abs(float(v_conv - v_mm)) / abs(float(v_conv)):.1e}, "
-          f"largest grad diff / largest grad {diff:.1e}")
+    for name, t in times:
+        print(f"  {name:<34}{1e3 * t:8.1f} ms   ({times[0][1] / t:.2f}x the first)")
+    print(f"  {'pixel-width block, xla conv':<34}{1e3 * t_conv:8.1f} ms")
+    print(f"  {'pixel-width block, im2col matmul':<34}{1e3 * t_mm:8.1f} ms   "
+          f"({t_conv / t_mm:.2f}x the conv)")
+    print(f"  im2col vs conv: loss rel. diff {abs(float(v_conv - v_mm)) / abs(float(v_conv)):.1e}"
+          f", largest grad diff / largest grad {diff:.1e}")
+
+
+def encoder_grad(channels: int, embed: int):
+    """jitted x -> (loss, grads) of gato.model.embed.PatchEncoder with patch_channels=channels
+    (params closed over, initialized once)."""
+    import flax.linen as nn
+
+    from gato.model import get_model_config
+    from gato.model.embed import PatchEncoder
+
+    config = get_model_config("small", embed_dim=embed, patch_channels=channels, patch_stem=4)
+    encoder = PatchEncoder(config)
+
+    def init(x):
+        return nn.unbox(encoder.init(jax.random.key(0), x[:1]))
+
+    def loss(p, x):
+        return jnp.sum(encoder.apply(p, x) ** 2)
+
+    grad = jax.jit(jax.value_and_grad(loss))
+    cache = {}
+
+    def fn(x):
+        if "p" not in cache:
+            cache["p"] = init(x)
+        return grad(cache["p"], x)
+
+    return fn
 
 
 if __name__ == "__main__":

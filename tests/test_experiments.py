@@ -13,7 +13,8 @@ from gato.train.config import load_config
 
 EXPERIMENTS = sorted((pathlib.Path(__file__).parents[1] / "experiments").glob("[!_]*.py"))
 VARIANTS = {"gato_cpu.py": ["", "quick"], "gato_cluster.py": ["", "size=364m,fsdp=4"],
-            "return_conditioned.py": ["", "tiny", "size=79m,batch=64,fsdp=2"]}
+            "return_conditioned.py": ["", "tiny", "size=79m,batch=64,fsdp=2"],
+            "atari.py": ["", "quick", "channels=32"]}
 
 
 def _cases():
