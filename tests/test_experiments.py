@@ -53,5 +53,5 @@ def test_packaged_configs_are_the_experiments_folder():
     assert packaged_configs() == [p.name for p in EXPERIMENTS]
     shipped = config_path("gato_cpu").read_text()
     assert shipped == (EXPERIMENTS[0].parent / "gato_cpu.py").read_text()
-    with pytest.raises(FileNotFoundError, match="packaged configs: gato_cluster.py"):
+    with pytest.raises(FileNotFoundError, match="packaged configs: .*gato_cluster.py"):
         load_config("no_such_config:quick")
