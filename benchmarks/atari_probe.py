@@ -24,13 +24,7 @@ import numpy as np
 import optax
 
 from gato.data.formats import load_episodes
-
-
-def space_to_depth(x: jax.Array, k: int) -> jax.Array:
-    """[B, H, W, C] -> [B, H/k, W/k, k*k*C]: non-overlapping k x k blocks as channels."""
-    b, h, w, c = x.shape
-    x = x.reshape((b, h // k, k, w // k, k, c)).transpose((0, 1, 3, 2, 4, 5))
-    return x.reshape((b, h // k, w // k, k * k * c))
+from gato.model.embed import space_to_depth
 
 
 class ProbeCNN(nn.Module):

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from gato.eval import report, statistics
+from gato.train.metrics import read_jsonl
 
 # {prefix}/{suite}/{task}/{metric} as OfflineEvaluator names its metrics
 _OFFLINE = re.compile(r"^([^/]+)/([^/]+)/([^/]+)/(nll|marginal_nll|accuracy|mse)$")
@@ -85,8 +86,7 @@ def rollout_curves(results_by_step: Mapping[int, Mapping[str, Any]], reps: int) 
 def load_run(run: pathlib.Path) -> tuple[list[dict], dict[int, dict]]:
     """(metrics.jsonl records, {step: results.json}) of a run's workdir."""
     metrics = run / "metrics.jsonl"
-    records = ([json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-               if metrics.exists() else [])
+    records = read_jsonl(metrics) if metrics.exists() else []
     results = {}
     for path in sorted(run.glob("eval/step_*/results.json")):
         match = re.fullmatch(r"step_(\d+)", path.parent.name)

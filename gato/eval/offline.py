@@ -231,8 +231,19 @@ def _tasks(names: str | None, config: dict) -> Sequence[Any]:
     return [t for t in registry.select(None, ",".join(sorted(trained))) if t.spec is not None]
 
 
-def run(args: argparse.Namespace) -> int:
+def task_readers(tasks: Sequence[Any], data_dir: str, split: str, policy: str,
+                 returns_config: Any) -> dict[str, EpisodeReader]:
+    """{task name: EpisodeReader} of each task's episodes in data_dir/split, under the
+    bad-episode `policy`, each with the task's spec (return tokens as `returns_config` says)."""
     from gato.data.formats import load_episodes
+
+    where = f"data_dir {data_dir}, split {split!r}"
+    return {t.name: EpisodeReader(t.name, task_spec(t, returns_config),
+                                  load_episodes(t.name, data_dir, split), where=where,
+                                  policy=policy) for t in tasks}
+
+
+def run(args: argparse.Namespace) -> int:
     from gato.eval import checkpoints
     from gato.model import Gato
 
@@ -248,18 +259,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--windows and --batch-size must be >= 1")
     policy = (args.on_bad_episode
               or (loaded.config.get("data") or {}).get("on_bad_episode") or "skip")
-    where = f"data_dir {args.data_dir}, split {args.split!r}"
-    returns_config = (loaded.config.get("data") or {}).get("returns")
-    specs = {t.name: task_spec(t, returns_config) for t in tasks}
-    readers = {t.name: EpisodeReader(t.name, specs[t.name], load_episodes(t.name, args.data_dir,
-                                                                          args.split),
-                                     where=where, policy=policy) for t in tasks}
+    readers = task_readers(tasks, args.data_dir, args.split, policy,
+                           (loaded.config.get("data") or {}).get("returns"))
     model = Gato(loaded.model_config)
     results = {}
     for task in tasks:
         reader = readers[task.name]
         results[task.name] = evaluate_task(
-            model, loaded.params, specs[task.name], reader.source, count=args.windows,
+            model, loaded.params, reader.spec, reader.source, count=args.windows,
             seq_len=seq_len, at_start=args.at_start, batch_size=args.batch_size,
             seed=args.seed, reader=reader, returns=args.returns)
         log.info("%s: %s", task.name, results[task.name])
@@ -335,7 +342,6 @@ def offline_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Pat
     the episodes; "": the run's data.data_dir), split, tasks (comma-separated; "": the run's
     trained tasks with environments), windows (per task), batch_size, seed, at_start, prefix
     (of the metric names: two offline evaluators, e.g. train and held-out, need two)."""
-    from gato.data.formats import load_episodes
     from gato.model.build import build_model
 
     del workdir  # metrics only
@@ -352,16 +358,12 @@ def offline_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Pat
         raise ValueError("offline evaluator: windows and batch_size must be >= 1")
     model, model_config = build_model(config.model)
     tasks = _tasks(o["tasks"] or None, config)
-    policy = data.get("on_bad_episode") or "skip"
+    readers = task_readers(tasks, data_dir, o["split"], data.get("on_bad_episode") or "skip",
+                           data.get("returns"))
     rng = np.random.default_rng(int(o["seed"]))
-    specs, windows_by_task = {}, {}
-    for task in tasks:
-        spec = task_spec(task, data.get("returns"))
-        episodes = load_episodes(task.name, data_dir, o["split"])
-        reader = EpisodeReader(task.name, spec, episodes, policy=policy,
-                               where=f"data_dir {data_dir}, split {o['split']!r}")
-        specs[task.name] = (task.suite, spec)
-        windows_by_task[task.name] = episode_windows(
-            spec, reader.source, count=int(o["windows"]), seq_len=model_config.max_len,
-            at_start=bool(o["at_start"]), rng=rng, reader=reader)
+    specs = {t.name: (t.suite, readers[t.name].spec) for t in tasks}
+    windows_by_task = {t.name: episode_windows(
+        readers[t.name].spec, readers[t.name].source, count=int(o["windows"]),
+        seq_len=model_config.max_len, at_start=bool(o["at_start"]), rng=rng,
+        reader=readers[t.name]) for t in tasks}
     return OfflineEvaluator(model, specs, windows_by_task, int(o["batch_size"]), o["prefix"])

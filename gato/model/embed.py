@@ -99,6 +99,15 @@ def patch_position_buckets(
     return jnp.minimum(lo + jnp.floor(u * (hi - lo)).astype(jnp.int32), hi - 1)
 
 
+def space_to_depth(x: jax.Array, k: int) -> jax.Array:
+    """[N, H, W, C] -> [N, H/k, W/k, k*k*C]: each non-overlapping k x k block of pixels as the
+    channels of one position (row-major in the block, then channel), so a dense layer on the
+    result is a k x k convolution of stride k."""
+    n, h, w, c = x.shape
+    x = x.reshape((n, h // k, k, w // k, k, c)).transpose((0, 1, 3, 2, 4, 5))
+    return x.reshape((n, h // k, w // k, k * k * c))
+
+
 class PatchEncoder(nn.Module):
     """One ResNet v2 block per 16x16xC patch, flattened, projected: [B,L,16,16,C] -> [B,L,D].
 
@@ -115,14 +124,13 @@ class PatchEncoder(nn.Module):
         x = normalize(patches, jnp.float32).reshape((-1, h, w, c)).astype(cfg.dtype)
         groups = 1
         if cfg.patch_channels:
-            k = cfg.patch_stem
-            x = x.reshape((-1, h // k, k, w // k, k, c)).transpose((0, 1, 3, 2, 4, 5))
-            h, w, c = h // k, w // k, cfg.patch_channels
+            x = space_to_depth(x, cfg.patch_stem)
+            h, w, c = x.shape[1], x.shape[2], cfg.patch_channels
             x = nn.Dense(c, dtype=cfg.dtype, param_dtype=cfg.param_dtype, name="stem",
                          kernel_init=nn.with_logical_partitioning(
                              nn.initializers.lecun_normal(), (None, None)),
                          bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (None,)),
-                         )(x.reshape((-1, h, w, k * k * patches.shape[-1])))
+                         )(x)
             groups = min(32, c)
         y = x
         for i in range(2):
