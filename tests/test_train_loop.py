@@ -170,3 +170,42 @@ def test_two_processes_train_together_and_report_the_same_losses(tmp_path):
     assert logged[2] == pytest.approx(finals[0]["train/loss"])
     assert json.loads((tmp_path / "checkpoints" / "config.json").read_text())["train"][
         "total_steps"] == 2
+
+
+def test_profile_traces_the_window_and_attributes_op_time(tmp_path):
+    """train.profile_start/steps trace exactly that window; the summary finds its steps, the
+    loop's host spans, and the train step's executed ops by phase and model component."""
+    from gato.train import profile
+    from gato.train.loop import train_and_evaluate
+
+    config = testing.tiny_config(*SMALL, "train.total_steps=4", "train.profile_start=2",
+                                 "train.profile_steps=2")
+    train_and_evaluate(config, tmp_path)
+    assert list((tmp_path / "profile").glob("train_step_*.hlo.txt"))
+    summary = profile.summarize(tmp_path / "profile")
+    assert summary["steps"] == [2, 3]
+    assert summary["wall_ms"] > 0 and summary["op_ms"] > 0
+    assert all(summary["host_ms"][name] > 0 for name in ("data", "batch", "dispatch"))
+    assert {"forward", "backward", "update"} <= set(summary["phase_ms"])
+    assert {"attention", "mlp", "optimizer & metrics"} <= set(summary["component_ms"])
+    assert sum(summary["component_ms"].values()) == pytest.approx(summary["op_ms"])
+    with pytest.raises(FileNotFoundError, match="train.profile_start > 0"):
+        profile.summarize(tmp_path / "nothing")
+
+
+def test_profile_classifies_ops_by_their_source():
+    from gato.train.profile import classify, read_hlo_ops
+
+    base = "jit(train_step)/transpose(jvp(Gato.target_logits))/Gato.hidden/decoder/while/body/"
+    assert classify(base + "closed_call/layers/attention/query/dot_general") == (
+        "backward", "attention")
+    assert classify(base + "closed_call/layers/attention_norm/mul") == ("backward", "norms")
+    assert classify("jit(train_step)/jvp(Gato.target_logits)/Gato.logits_from_hidden/"
+                    "embed.attend/table.attend/dot_general") == ("forward", "output logits")
+    assert classify("jit(train_step)/jvp()/reduce_sum") == ("forward", "loss")
+    assert classify("jit(train_step)/mul") == ("update", "optimizer & metrics")
+    text = ('  %ynn_fusion.3 = f32[8,64]{1,0} fusion(%a, %b), kind=kCustom, calls=%f, '
+            'metadata={op_name="jit(train_step)/mul" stack_frame_id=4}\n'
+            '  ROOT %while.2 = (s32[]) while(%t), condition=%c, body=%b\n')
+    assert read_hlo_ops([text]) == {"ynn_fusion.3": ("fusion", "jit(train_step)/mul"),
+                                    "while.2": ("while", "")}

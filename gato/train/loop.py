@@ -12,6 +12,8 @@ Before any work the config is validated (`gato.train.validate`); config.json is 
 once the run has started from a checkpoint that matches it (or from scratch). A resumed run
 drops the metrics rows after its start step (they are re-run). Bad episodes skipped by the data
 pipeline are counted in the metrics (`data/bad_episode_skips`) and in the returned summary.
+With train.profile_start > 0, train.profile_steps steps from there are traced into
+WORKDIR/profile (`gato.train.profile`; read by `benchmarks.step_profile`).
 """
 
 import contextlib
@@ -36,7 +38,7 @@ from gato.train import checkpoint as ckpt
 from gato.train import evaluators as evaluators_lib
 from gato.train import mesh as mesh_lib
 from gato.train import metrics as metrics_lib
-from gato.train import positions, validate
+from gato.train import positions, profile, validate
 from gato.train import setup as setup_lib
 from gato.train.optimizer import make_optimizer
 from gato.train.step import make_train_step
@@ -264,15 +266,25 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
             writer.write(step, values)
         last = {"step": step, **values}
 
+    tracer = profile.StepTracer(
+        workdir / "profile", int(tc.get("profile_start", 0)), int(tc.get("profile_steps", 5)),
+        lambda batch: step_fn.lower(state_setup.abstract, batch, step_rng))
     # ---------------------------------------------------------------- loop
     pending = None
     try:
         with StopRequest() as stop:
             for step in range(start + 1, tc.total_steps + 1):
-                batch = make_batch(next(data_iter))
-                state, device_metrics = step_fn(state, batch, step_rng)
-                if pending is not None:
-                    report(*pending)
+                with tracer.step(step):
+                    with profile.span("data"):
+                        local = next(data_iter)
+                    with profile.span("batch"):
+                        batch = make_batch(local)
+                    with profile.span("dispatch"):
+                        state, device_metrics = step_fn(state, batch, step_rng)
+                    if pending is not None:
+                        with profile.span("report"):
+                            report(*pending)
+                tracer.finish_step(step, batch, (state, device_metrics))
                 pending = (step, device_metrics)
                 stopping = stop.any_process()
                 if step % tc.checkpoint_every == 0 or step == tc.total_steps or stopping:
@@ -289,6 +301,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
             if pending is not None:
                 report(*pending)
     finally:
+        tracer.close()
         bar.close()
         checkpointer.close()
         writer.close()

@@ -95,6 +95,8 @@ RULES: dict[str, Rule] = {
     "train.seed": integer(),
     "train.log_every": POSITIVE,
     "train.checkpoint_every": POSITIVE,
+    "train.profile_start": integer(0),
+    "train.profile_steps": POSITIVE,
     "train.keep_checkpoints": optional(POSITIVE),
     "train.eval_every": COUNT,
     "train.peak_flops_per_device": number(0.0),
