@@ -29,6 +29,38 @@ def _dense_general(cfg: ModelConfig, features, axis, names, name: str) -> nn.Den
         kernel_init=nn.with_logical_partitioning(nn.initializers.lecun_normal(), names))
 
 
+def blocked_causal_attention(q: jax.Array, k: jax.Array, v: jax.Array, blocks: int,
+                             alibi: bool = False, window: int | None = None) -> jax.Array:
+    """Causal self-attention [B, T, H, K] -> [B, T, H, K] in `blocks` query blocks.
+
+    Query block i (positions [a, b)) attends only to keys [0, b): the score blocks above the
+    diagonal, (blocks - 1) / (2 blocks) of all scores, are never computed, and the causal and
+    window masks and the ALiBi bias are made from positions inside each block's fused ops
+    instead of broadcast [B, H, T, S] arrays. Same math as `jax.nn.dot_product_attention`
+    (is_causal, local_window_size=(window - 1, 0)) and `cached_attention`: float32 scores
+    scaled by 1/sqrt(K), ALiBi bias, masked with a large negative number, float32 softmax. A
+    speed path for XLA:CPU (docs/EXPERIMENTS.md: what it buys); on GPUs use attention_impl.
+    """
+    t, d = q.shape[1], q.shape[3]
+    edges = np.linspace(0, t, min(blocks, t) + 1).round().astype(int)
+    slopes = alibi_slopes(q.shape[2])[:, None, None]  # [H, 1, 1]
+    outs = []
+    for start, end in zip(edges[:-1], edges[1:], strict=True):
+        scores = jnp.einsum("bthk,bshk->bhts", q[:, start:end], k[:, :end],
+                            preferred_element_type=jnp.float32)
+        scores = scores * jnp.float32(1.0 / np.sqrt(d))
+        distance = (jnp.arange(start, end)[:, None] - jnp.arange(end)[None, :])  # [Tb, S]
+        if alibi:
+            scores = scores - slopes * distance.astype(jnp.float32)
+        keep = distance >= 0
+        if window is not None:
+            keep = keep & (distance < window)
+        scores = jnp.where(keep, scores, -0.7 * jnp.finfo(jnp.float32).max)
+        probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+        outs.append(jnp.einsum("bhts,bshk->bthk", probs, v[:, :end]))
+    return jnp.concatenate(outs, axis=1)
+
+
 def cached_attention(q: jax.Array, k: jax.Array, v: jax.Array, past: KV, plan: ChunkPlan,
                      alibi: bool = False) -> tuple[jax.Array, KV]:
     """New queries over one layer's cache -> ([B, Tq, H, K], the buffers with k, v written).
@@ -95,14 +127,18 @@ class Attention(nn.Module):
         k = _dense_general(cfg, heads, -1, ("embed", "heads", "kv"), "key")(x)
         v = _dense_general(cfg, heads, -1, ("embed", "heads", "kv"), "value")(x)
         if past is None:
-            bias = None
-            if cfg.position_bias == "alibi":
-                positions = jnp.arange(x.shape[1])
-                distance = (positions[:, None] - positions[None, :])[None, None]
-                bias = alibi_bias(distance, cfg.num_heads).astype(q.dtype)
-            out = jax.nn.dot_product_attention(
-                q, k, v, bias=bias, is_causal=True, implementation=cfg.attention_impl,
-                local_window_size=None if window is None else (window - 1, 0))
+            if cfg.attention_blocks > 1:
+                out = blocked_causal_attention(q, k, v, cfg.attention_blocks,
+                                               cfg.position_bias == "alibi", window)
+            else:
+                bias = None
+                if cfg.position_bias == "alibi":
+                    positions = jnp.arange(x.shape[1])
+                    distance = (positions[:, None] - positions[None, :])[None, None]
+                    bias = alibi_bias(distance, cfg.num_heads).astype(q.dtype)
+                out = jax.nn.dot_product_attention(
+                    q, k, v, bias=bias, is_causal=True, implementation=cfg.attention_impl,
+                    local_window_size=None if window is None else (window - 1, 0))
             kv = (k, v)
         else:
             if plan is None:

@@ -56,6 +56,9 @@ class ModelConfig:
       dropout_rate: dropout on the embeddings and on each residual branch (train mode only).
       attention_impl: passed to `jax.nn.dot_product_attention` (None lets JAX choose; "cudnn"
         selects cuDNN flash attention on GPU and needs a 16-bit dtype).
+      attention_blocks: 1 (that call) or N > 1: the full-sequence attention in N query blocks,
+        each over the keys up to its end, skipping the masked score blocks
+        (`gato.model.attention.blocked_causal_attention`: the same math, faster on CPUs).
       position_bias: "none" (the paper: order reaches the model only through the causal mask and
         the local observation encodings) or "alibi" (Press et al. 2022): each head adds
         -slope * (query position - key position) to its attention scores, a relative recency
@@ -96,6 +99,7 @@ class ModelConfig:
     scan_layers: bool = True
     dropout_rate: float = 0.0
     attention_impl: str | None = None
+    attention_blocks: int = 1
     continuous_embedding_init: str = "normal"
     position_bias: str = "none"
     action_inputs: str = "tokens"
@@ -114,6 +118,10 @@ class ModelConfig:
         if self.attention_impl not in ATTENTION_IMPLS:
             raise ValueError(
                 f"ModelConfig.attention_impl={self.attention_impl!r} not in {ATTENTION_IMPLS}")
+        if int(self.attention_blocks) < 1 or (self.attention_blocks > 1
+                                               and self.attention_impl == "cudnn"):
+            raise ValueError(f"ModelConfig.attention_blocks={self.attention_blocks!r}: use 1 "
+                             "or more, and 1 with attention_impl='cudnn'")
         if self.continuous_embedding_init not in CONTINUOUS_EMBEDDING_INITS:
             raise ValueError(f"ModelConfig.continuous_embedding_init="
                              f"{self.continuous_embedding_init!r} not in "
