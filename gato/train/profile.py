@@ -147,9 +147,12 @@ def summarize(directory: str | pathlib.Path) -> dict[str, Any]:
     """Per traced step: wall time, the host spans, the executed XLA ops of the train step
     grouped by phase and component, and the costliest ops. Times in ms per step.
 
-    Wall time per step: from the first step's start to the end of the last executed op, over
-    the traced steps. Op time is the sum of the train step's executed ops (thunks) on all
-    threads; control-flow thunks (while, call) are left out, their bodies' ops count.
+    The train step's executions are told apart by their run id; the last N of them (N traced
+    steps) count, an earlier one is the step before the window, still running when it began.
+    Wall time per step: from the end of that earlier execution (or the first traced step's
+    start) to the end of the last one, over N. Op time: the sum of the counted executions' ops
+    (thunks) on all threads; control-flow thunks (while, call) are left out, their bodies' ops
+    count.
     """
     directory = pathlib.Path(directory)
     with gzip.open(newest_trace(directory)) as file:
@@ -164,24 +167,29 @@ def summarize(directory: str | pathlib.Path) -> dict[str, Any]:
     if not steps:
         raise ValueError(f"no traced train steps in {newest_trace(directory)}")
     spans: dict[str, float] = collections.defaultdict(float)
-    by_group: dict[tuple[str, str], float] = collections.defaultdict(float)
-    by_op: dict[str, float] = collections.defaultdict(float)
-    end = max(e["ts"] + e["dur"] for e in steps)
+    runs: dict[str, list[dict]] = collections.defaultdict(list)  # run id -> its op events
     for event in complete:
         args = event.get("args") or {}
         if event["name"] in SPANS:
             spans[event["name"]] += event["dur"]
-        elif "train_step" in str(args.get("hlo_module", "")) and "hlo_op" in args:
-            opcode, op_name = ops.get(args["hlo_op"], ("", ""))
-            if opcode in CONTROL_OPCODES:
-                continue
-            group = classify(op_name) if op_name else ("?", f"{opcode or 'unknown'} (no source)")
-            by_group[group] += event["dur"]
-            by_op[args["hlo_op"]] += event["dur"]
-            end = max(end, event["ts"] + event["dur"])
-    n = len(steps)
-    wall = (end - min(e["ts"] for e in steps)) / n / 1e3
-    op_total = sum(by_group.values()) / n / 1e3
+        elif ("train_step" in str(args.get("hlo_module", "")) and "hlo_op" in args
+              and ops.get(args["hlo_op"], ("", ""))[0] not in CONTROL_OPCODES):
+            runs[str(args.get("run_id", ""))].append(event)
+    if not runs:
+        raise ValueError(f"no executed train step ops in {newest_trace(directory)}")
+    ordered = sorted(runs.values(), key=lambda run: min(e["ts"] for e in run))
+    earlier, counted = ordered[:-len(steps)], ordered[-len(steps):]
+    begin = max((e["ts"] + e["dur"] for run in earlier for e in run),
+                default=min(e["ts"] for e in steps))
+    end = max(e["ts"] + e["dur"] for run in counted for e in run)
+    n = len(counted)
+    by_group: dict[tuple[str, str], float] = collections.defaultdict(float)
+    by_op: dict[str, float] = collections.defaultdict(float)
+    for event in (e for run in counted for e in run):
+        opcode, op_name = ops.get(event["args"]["hlo_op"], ("", ""))
+        group = classify(op_name) if op_name else ("?", f"{opcode or 'unknown'} (no source)")
+        by_group[group] += event["dur"]
+        by_op[event["args"]["hlo_op"]] += event["dur"]
     phases: dict[str, float] = collections.defaultdict(float)
     components: dict[str, float] = collections.defaultdict(float)
     for (phase, component), us in by_group.items():
@@ -189,9 +197,9 @@ def summarize(directory: str | pathlib.Path) -> dict[str, Any]:
         components[component] += us / n / 1e3
     top = sorted(by_op.items(), key=lambda kv: -kv[1])[:15]
     return {
-        "steps": sorted(int(e["args"]["step_num"]) for e in steps),
-        "wall_ms": wall, "op_ms": op_total,
-        "host_ms": {name: spans[name] / n / 1e3 for name in SPANS},
+        "steps": sorted(int(e["args"]["step_num"]) for e in steps), "executions": n,
+        "wall_ms": (end - begin) / n / 1e3, "op_ms": sum(by_group.values()) / n / 1e3,
+        "host_ms": {name: spans[name] / len(steps) / 1e3 for name in SPANS},
         "phase_ms": dict(sorted(phases.items(), key=lambda kv: -kv[1])),
         "component_ms": dict(sorted(components.items(), key=lambda kv: -kv[1])),
         "top_ops": [{"op": name, "ms": us / n / 1e3, "opcode": ops.get(name, ("", ""))[0],
