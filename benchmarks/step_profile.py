@@ -51,8 +51,9 @@ def main() -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     n = len(summary["steps"])
     print(f"{args.config}: steps {summary['steps'][0]}-{summary['steps'][-1]} traced; "
-          f"wall {summary['wall_ms']:.0f} ms/step, XLA ops {summary['op_ms']:.0f} ms/step "
-          f"(summed over threads); {summary['compiles']:.0f} compilations in the run "
+          f"wall {summary['wall_ms']:.0f} ms/step, execution {summary['execution_ms']:.0f} "
+          f"ms (median), XLA ops {summary['op_ms']:.0f} ms/step (summed over threads); "
+          f"{summary['compiles']:.0f} compilations in the run "
           f"({summary['compile_s']:.0f} s)")
     print("host spans (ms/step): " + ", ".join(
         f"{k} {v:.1f}" for k, v in summary["host_ms"].items()))

@@ -57,10 +57,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # bins: neighbouring values start out similar. Both make behaviour cloning learn in few steps.
     # Masked action inputs: the model cannot copy the previous action (smooth expert actions make
     # that the easy answer in training, and a copied mistake in closed loop), so it must read the
-    # observation. See ModelConfig; the paper recipe (experiments/gato_cluster.py) has none.
+    # observation. Attention in 4 query blocks and the backward pass recomputing all but the
+    # matmuls: the same math, less memory traffic on a CPU. See ModelConfig; the paper recipe
+    # (experiments/gato_cluster.py) has none of these.
     c.model.overrides = ml_collections.ConfigDict({
         "dropout_rate": 0.0, "max_len": seq_len, "position_bias": "alibi",
-        "continuous_embedding_init": "sinusoidal", "action_inputs": "masked"})
+        "continuous_embedding_init": "sinusoidal", "action_inputs": "masked",
+        "attention_blocks": 4, "remat": "dots_saveable"})
 
     c.data = default_data_config()
     c.data.data_dir = None  # set by `gato main` to WORKDIR/data

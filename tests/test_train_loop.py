@@ -184,7 +184,7 @@ def test_profile_traces_the_window_and_attributes_op_time(tmp_path):
     assert list((tmp_path / "profile").glob("train_step_*.hlo.txt"))
     summary = profile.summarize(tmp_path / "profile")
     assert summary["steps"] == [2, 3]
-    assert summary["wall_ms"] > 0 and summary["op_ms"] > 0
+    assert summary["wall_ms"] > 0 and summary["op_ms"] > 0 and summary["execution_ms"] > 0
     assert all(summary["host_ms"][name] > 0 for name in ("data", "batch", "dispatch"))
     assert {"forward", "backward", "update"} <= set(summary["phase_ms"])
     assert {"attention", "mlp", "optimizer & metrics"} <= set(summary["component_ms"])

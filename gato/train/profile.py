@@ -23,6 +23,7 @@ import json
 import logging
 import pathlib
 import re
+import statistics
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -150,9 +151,11 @@ def summarize(directory: str | pathlib.Path) -> dict[str, Any]:
     The train step's executions are told apart by their run id; the last N of them (N traced
     steps) count, an earlier one is the step before the window, still running when it began.
     Wall time per step: from the end of that earlier execution (or the first traced step's
-    start) to the end of the last one, over N. Op time: the sum of the counted executions' ops
-    (thunks) on all threads; control-flow thunks (while, call) are left out, their bodies' ops
-    count.
+    start) to the end of the last one, over N (a compilation in the window counts here).
+    Execution time: the median over the counted executions of first op start to last op end.
+    Op time: the sum of the counted executions' ops (thunks) on all threads, so above the
+    execution time where ops overlap; control-flow thunks (while, call) are left out, their
+    bodies' ops count.
     """
     directory = pathlib.Path(directory)
     with gzip.open(newest_trace(directory)) as file:
@@ -199,6 +202,9 @@ def summarize(directory: str | pathlib.Path) -> dict[str, Any]:
     return {
         "steps": sorted(int(e["args"]["step_num"]) for e in steps), "executions": n,
         "wall_ms": (end - begin) / n / 1e3, "op_ms": sum(by_group.values()) / n / 1e3,
+        "execution_ms": statistics.median(
+            max(e["ts"] + e["dur"] for e in run) - min(e["ts"] for e in run)
+            for run in counted) / 1e3,
         "host_ms": {name: spans[name] / len(steps) / 1e3 for name in SPANS},
         "phase_ms": dict(sorted(phases.items(), key=lambda kv: -kv[1])),
         "component_ms": dict(sorted(components.items(), key=lambda kv: -kv[1])),
