@@ -32,7 +32,7 @@ import jax
 SPANS = ("data", "batch", "dispatch", "report")  # the loop's host-side spans, in order
 # (component, pattern on the op_name) in priority order; the first match names the component
 COMPONENTS = (
-    ("output logits", re.compile(r"logits_from_hidden|\.attend")),
+    ("output logits", re.compile(r"logits_from_hidden|\.attend|_logit_rows")),
     ("patch encoder", re.compile(r"patch_encoder")),
     ("embeddings", re.compile(r"Gato\.hidden/embed")),
     ("norms", re.compile(r"_norm/|final_norm")),
