@@ -14,6 +14,7 @@ the data pipeline and the bucketed shapes' compilations. Run it on an idle machi
 
 import argparse
 import ast
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -25,9 +26,21 @@ import numpy as np
 
 
 def options_dict(text: str) -> dict:
-    """'a=1,b='x'' -> {"a": 1, "b": "x"}."""
-    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
-    return {key.strip(): ast.literal_eval(value) for key, value in pairs}
+    """'a=1,b='x'' -> {"a": 1, "b": "x"}; SystemExit naming the item if it is not a
+    ModelConfig field = a Python literal."""
+    from gato.model.config import ModelConfig
+
+    fields, options = {f.name for f in dataclasses.fields(ModelConfig)}, {}
+    for item in (item for item in text.split(",") if item.strip()):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        try:
+            if not sep or key not in fields:
+                raise ValueError
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise SystemExit(f"step_options: error: {item!r} is not FIELD=LITERAL with a "
+                             f"ModelConfig field") from None
+    return options
 
 
 def run_child(config_name: str, data_dir: str, options: dict) -> dict:
@@ -36,7 +49,6 @@ def run_child(config_name: str, data_dir: str, options: dict) -> dict:
 
     from gato.model.build import build_model
     from gato.train import loop
-    from gato.train import mesh as mesh_lib
     from gato.train import setup as setup_lib
     from gato.train.config import load_config
     from gato.train.optimizer import make_optimizer
@@ -60,14 +72,7 @@ def run_child(config_name: str, data_dir: str, options: dict) -> dict:
         return tuple(sorted((k, v.shape) for k, v in batch.items()))
 
     same = [b for b in batches if shape(b) == shape(batches[0])][:6]
-    step_fn = jax.jit(
-        loop.cached_train_step(model, tuple(sorted(config.optimizer.items())), tc.total_steps,
-                               tc.get("num_task_ids", 0), tc.get("loss_on_targets_only", True),
-                               float(tc.get("label_sigma", 0.0)), loop.split_actions(tc),
-                               loop.observation_loss(tc)),
-        in_shardings=(state_setup.shardings, mesh_lib.batch_sharding(mesh),
-                      mesh_lib.replicated(mesh)),
-        out_shardings=(state_setup.shardings, mesh_lib.replicated(mesh)), donate_argnums=0)
+    step_fn = loop.jit_train_step(config, model, state_setup, mesh)
     rng = jax.random.PRNGKey(1)
     state = state_setup.init(jax.random.PRNGKey(0))
     start = time.perf_counter()

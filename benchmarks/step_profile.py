@@ -36,13 +36,16 @@ def main() -> None:
                         help="config overrides, as `gato train --set`")
     args = parser.parse_args()
     out = pathlib.Path(args.out)
-    if out.exists():
-        shutil.rmtree(out)  # a fresh run: a checkpoint there would resume past the window
     config = apply_overrides(load_config(args.config), [
         f"train.total_steps={args.start + args.steps - 1}", f"train.profile_start={args.start}",
         f"train.profile_steps={args.steps}", *args.set])
     config.data.data_dir = args.data_dir
     config.evaluators = type(config.evaluators)()
+    if out.exists():  # a fresh run: a checkpoint there would resume past the window
+        if not out.is_dir() or (any(out.iterdir()) and not (out / "profile").exists()):
+            raise SystemExit(f"step_profile: error: --out {out} holds something other than an "
+                             "earlier profile run; give an empty or new folder")
+        shutil.rmtree(out)
     last = train_and_evaluate(config, out)
     summary = summarize(out / "profile") | {
         "config": args.config, "compiles": last.get("perf/compiles"),

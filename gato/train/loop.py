@@ -158,6 +158,22 @@ def cached_train_step(model: Any, optimizer_items: tuple, total_steps: int, num_
                            targets_only, split_actions)
 
 
+def jit_train_step(config: Any, model: Any, state_setup: Any, mesh: Any):
+    """The config's train step, jitted with the state's and the batch's shardings and the state
+    donated: step_fn(state, batch, rng) -> (state, metrics)."""
+    tc = config.train
+    return jax.jit(
+        cached_train_step(model, tuple(sorted(config.optimizer.items())), tc.total_steps,
+                          tc.get("num_task_ids", 0), tc.get("loss_on_targets_only", True),
+                          float(tc.get("label_sigma", 0.0)), split_actions(tc),
+                          observation_loss(tc)),
+        in_shardings=(state_setup.shardings, mesh_lib.batch_sharding(mesh),
+                      mesh_lib.replicated(mesh)),
+        out_shardings=(state_setup.shardings, mesh_lib.replicated(mesh)),
+        donate_argnums=0,
+    )
+
+
 def make_batch_fn(config: Any, mesh: Any):
     """Per-host numpy batch -> global sharded batch, plus the position lists of
     `gato.train.positions`: "target_index" when the train step computes the loss at loss targets
@@ -213,16 +229,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     start = int(jax.device_get(state.step))
 
     make_batch = make_batch_fn(config, mesh)
-    step_fn = jax.jit(
-        cached_train_step(model, tuple(sorted(config.optimizer.items())), tc.total_steps,
-                          tc.get("num_task_ids", 0), tc.get("loss_on_targets_only", True),
-                          float(tc.get("label_sigma", 0.0)), split_actions(tc),
-                          observation_loss(tc)),
-        in_shardings=(state_setup.shardings, mesh_lib.batch_sharding(mesh),
-                      mesh_lib.replicated(mesh)),
-        out_shardings=(state_setup.shardings, mesh_lib.replicated(mesh)),
-        donate_argnums=0,
-    )
+    step_fn = jit_train_step(config, model, state_setup, mesh)
     flops = flops_per_token(model_config, tc.seq_len)
     peak = peak_flops(config)
     tokens_per_step = tc.batch_size * tc.seq_len
