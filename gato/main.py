@@ -101,11 +101,21 @@ def evaluate(config, train_dir: pathlib.Path, data_dir: pathlib.Path) -> dict:
 
 
 def sample_text(train_dir: pathlib.Path, prompt: str, num_tokens: int = 48) -> None:
-    """Prints greedy and sampled continuations of `prompt` from the final checkpoint (step 4)."""
+    """Prints the final checkpoint's held-out text bits per byte (the validation split of the
+    run's corpus) and greedy and sampled continuations of `prompt` (step 4)."""
+    from gato.data.pipeline.resolve import load_text_documents
     from gato.eval import checkpoints
-    from gato.eval.text import generate_text
+    from gato.eval.text import bits_per_byte, generate_text
 
     loaded = checkpoints.load_checkpoint(train_dir)
+    data = loaded.config.get("data") or {}
+    name = data.get("text") or "pydocs"
+    documents = load_text_documents(name, "validation", data.get("data_dir"),
+                                    data.get("text_max_documents"))
+    r = bits_per_byte(loaded.model_config, loaded.params, documents)
+    print(f"held-out {name}: {r['bits_per_byte']:.3f} bits per byte ({r['nll']:.3f} nats per "
+          f"token; {r['documents']} documents, {r['tokens']} tokens, {r['bytes']} bytes)",
+          flush=True)
     for temperature in (0.0, 0.8):
         text = generate_text(loaded.model_config, loaded.params, prompt, num_tokens,
                              temperature=temperature)
@@ -137,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     print({k: round(float(v), 4) for k, v in final.items() if k.startswith("train/loss")})
     _banner("3/4 evaluation of the final checkpoint")
     evaluate(config, train_dir, data_dir)
-    _banner("4/4 text samples")
+    _banner("4/4 text: held-out bits per byte and samples")
     if (config.data.get("mixture") or {}).get("text", 0.0) > 0:
         sample_text(train_dir, args.prompt)
     else:

@@ -1,9 +1,14 @@
-"""Text generation from a prompt with the KV cache: the language side of a generalist checkpoint.
+"""The language side of a generalist checkpoint: text from a prompt, and held-out bits per byte.
 
 Sampling is restricted to text ids [0, TEXT_VOCAB_SIZE); generation stops at the tokenizer's
-end-of-text id or after `num_tokens`.
+end-of-text id or after `num_tokens`. `bits_per_byte` scores held-out documents teacher-forced
+under the same text-range distribution; bits per byte, unlike nats per token, compares models
+with different tokenizers (The Pile's definition: nats per token / ln 2 x tokens / UTF-8 bytes).
 """
 
+import math
+import pathlib
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -12,9 +17,11 @@ import numpy as np
 
 from gato.eval.decoding import mask_to_range
 from gato.model import Gato, ModelConfig, init_cache
+from gato.model.gato import MODEL_FIELDS
 from gato.tokenizers.sequence import Modality, from_ids
 from gato.tokenizers.text import default_tokenizer
 from gato.tokenizers.vocab import TEXT_VOCAB_SIZE
+from gato.train import evaluators
 
 
 def _batched(seq: dict[str, np.ndarray]) -> dict[str, jax.Array]:
@@ -57,3 +64,106 @@ def generate_text(model_config: ModelConfig, params: Any, prompt: str, num_token
         step = from_ids(np.array([token], np.int32), Modality.TEXT)
         logits, cache = extend(params, _batched(step), cache)
     return continuation(tokenizer, prompt_seq["tokens"], np.array(out, np.int32))
+
+
+def text_log_probs(model: Gato):
+    """jitted (params, batch) -> float32 [B, L, TEXT_VOCAB_SIZE]: log-probabilities over the text
+    ids predicted at each position (for the token after it)."""
+
+    @jax.jit
+    def fn(params, batch):
+        logits = model.apply({"params": params}, batch)[..., :TEXT_VOCAB_SIZE]
+        return jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+
+    return fn
+
+
+def chunk_nll(log_probs: np.ndarray, tokens: np.ndarray, loss_mask: np.ndarray
+              ) -> tuple[float, int]:
+    """(summed nll in nats, count) of the targets of a batch: every token at i >= 1 with
+    loss_mask, predicted at position i - 1. log_probs [B, L, V], tokens/loss_mask [B, L]."""
+    rows, cols = np.nonzero(loss_mask[:, 1:])
+    cols = cols + 1
+    target = tokens[rows, cols].astype(np.int64)
+    if target.size and (target.min() < 0 or target.max() >= log_probs.shape[-1]):
+        raise ValueError(f"target ids outside the text range [0, {log_probs.shape[-1]})")
+    nll = -log_probs[rows, cols - 1, target].astype(np.float64)
+    return float(nll.sum()), int(target.size)
+
+
+def bits_per_byte(model_config: ModelConfig, params: Any, documents: Sequence[str], *,
+                  batch_size: int = 8, fn: Any = None) -> dict[str, float]:
+    """Teacher-forced text metrics of `documents`, packed into max_len chunks as in training
+    (each document ends with EOS; a chunk's first token has no prediction, so is not scored).
+
+    Returns {"documents", "tokens", "bytes", "nll" (nats per scored token), "bits_per_byte"}.
+    tokens counts every token with its EOS and bytes the documents' UTF-8 bytes, so
+    bits_per_byte = nll / ln 2 x tokens / bytes. fn: a `text_log_probs` to reuse its compilation.
+    """
+    from gato.data.pipeline.resolve import text_chunks
+
+    if not documents:
+        raise ValueError("bits_per_byte needs at least one document")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    chunks = text_chunks(list(documents), model_config.max_len)
+    fn = fn or text_log_probs(Gato(model_config))
+    total, count = 0.0, 0
+    for first in range(0, len(chunks), batch_size):
+        index = list(range(first, min(first + batch_size, len(chunks))))
+        seqs = [chunks.chunk(i) for i in index]
+        seqs += [seqs[-1]] * (batch_size - len(seqs))  # one compiled shape; repeats dropped
+        batch = {k: np.stack([s[k] for s in seqs]) for k in seqs[0]}
+        log_probs = np.asarray(fn(params, {k: jnp.asarray(batch[k]) for k in MODEL_FIELDS}))
+        nll, n = chunk_nll(log_probs[:len(index)], batch["tokens"][:len(index)],
+                           batch["loss_mask"][:len(index)])
+        total, count = total + nll, count + n
+    num_bytes = sum(len(d.encode("utf-8")) for d in documents)
+    nll = total / max(count, 1)
+    return {"documents": len(documents), "tokens": chunks.num_tokens, "bytes": num_bytes,
+            "nll": nll, "bits_per_byte": nll / math.log(2) * chunks.num_tokens / num_bytes}
+
+
+TEXT_OPTIONS = {"text": "", "split": "validation", "max_documents": 8, "batch_size": 8,
+                "prefix": "text"}
+
+
+class TextEvaluator:
+    """In-training held-out text metrics on a fixed set of documents:
+    {prefix}/{text}/{nll,bits_per_byte}."""
+
+    def __init__(self, model_config: ModelConfig, documents: list[str], name: str,
+                 batch_size: int, prefix: str):
+        self.model_config, self.documents, self.batch_size = model_config, documents, batch_size
+        self.key = f"{prefix}/{name}"
+        self.fn = text_log_probs(Gato(model_config))
+
+    def run(self, params: Any, step: int) -> dict[str, float]:
+        del step
+        r = bits_per_byte(self.model_config, params, self.documents, batch_size=self.batch_size,
+                          fn=self.fn)
+        return {f"{self.key}/nll": r["nll"], f"{self.key}/bits_per_byte": r["bits_per_byte"]}
+
+
+@evaluators.register("text")
+def text_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Path) -> TextEvaluator:
+    """The "text" in-training evaluator. options (defaults in TEXT_OPTIONS): text (corpus; "":
+    the run's data.text, else pydocs), split, max_documents (the first N of the split), batch_size,
+    prefix (of the metric names)."""
+    from gato.data.pipeline.resolve import load_text_documents
+    from gato.model.build import build_model
+
+    del workdir  # metrics only
+    unknown = sorted(set(options) - set(TEXT_OPTIONS))
+    if unknown:
+        raise ValueError(f"text evaluator: unknown options {unknown}; known: "
+                         f"{', '.join(sorted(TEXT_OPTIONS))}")
+    o = TEXT_OPTIONS | dict(options)
+    if int(o["max_documents"]) < 1 or int(o["batch_size"]) < 1:
+        raise ValueError("text evaluator: max_documents and batch_size must be >= 1")
+    data = config.get("data") or {}
+    name = o["text"] or data.get("text") or "pydocs"
+    documents = load_text_documents(name, o["split"], data.get("data_dir"),
+                                    int(o["max_documents"]))
+    _, model_config = build_model(config.model)
+    return TextEvaluator(model_config, documents, name, int(o["batch_size"]), o["prefix"])

@@ -29,6 +29,7 @@ Factory = Callable[[Any, Mapping[str, Any], pathlib.Path], Evaluator]
 PROVIDERS: dict[str, str] = {
     "rollout": "gato.eval.evaluator",  # roll out every eval task, score, report (config.eval)
     "offline": "gato.eval.offline",  # teacher-forced action nll/accuracy on recorded episodes
+    "text": "gato.eval.text",  # held-out text nll and bits per byte
     "sleep": "gato.testing.train",  # test drill: sleeps, so a test can kill a run mid-flight
     "sigterm": "gato.testing.train",  # test drill: sends SIGTERM once (preemption)
     "damage_checkpoint": "gato.testing.faults",  # test drill: damages a saved checkpoint
