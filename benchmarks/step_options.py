@@ -25,9 +25,9 @@ import ml_collections
 import numpy as np
 
 
-def options_dict(text: str) -> dict:
-    """'a=1,b='x'' -> {"a": 1, "b": "x"}; SystemExit naming the item if it is not a
-    ModelConfig field = a Python literal."""
+def options_dict(text: str, prog: str = "step_options") -> dict:
+    """'a=1,b='x'' -> {"a": 1, "b": "x"}; SystemExit naming the item (and `prog`) if it is not
+    a ModelConfig field = a Python literal."""
     from gato.model.config import ModelConfig
 
     fields, options = {f.name for f in dataclasses.fields(ModelConfig)}, {}
@@ -38,7 +38,7 @@ def options_dict(text: str) -> dict:
                 raise ValueError
             options[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            raise SystemExit(f"step_options: error: {item!r} is not FIELD=LITERAL with a "
+            raise SystemExit(f"{prog}: error: {item!r} is not FIELD=LITERAL with a "
                              f"ModelConfig field") from None
     return options
 
