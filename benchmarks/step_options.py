@@ -43,6 +43,14 @@ def options_dict(text: str, prog: str = "step_options") -> dict:
     return options
 
 
+def with_model_options(config: ml_collections.ConfigDict, options: dict) -> None:
+    """Sets ModelConfig fields `options` over config.model.overrides, in place (a new dict: an
+    option may change a value's type, e.g. remat False -> 'dots_saveable')."""
+    with config.unlocked():
+        config.model.overrides = ml_collections.ConfigDict(
+            config.model.overrides.to_dict() | options)
+
+
 def run_child(config_name: str, data_dir: str, options: dict) -> dict:
     """In this process: times the train step under `options`; returns the figures."""
     import jax
@@ -54,9 +62,7 @@ def run_child(config_name: str, data_dir: str, options: dict) -> dict:
     from gato.train.optimizer import make_optimizer
 
     config = load_config(config_name)
-    with config.unlocked():  # a new dict: an option may change a value's type (remat)
-        config.model.overrides = ml_collections.ConfigDict(
-            config.model.overrides.to_dict() | options)
+    with_model_options(config, options)
     config.data.data_dir, config.data.worker_count = data_dir, 0
     tc = config.train
     model, _ = build_model(config.model)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import jax
 
-from benchmarks.step_options import options_dict
+from benchmarks.step_options import options_dict, with_model_options
 from gato.data.pipeline import sources
 from gato.model import count_params
 from gato.model.build import build_model
@@ -44,7 +44,7 @@ def bench(size: str, batch: int, seq_len: int, steps: int, peak: float,
                          f"train.seq_len={seq_len}", "train.total_steps=1000",
                          "optimizer.warmup_steps=10", *FULL_MODEL)
     config = apply_overrides(config, list(overrides))
-    config.model.overrides.update(options or {})
+    with_model_options(config, options or {})
     model, model_config = build_model(config.model)
     mesh, rules = setup_lib.setup_mesh(config)
     tx, _ = make_optimizer(config.optimizer, config.train.total_steps)

@@ -8,10 +8,18 @@ Decoding modes (`DECODING_MODES`):
     (`gato.tokenizers.continuous`): a broad or two-peaked distribution over neighbouring bins
     gives its average, not a draw from its tails. Discrete actions have no order: callers
     sample them instead (`gato.eval.agent.ModelAgent`).
+
+`range_log_probs` gives the model's log-probabilities over one id range at every position, and
+`log_probs_in_batches` runs it over token sequences, for teacher-forced scoring of recorded
+tokens (action ids, text ids).
 """
+
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 DECODING_MODES = ("sample", "greedy", "mean")
 
@@ -60,3 +68,40 @@ def sample_in_range(logits: jax.Array, keys: jax.Array, count: jax.Array,
         return jnp.argmax(noise[lo:lo + n] + row_logits / temperature)
 
     return (lo + jax.vmap(row)(keys, logits)).astype(jnp.int32)
+
+
+def range_log_probs(model: Any, lo: int, hi: int):
+    """jitted (params, batch) -> float32 [B, L, hi - lo]: log-probabilities over the ids
+    [lo, hi) predicted at each position (for the token after it)."""
+
+    @jax.jit
+    def fn(params, batch):
+        logits = model.apply({"params": params}, batch)[..., lo:hi]
+        return jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+
+    return fn
+
+
+def log_probs_in_batches(fn: Any, params: Any, seqs: Iterable[dict[str, np.ndarray]],
+                         batch_size: int) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """(fn's log-probabilities, the stacked fields) per batch of `batch_size` sequences of one
+    length, in order; fn: a `range_log_probs`. The last batch is filled with repeats of its last
+    sequence, so every call has one shape (one compilation), and the repeats are dropped from
+    both arrays before they are yielded."""
+    from gato.model.gato import MODEL_FIELDS
+
+    def flush(rows: list[dict[str, np.ndarray]]):
+        keep = len(rows)
+        rows = rows + [rows[-1]] * (batch_size - keep)
+        stacked = {k: np.stack([s[k] for s in rows]) for k in rows[0]}
+        log_probs = np.asarray(fn(params, {k: jnp.asarray(stacked[k]) for k in MODEL_FIELDS}))
+        return log_probs[:keep], {k: v[:keep] for k, v in stacked.items()}
+
+    rows: list[dict[str, np.ndarray]] = []
+    for seq in seqs:
+        rows.append(seq)
+        if len(rows) == batch_size:
+            yield flush(rows)
+            rows = []
+    if rows:
+        yield flush(rows)

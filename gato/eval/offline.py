@@ -35,13 +35,12 @@ import pathlib
 from collections.abc import Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from gato.data.pipeline import windows
 from gato.data.pipeline.bad_episodes import ON_BAD_EPISODE, EpisodeReader
 from gato.envs.returns import task_spec
+from gato.eval.decoding import log_probs_in_batches, range_log_probs
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.continuous import bin_centers
 from gato.tokenizers.spec import TimestepSpec
@@ -98,18 +97,6 @@ def shuffle_returns(seqs: list[seqlib.TokenSequence],
     return out
 
 
-def action_log_probs(model: Any, lo: int, hi: int):
-    """jitted (params, batch) -> float32 [B, L, hi - lo]: log-probabilities over the action ids
-    [lo, hi) predicted at each position (for the token after it)."""
-
-    @jax.jit
-    def fn(params, batch):
-        logits = model.apply({"params": params}, batch)[..., lo:hi]
-        return jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-
-    return fn
-
-
 def token_metrics(log_probs: np.ndarray, tokens: np.ndarray, is_action: np.ndarray,
                   spec: TimestepSpec) -> dict[str, float]:
     """Sums over the action tokens of a batch: {"count", "nll", "correct", "squared_error"}.
@@ -154,25 +141,17 @@ def evaluate_task(model: Any, params: Any, spec: TimestepSpec, episodes: Any, *,
                            rng=rng, reader=reader)
     if returns == "shuffled":
         seqs = shuffle_returns(seqs, np.random.default_rng([seed, 1]))
-    fn = action_log_probs(model, *action_token_range(spec))
+    fn = range_log_probs(model, *action_token_range(spec))
     return score_windows(fn, params, spec, seqs, batch_size) | {"skipped": len(reader.skipped)}
 
 
 def score_windows(fn: Any, params: Any, spec: TimestepSpec, seqs: list[seqlib.TokenSequence],
                   batch_size: int) -> dict[str, float]:
     """{"windows", "action_tokens", "nll", "mse", "accuracy"} of `seqs` under `fn` (an
-    `action_log_probs` of the spec's action range), in batches of `batch_size` windows."""
-    from gato.model.gato import MODEL_FIELDS
-
+    `range_log_probs` of the spec's action range), in batches of `batch_size` windows."""
     total = {"count": 0, "nll": 0.0, "correct": 0, "squared_error": 0.0}
-    for first in range(0, len(seqs), batch_size):
-        chunk = seqs[first:first + batch_size]
-        chunk += [chunk[-1]] * (batch_size - len(chunk))  # one compiled shape; repeats dropped
-        stacked = {k: np.stack([s[k] for s in chunk]) for k in chunk[0]}
-        log_probs = np.asarray(fn(params, {k: jnp.asarray(stacked[k]) for k in MODEL_FIELDS}))
-        keep = min(batch_size, len(seqs) - first)
-        sums = token_metrics(log_probs[:keep], stacked["tokens"][:keep],
-                             stacked["is_action"][:keep], spec)
+    for log_probs, batch in log_probs_in_batches(fn, params, seqs, batch_size):
+        sums = token_metrics(log_probs, batch["tokens"], batch["is_action"], spec)
         for key in total:
             total[key] += sums[key]
     n = max(total["count"], 1)
@@ -318,7 +297,7 @@ class OfflineEvaluator:
                  prefix: str):
         self.specs, self.windows, self.batch_size, self.prefix = (
             specs, windows_by_task, batch_size, prefix)
-        self.fns = {name: action_log_probs(model, *action_token_range(spec))
+        self.fns = {name: range_log_probs(model, *action_token_range(spec))
                     for name, (_, spec) in specs.items()}
         self.marginal = {name: marginal_entropy(seqs) for name, seqs in windows_by_task.items()}
 
@@ -345,11 +324,7 @@ def offline_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Pat
     from gato.model.build import build_model
 
     del workdir  # metrics only
-    unknown = sorted(set(options) - set(OFFLINE_OPTIONS))
-    if unknown:
-        raise ValueError(f"offline evaluator: unknown options {unknown}; known: "
-                         f"{', '.join(sorted(OFFLINE_OPTIONS))}")
-    o = OFFLINE_OPTIONS | dict(options)
+    o = evaluators.with_defaults("offline", options, OFFLINE_OPTIONS)
     data = config.get("data") or {}
     data_dir = o["data_dir"] or data.get("data_dir")
     if not data_dir:

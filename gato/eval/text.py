@@ -1,7 +1,7 @@
 """The language side of a generalist checkpoint: text from a prompt, and held-out bits per byte.
 
 Sampling is restricted to text ids [0, TEXT_VOCAB_SIZE); generation stops at the tokenizer's
-end-of-text id or after `num_tokens`. `bits_per_byte` scores held-out documents teacher-forced
+end-of-text id or after `num_tokens`. `HeldOutText` scores held-out documents teacher-forced
 under the same text-range distribution; bits per byte, unlike nats per token, compares models
 with different tokenizers (The Pile's definition: nats per token / ln 2 x tokens / UTF-8 bytes).
 """
@@ -15,9 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gato.eval.decoding import mask_to_range
+from gato.eval.decoding import log_probs_in_batches, mask_to_range, range_log_probs
 from gato.model import Gato, ModelConfig, init_cache
-from gato.model.gato import MODEL_FIELDS
 from gato.tokenizers.sequence import Modality, from_ids
 from gato.tokenizers.text import default_tokenizer
 from gato.tokenizers.vocab import TEXT_VOCAB_SIZE
@@ -66,18 +65,6 @@ def generate_text(model_config: ModelConfig, params: Any, prompt: str, num_token
     return continuation(tokenizer, prompt_seq["tokens"], np.array(out, np.int32))
 
 
-def text_log_probs(model: Gato):
-    """jitted (params, batch) -> float32 [B, L, TEXT_VOCAB_SIZE]: log-probabilities over the text
-    ids predicted at each position (for the token after it)."""
-
-    @jax.jit
-    def fn(params, batch):
-        logits = model.apply({"params": params}, batch)[..., :TEXT_VOCAB_SIZE]
-        return jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-
-    return fn
-
-
 def chunk_nll(log_probs: np.ndarray, tokens: np.ndarray, loss_mask: np.ndarray
               ) -> tuple[float, int]:
     """(summed nll in nats, count) of the targets of a batch: every token at i >= 1 with
@@ -91,37 +78,43 @@ def chunk_nll(log_probs: np.ndarray, tokens: np.ndarray, loss_mask: np.ndarray
     return float(nll.sum()), int(target.size)
 
 
+class HeldOutText:
+    """Documents packed into max_len chunks as in training (each document ends with EOS), once,
+    with their UTF-8 byte count: what `score` evaluates at any params."""
+
+    def __init__(self, model_config: ModelConfig, documents: Sequence[str]):
+        from gato.data.pipeline.resolve import text_chunks
+
+        if not documents:
+            raise ValueError("held-out text needs at least one document")
+        self.documents = len(documents)
+        self.chunks = text_chunks(list(documents), model_config.max_len)
+        self.bytes = sum(len(d.encode("utf-8")) for d in documents)
+        self.fn = range_log_probs(Gato(model_config), 0, TEXT_VOCAB_SIZE)
+
+    def score(self, params: Any, batch_size: int = 8) -> dict[str, float]:
+        """{"documents", "tokens", "bytes", "nll" (nats per scored token), "bits_per_byte"},
+        teacher-forced under the text-id distribution (a chunk's first token has no prediction,
+        so is not scored). tokens counts every token with its EOS and bytes the documents' UTF-8
+        bytes, so bits_per_byte = nll / ln 2 x tokens / bytes."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        chunks = (self.chunks.chunk(i) for i in range(len(self.chunks)))
+        total, count = 0.0, 0
+        for log_probs, batch in log_probs_in_batches(self.fn, params, chunks, batch_size):
+            nll, n = chunk_nll(log_probs, batch["tokens"], batch["loss_mask"])
+            total, count = total + nll, count + n
+        nll = total / max(count, 1)
+        tokens = self.chunks.num_tokens
+        return {"documents": self.documents, "tokens": tokens, "bytes": self.bytes, "nll": nll,
+                "bits_per_byte": nll / math.log(2) * tokens / self.bytes}
+
+
 def bits_per_byte(model_config: ModelConfig, params: Any, documents: Sequence[str], *,
-                  batch_size: int = 8, fn: Any = None) -> dict[str, float]:
-    """Teacher-forced text metrics of `documents`, packed into max_len chunks as in training
-    (each document ends with EOS; a chunk's first token has no prediction, so is not scored).
-
-    Returns {"documents", "tokens", "bytes", "nll" (nats per scored token), "bits_per_byte"}.
-    tokens counts every token with its EOS and bytes the documents' UTF-8 bytes, so
-    bits_per_byte = nll / ln 2 x tokens / bytes. fn: a `text_log_probs` to reuse its compilation.
-    """
-    from gato.data.pipeline.resolve import text_chunks
-
-    if not documents:
-        raise ValueError("bits_per_byte needs at least one document")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    chunks = text_chunks(list(documents), model_config.max_len)
-    fn = fn or text_log_probs(Gato(model_config))
-    total, count = 0.0, 0
-    for first in range(0, len(chunks), batch_size):
-        index = list(range(first, min(first + batch_size, len(chunks))))
-        seqs = [chunks.chunk(i) for i in index]
-        seqs += [seqs[-1]] * (batch_size - len(seqs))  # one compiled shape; repeats dropped
-        batch = {k: np.stack([s[k] for s in seqs]) for k in seqs[0]}
-        log_probs = np.asarray(fn(params, {k: jnp.asarray(batch[k]) for k in MODEL_FIELDS}))
-        nll, n = chunk_nll(log_probs[:len(index)], batch["tokens"][:len(index)],
-                           batch["loss_mask"][:len(index)])
-        total, count = total + nll, count + n
-    num_bytes = sum(len(d.encode("utf-8")) for d in documents)
-    nll = total / max(count, 1)
-    return {"documents": len(documents), "tokens": chunks.num_tokens, "bytes": num_bytes,
-            "nll": nll, "bits_per_byte": nll / math.log(2) * chunks.num_tokens / num_bytes}
+                  batch_size: int = 8) -> dict[str, float]:
+    """`HeldOutText(model_config, documents).score(params, batch_size)`: held-out text metrics
+    of `documents` at `params`."""
+    return HeldOutText(model_config, documents).score(params, batch_size)
 
 
 TEXT_OPTIONS = {"text": "", "split": "validation", "max_documents": 8, "batch_size": 8,
@@ -129,19 +122,15 @@ TEXT_OPTIONS = {"text": "", "split": "validation", "max_documents": 8, "batch_si
 
 
 class TextEvaluator:
-    """In-training held-out text metrics on a fixed set of documents:
+    """In-training held-out text metrics on a fixed set of documents, tokenized once:
     {prefix}/{text}/{nll,bits_per_byte}."""
 
-    def __init__(self, model_config: ModelConfig, documents: list[str], name: str,
-                 batch_size: int, prefix: str):
-        self.model_config, self.documents, self.batch_size = model_config, documents, batch_size
-        self.key = f"{prefix}/{name}"
-        self.fn = text_log_probs(Gato(model_config))
+    def __init__(self, text: HeldOutText, name: str, batch_size: int, prefix: str):
+        self.text, self.batch_size, self.key = text, batch_size, f"{prefix}/{name}"
 
     def run(self, params: Any, step: int) -> dict[str, float]:
         del step
-        r = bits_per_byte(self.model_config, params, self.documents, batch_size=self.batch_size,
-                          fn=self.fn)
+        r = self.text.score(params, self.batch_size)
         return {f"{self.key}/nll": r["nll"], f"{self.key}/bits_per_byte": r["bits_per_byte"]}
 
 
@@ -154,11 +143,7 @@ def text_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Path) 
     from gato.model.build import build_model
 
     del workdir  # metrics only
-    unknown = sorted(set(options) - set(TEXT_OPTIONS))
-    if unknown:
-        raise ValueError(f"text evaluator: unknown options {unknown}; known: "
-                         f"{', '.join(sorted(TEXT_OPTIONS))}")
-    o = TEXT_OPTIONS | dict(options)
+    o = evaluators.with_defaults("text", options, TEXT_OPTIONS)
     if int(o["max_documents"]) < 1 or int(o["batch_size"]) < 1:
         raise ValueError("text evaluator: max_documents and batch_size must be >= 1")
     data = config.get("data") or {}
@@ -166,4 +151,5 @@ def text_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Path) 
     documents = load_text_documents(name, o["split"], data.get("data_dir"),
                                     int(o["max_documents"]))
     _, model_config = build_model(config.model)
-    return TextEvaluator(model_config, documents, name, int(o["batch_size"]), o["prefix"])
+    return TextEvaluator(HeldOutText(model_config, documents), name, int(o["batch_size"]),
+                         o["prefix"])

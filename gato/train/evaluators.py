@@ -46,6 +46,17 @@ def register(name: str) -> Callable[[Factory], Factory]:
     return decorate
 
 
+def with_defaults(type_name: str, options: Mapping[str, Any],
+                  defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """`defaults` updated by `options`; ValueError naming the evaluator type and the unknown keys
+    if `options` holds a key `defaults` lacks."""
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise ValueError(f"{type_name} evaluator: unknown options {unknown}; known: "
+                         f"{', '.join(sorted(defaults))}")
+    return dict(defaults) | dict(options)
+
+
 def get(name: str) -> Factory:
     """The factory registered as `name`, importing its provider module if needed."""
     if name not in _REGISTRY and name in PROVIDERS:
