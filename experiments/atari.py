@@ -8,7 +8,9 @@ rollout scores under the main job's protocol:
     gato main --config atari --workdir runs/atari
     gato curve runs/atari/train          # the learning curve: table and figure
 Variants (comma separated): steps=N, episodes=N (generated per game), channels=N (the patch
-encoder's width, ModelConfig.patch_channels; 0: the pixels' own), quick (a smoke run).
+encoder's width, ModelConfig.patch_channels; 0: the pixels' own), frames=N (data.frame_stack:
+each frame shown with its N - 1 predecessors in the patch channels; 1: Gato's single frame),
+quick (a smoke run).
 """
 
 import ml_collections
@@ -19,7 +21,8 @@ from gato.train.config import parse_variant
 
 ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
 HELD_OUT = 3  # last episodes of each game kept out of training
-VARIANTS = {"steps": int, "episodes": int, "channels": int, "quick": bool}  # key -> type
+# key -> type
+VARIANTS = {"steps": int, "episodes": int, "channels": int, "frames": int, "quick": bool}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -61,6 +64,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # no demonstration prompts: the question is whether the clone reads the frames, and a
     # prompt would take a quarter of each window's frames
     c.data.prompt_fraction = 0.0
+    c.data.frame_stack = int(variant.get("frames", 1))
     c.data.worker_count = 1  # one grain worker: the other core trains
 
     c.optimizer = ml_collections.ConfigDict()

@@ -96,7 +96,7 @@ def evaluate(config, train_dir: pathlib.Path, data_dir: pathlib.Path) -> dict:
     eval_config = config.eval
     eval_config.data_dir = str(data_dir)
     evaluator = Evaluator(eval_config, Gato(loaded.model_config), workdir=loaded.workdir,
-                          returns_config=(loaded.config.get("data") or {}).get("returns"))
+                          data_config=loaded.config.get("data"))
     return evaluator.run(loaded.params, loaded.step, extra={"checkpoint": str(loaded.path)})
 
 

@@ -233,7 +233,8 @@ def test_evaluator_records_the_requested_return(model, tmp_path):
     config.update({"episodes": 2, "batch_size": 2, "prompt": "none", "gif": False,
                    "return_target": "6.5"})
     evaluator = Evaluator(config, net, tasks=[counter_task(length=4)], workdir=tmp_path,
-                          returns_config={"enabled": True, "ranges": {"test-counter": [0, 12]}})
+                          data_config={"returns": {"enabled": True,
+                                                 "ranges": {"test-counter": [0, 12]}}})
     evaluator.run(params, step=1)
     import json
 

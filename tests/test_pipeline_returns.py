@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gato.data.pipeline.examples import ExampleMaker, TaskData
-from gato.envs import registry
+from gato.envs import registry, specs
 from gato.envs import returns as env_returns
 from gato.testing import pipeline as fakes
 from gato.tokenizers import returns
@@ -55,9 +55,9 @@ def test_episodes_without_rewards_are_bad_for_return_tokens():
 def test_returns_config_gives_reference_ranges_and_checks_the_model():
     config = env_returns.default_returns_config()
     task = registry.get("cartpole-swingup")
-    assert env_returns.task_spec(task, config).returns is None  # off by default
+    assert specs.task_spec(task, {"returns": config}).returns is None  # off by default
     config.enabled = True
-    spec = env_returns.task_spec(task, config).returns
+    spec = specs.task_spec(task, {"returns": config}).returns
     from gato.envs import scores
 
     expert = scores.reference("cartpole-swingup")["expert_mean"]

@@ -1,9 +1,9 @@
 """Return-to-go tokens per task: the `data.returns` config section and each task's return range.
 
-Training and evaluation call `task_spec(task, config.data.returns)`: the task's TimestepSpec with
-a `ReturnSpec` (range and placement, `gato.tokenizers.returns`) when return tokens are enabled,
-unchanged otherwise. The model must have the return bins too (`ModelConfig.return_tokens`;
-`check_model` says when the two disagree).
+`return_spec(task_name, config.data.returns)` is the task's `ReturnSpec` (range and placement,
+`gato.tokenizers.returns`) when return tokens are enabled, None otherwise;
+`gato.envs.specs.task_spec` puts it in the task's TimestepSpec. The model must have the return
+bins too (`ModelConfig.return_tokens`; `check_model` says when the two disagree).
 
 Where a task's return range comes from (`data.returns.range`):
   "reference" (the one source so far): the reference table of measured expert and random returns
@@ -23,9 +23,7 @@ from typing import Any
 import ml_collections
 
 from gato.envs import scores
-from gato.envs.registry import Task
 from gato.tokenizers.returns import PLACEMENTS, ReturnSpec
-from gato.tokenizers.spec import TimestepSpec
 
 RANGE_SOURCES = ("reference",)
 
@@ -88,13 +86,6 @@ def return_spec(task_name: str, config: Any) -> ReturnSpec | None:
         raise ValueError(f"data.returns.placement={placement!r}; expected one of {PLACEMENTS}")
     low, high = return_range(task_name, config)
     return ReturnSpec(low, high, placement)
-
-
-def task_spec(task: Task, config: Any) -> TimestepSpec | None:
-    """The task's TimestepSpec with its return tokens per `config` (None for text tasks)."""
-    if task.spec is None:
-        return None
-    return task.spec.with_returns(return_spec(task.name, config))
 
 
 def check_model(returns_config: Any, return_tokens: bool) -> None:

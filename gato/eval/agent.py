@@ -17,6 +17,9 @@ it; the sampling modes ("none", "expert") extend the cache up to the return toke
 project onto the return bins only and draw the bin (`sample_expert_returns`), then go on with
 the action. Per row, so batched environments, prompts (which carry their own return tokens)
 and the cache compose as without returns.
+
+With frame stacking (`spec.frame_stack` > 1) each row keeps its episode's last frames and shows
+them as training did (`_observation`).
 """
 
 import functools
@@ -34,9 +37,15 @@ from gato.model import Gato, init_cache
 from gato.model.gato import MODEL_FIELDS, decoding_params
 from gato.tokenizers import returns as returns_lib
 from gato.tokenizers import sequence as seqlib
+from gato.tokenizers.image import stack_frames
 from gato.tokenizers.sequence import Modality, TokenSequence
 from gato.tokenizers.spec import TimestepSpec
-from gato.tokenizers.timestep import action_token_range, detokenize_action, tokenize_observation
+from gato.tokenizers.timestep import (
+    action_token_range,
+    detokenize_action,
+    flatten,
+    tokenize_observation,
+)
 from gato.tokenizers.vocab import SEPARATOR_ID
 
 
@@ -191,6 +200,7 @@ class ModelAgent:
                                 else Modality.CONTINUOUS)
         self._compiled = compiled_decoder(model.config)
         self._cache = self._pending = self._keys = None
+        self._frames: dict[int, dict[str, list[np.ndarray]]] = {}
         self._count = self._steps = 0
         self._return_to_go: np.ndarray | None = None  # float64 [B] (fixed return targets)
         self._prompt_logits: np.ndarray | None = None  # [B, V] after the prompt
@@ -214,6 +224,7 @@ class ModelAgent:
         self._cache = jax.tree.map(jnp.copy,
                                    init_cache(self.model.config, batch_size, self.cache_len))
         self._pending, self._count, self._steps, self._prompt_logits = None, 0, 0, None
+        self._frames = {}  # row -> {image key: its last spec.frame_stack frames}
         self._return_keys = jax.vmap(lambda k: jax.random.fold_in(k, RETURN_STREAM))(self._keys)
         if self.returns.initial is not None:
             self._return_to_go = np.full(batch_size, self.returns.initial, np.float64)
@@ -235,8 +246,8 @@ class ModelAgent:
         token where the spec has one (drawn here in the sampling modes). Inactive rows copy an
         active row (their outputs are ignored)."""
         first = int(np.flatnonzero(active)[0])
-        rows = [tokenize_observation(self.spec, (timesteps[i] if active[i] else
-                                                 timesteps[first]).observation)
+        observed = {i: self._observation(i, timesteps[i]) for i in np.flatnonzero(active)}
+        rows = [tokenize_observation(self.spec, observed[i if active[i] else first])
                 for i in range(len(active))]
         lengths = {seqlib.length(r) for r in rows}
         if len(lengths) != 1:
@@ -259,6 +270,26 @@ class ModelAgent:
         self.last_return_ids = np.asarray(ids, np.int32)
         ret = _single(self.last_return_ids, Modality.RETURN, is_action=False, loss=True)
         return _concat_time([*before, ret, *after])
+
+    def _observation(self, row: int, timestep: dm_env.TimeStep) -> dict[str, Any]:
+        """The row's observation as the tokenizer takes it: with `spec.frame_stack` > 1 each
+        image key is stacked with the frames this episode showed before it, as training's
+        windows were (`gato.tokenizers.image.stack_frames`); the row's history restarts at
+        the episode's first timestep."""
+        observation = flatten(timestep.observation)
+        stack = self.spec.frame_stack
+        if stack == 1:
+            return observation
+        if timestep.first() or row not in self._frames:
+            self._frames[row] = {}
+        history = self._frames[row]
+        for key, kind in self.spec.observation.items():
+            if kind == "image":
+                frames = [*history.get(key, []), np.asarray(observation[key])][-stack:]
+                history[key] = frames
+                observation[key] = stack_frames(np.stack(frames), stack, len(frames) - 1,
+                                                key=key)[0]
+        return observation
 
     def _subtract_rewards(self, timesteps, active: np.ndarray) -> None:
         """R <- R - r for every active row whose timestep reports a reward (not the first)."""

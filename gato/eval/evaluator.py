@@ -6,8 +6,9 @@
 `run` builds a `ModelAgent` per task; `evaluate(make_agent, step)` takes any agent factory, so
 scripted stand-ins go through the same code. Episodes run under the config's evaluation protocol
 (`gato.envs.protocol`); a protocol whose settings differ from those the reference returns were
-measured under is refused before any episode runs. A model with return-to-go tokens needs the
-run's data.returns section (`returns_config`: each task's return range and placement) and asks
+measured under is refused before any episode runs. Each task's spec comes from the run's data
+section (`data_config`, `gato.envs.specs.task_spec`: return tokens, stacked frames). A model with
+return-to-go tokens needs its data.returns (each task's return range and placement) and asks
 for eval.return_target (`gato.eval.returns`); each task row records the target and, for fixed
 targets, the requested return. Outputs (see `gato.eval.report`) go to
 `out_dir` (default WORKDIR/eval/step_<step>) and scalars to WORKDIR/tensorboard; the aggregates
@@ -22,8 +23,7 @@ from typing import Any
 import ml_collections
 import tqdm
 
-from gato.envs import registry
-from gato.envs import returns as env_returns
+from gato.envs import registry, specs
 from gato.envs.registry import Task
 from gato.eval import figures, report, scoring, statistics
 from gato.eval.agent import Agent, ModelAgent
@@ -53,7 +53,7 @@ class Evaluator:
                  tasks: Sequence[Task] | None = None, workdir: str | pathlib.Path | None = None,
                  out_dir: str | pathlib.Path | None = None,
                  demonstrations: Mapping[str, Any] | None = None,
-                 returns_config: Mapping[str, Any] | None = None):
+                 data_config: Mapping[str, Any] | None = None):
         validate(config)
         self.config, self.model = config, model
         self.tasks = list(tasks) if tasks is not None else select_tasks(config)
@@ -68,7 +68,7 @@ class Evaluator:
         self.normalize = bool(config.get("normalize", True))
         if self.normalize:
             self._check_references()
-        self.returns_config = returns_config  # the run's data.returns (None: no return tokens)
+        self.data_config = data_config  # the run's data section (None: Gato's timesteps)
         self.return_target, self.expert_inference = return_conditioning_options(config)
         if (model is not None and not model.config.return_tokens
                 and self.return_target.mode != "none"):
@@ -77,8 +77,8 @@ class Evaluator:
         self._conditioning: dict[str, ReturnConditioning] = {}
 
     def task_spec(self, task: Task) -> Any:
-        """The task's TimestepSpec with the run's return tokens, if it has them."""
-        return env_returns.task_spec(task, self.returns_config)
+        """The task's TimestepSpec as the run's data section made it (return tokens, frames)."""
+        return specs.task_spec(task, self.data_config)
 
     def return_conditioning(self, task: Task) -> ReturnConditioning:
         """The task's return target per eval.return_target (quantiles read its dataset once)."""
@@ -248,4 +248,4 @@ def rollout_evaluator(config: ml_collections.ConfigDict, options: Mapping[str, A
         eval_config[name] = value
     model, _ = build_model(config.model)
     return Evaluator(eval_config, model, workdir=workdir,
-                     returns_config=(config.get("data") or {}).get("returns"))
+                     data_config=config.get("data"))

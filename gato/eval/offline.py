@@ -39,7 +39,7 @@ import numpy as np
 
 from gato.data.pipeline import windows
 from gato.data.pipeline.bad_episodes import ON_BAD_EPISODE, EpisodeReader
-from gato.envs.returns import task_spec
+from gato.envs.specs import task_spec
 from gato.eval.decoding import log_probs_in_batches, range_log_probs
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.continuous import bin_centers
@@ -211,13 +211,14 @@ def _tasks(names: str | None, config: dict) -> Sequence[Any]:
 
 
 def task_readers(tasks: Sequence[Any], data_dir: str, split: str, policy: str,
-                 returns_config: Any) -> dict[str, EpisodeReader]:
+                 data_config: Any) -> dict[str, EpisodeReader]:
     """{task name: EpisodeReader} of each task's episodes in data_dir/split, under the
-    bad-episode `policy`, each with the task's spec (return tokens as `returns_config` says)."""
+    bad-episode `policy`, each with the task's spec as the run's data section made it (return
+    tokens, stacked frames: `gato.envs.specs.task_spec`)."""
     from gato.data.formats import load_episodes
 
     where = f"data_dir {data_dir}, split {split!r}"
-    return {t.name: EpisodeReader(t.name, task_spec(t, returns_config),
+    return {t.name: EpisodeReader(t.name, task_spec(t, data_config),
                                   load_episodes(t.name, data_dir, split), where=where,
                                   policy=policy) for t in tasks}
 
@@ -238,8 +239,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--windows and --batch-size must be >= 1")
     policy = (args.on_bad_episode
               or (loaded.config.get("data") or {}).get("on_bad_episode") or "skip")
-    readers = task_readers(tasks, args.data_dir, args.split, policy,
-                           (loaded.config.get("data") or {}).get("returns"))
+    readers = task_readers(tasks, args.data_dir, args.split, policy, loaded.config.get("data"))
     model = Gato(loaded.model_config)
     results = {}
     for task in tasks:
@@ -334,7 +334,7 @@ def offline_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Pat
     model, model_config = build_model(config.model)
     tasks = _tasks(o["tasks"] or None, config)
     readers = task_readers(tasks, data_dir, o["split"], data.get("on_bad_episode") or "skip",
-                           data.get("returns"))
+                           data)
     rng = np.random.default_rng(int(o["seed"]))
     specs = {t.name: (t.suite, readers[t.name].spec) for t in tasks}
     windows_by_task = {t.name: episode_windows(

@@ -25,7 +25,7 @@ from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.returns import return_to_go
 from gato.tokenizers.sequence import TokenSequence
 from gato.tokenizers.spec import TimestepSpec
-from gato.tokenizers.timestep import tokenize_timestep
+from gato.tokenizers.timestep import observation_steps, tokenize_timestep
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ def demonstration_tokens(spec: TimestepSpec, episode: dict[str, Any], mode: str,
     rtg = None if spec.returns is None else return_to_go(episode["reward"])
 
     def step_tokens(t: int) -> TokenSequence:
-        return tokenize_timestep(spec, {k: v[t] for k, v in obs.items()}, actions[t],
+        frame = observation_steps(spec, {k: obs[k] for k in spec.observation_keys}, t, t + 1)
+        return tokenize_timestep(spec, {k: v[0] for k, v in frame.items()}, actions[t],
                                  None if rtg is None else rtg[t])
 
     per_step = seqlib.length(step_tokens(0))

@@ -52,7 +52,7 @@ def evaluate_checkpoint(path: str | pathlib.Path,
     warnings = checkpoints.check_compatible(loaded, tasks)
     evaluator = Evaluator(config, Gato(loaded.model_config), tasks=tasks,
                           workdir=loaded.workdir, out_dir=out,
-                          returns_config=(loaded.config.get("data") or {}).get("returns"))
+                          data_config=loaded.config.get("data"))
     evaluator.warnings += warnings
     results = evaluator.evaluate_params(loaded.params, loaded.step,
                                         extra={"checkpoint": str(loaded.path)})

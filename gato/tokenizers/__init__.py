@@ -14,6 +14,7 @@ from gato.tokenizers.text import TextTokenizer, default_model_path, default_toke
 from gato.tokenizers.timestep import (
     action_token_range,
     detokenize_action,
+    observation_steps,
     return_sequence,
     tokenize_action,
     tokenize_episode,
@@ -61,6 +62,7 @@ __all__ = [
     "returns",
     "tokenize_action",
     "tokenize_episode",
+    "observation_steps",
     "tokenize_observation",
     "tokenize_timestep",
     "tokens_per_timestep",

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from gato.tokenizers.returns import ReturnSpec
+from gato.tokenizers.vocab import IMAGE_CHANNELS
 
 KINDS = ("image", "discrete", "continuous", "text")
 ACTION_KINDS = ("discrete", "continuous")
@@ -29,6 +30,12 @@ class TimestepSpec:
       returns: None (Gato's timestep: no return token) or the task's return-to-go tokens (range
         and placement, `gato.tokenizers.returns`); the registry's specs have None, and training
         and evaluation with return tokens set it per task (`gato.envs.returns`).
+      frame_stack: 1 (Gato: each image is one frame) or 2-3: a single-channel (grayscale) image
+        observation is shown with its predecessors in the patches' three channels, channel c
+        holding frame t - min(c, frame_stack - 1), clamped at the episode's first frame
+        (`gato.tokenizers.image.stack_frames`; the token count is unchanged). Callers stack
+        before tokenizing (`gato.tokenizers.timestep.observation_steps`); the registry's specs
+        have 1, and `data.frame_stack` sets it per run (`gato.envs.returns.task_spec`).
     """
 
     observation: Mapping[str, str]
@@ -38,6 +45,7 @@ class TimestepSpec:
     action_minimum: float | tuple[float, ...] | None = None
     action_maximum: float | tuple[float, ...] | None = None
     returns: ReturnSpec | None = None
+    frame_stack: int = 1
 
     def __post_init__(self):
         bad = {k: v for k, v in self.observation.items() if v not in KINDS}
@@ -49,10 +57,17 @@ class TimestepSpec:
             raise ValueError("a discrete action spec needs num_actions")
         if self.returns is not None and not isinstance(self.returns, ReturnSpec):
             raise ValueError(f"returns must be a ReturnSpec or None, got {self.returns!r}")
+        if not 1 <= self.frame_stack <= IMAGE_CHANNELS:
+            raise ValueError(f"frame_stack must be in [1, {IMAGE_CHANNELS}] (frames shown in an "
+                             f"image patch's channels), got {self.frame_stack}")
 
     def with_returns(self, returns: ReturnSpec | None) -> "TimestepSpec":
         """This spec with return-to-go tokens `returns` (None: without)."""
         return dataclasses.replace(self, returns=returns)
+
+    def with_frame_stack(self, frame_stack: int) -> "TimestepSpec":
+        """This spec with grayscale images shown as their last `frame_stack` frames."""
+        return dataclasses.replace(self, frame_stack=int(frame_stack))
 
     @property
     def observation_keys(self) -> list[str]:

@@ -19,6 +19,12 @@ spec's keys, and are tokenized in lexicographic path order. Per kind: "image" ->
 loss: only actions are targets inside timesteps; documents carry the text loss). Continuous
 actions are binned without mu-law (they lie in [-1, 1]; values outside are clipped), so decoded
 actions are within 1/1024 of the originals. Errors name the offending key.
+
+With `spec.frame_stack` > 1 a grayscale image key shows the episode's last frames in its patches'
+channels (`gato.tokenizers.image.stack_frames`): callers turn an episode's observations into
+stacked ones with `observation_steps` (which reads the frames before a window's start) and the
+tokenizers refuse an unstacked frame, so no path can silently show one frame where training
+showed several.
 """
 
 from collections.abc import Callable, Mapping
@@ -53,6 +59,34 @@ def _check_keys(spec: TimestepSpec, flat: Mapping[str, Any]) -> None:
     if missing or extra:
         raise ValueError(f"observation keys do not match the spec: missing {missing}, "
                          f"unexpected {extra}")
+
+
+def observation_steps(spec: TimestepSpec, observations: Mapping[str, Any], start: int = 0,
+                      stop: int | None = None) -> dict[str, np.ndarray]:
+    """Steps [start, stop) of an episode's (nested) observations {key: [T, ...]} as the
+    tokenizers take them: flattened key paths, each sliced; with spec.frame_stack > 1 each image
+    key is stacked with the frames before it (`image.stack_frames`), reading frames before
+    `start`, so a window's tokens do not depend on where it was cut."""
+    flat = flatten(observations)
+    _check_keys(spec, flat)
+    out = {}
+    for key, value in flat.items():
+        if spec.frame_stack > 1 and spec.observation[key] == "image":
+            out[key] = image.stack_frames(value, spec.frame_stack, start, stop, key)
+        else:
+            out[key] = np.asarray(value)[start:stop]
+    return out
+
+
+def _check_stacked(spec: TimestepSpec, flat: Mapping[str, Any]) -> None:
+    """With frame stacking, image keys must come stacked (3 channels), not as one frame."""
+    if spec.frame_stack == 1:
+        return
+    for key, kind in spec.observation.items():
+        if kind == "image" and np.shape(flat[key])[-1] != 3:
+            raise ValueError(f"image {key!r}: the spec has frame_stack={spec.frame_stack}, so "
+                             f"frames come stacked into 3 channels (gato.tokenizers.timestep."
+                             f"observation_steps), got shape {np.shape(flat[key])}")
 
 
 def _ids(ids: np.ndarray, modality: Modality) -> TokenSequence:
@@ -94,6 +128,7 @@ def tokenize_observation(spec: TimestepSpec, observation: Mapping[str, Any]) -> 
     """Observation tokens in key-path order, local_pos 0..n_obs-1, no loss."""
     flat = flatten(observation)
     _check_keys(spec, flat)
+    _check_stacked(spec, flat)
     seq = sequence.concat(
         [OBSERVATION_TOKENIZERS[spec.observation[k]](flat[k], k) for k in spec.observation_keys]
     )
@@ -191,6 +226,7 @@ def tokenize_episode(spec: TimestepSpec, observations: Mapping[str, Any], action
     """
     flat = flatten(observations)
     _check_keys(spec, flat)
+    _check_stacked(spec, flat)
     actions = np.asarray(actions)
     steps = len(actions)
     for key, value in flat.items():

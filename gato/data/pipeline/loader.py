@@ -54,6 +54,9 @@ def default_data_config() -> ml_collections.ConfigDict:
     c.max_episodes = None  # use at most this many episodes per task (None: all)
     c.on_bad_episode = "skip"  # "skip" (count and report) or "fail" on corrupt/mismatched episodes
     c.returns = default_returns_config()  # return-to-go tokens (off: Gato; gato.envs.returns)
+    # grayscale frames shown with their predecessors in the patch channels: 1 (Gato), 2 or 3
+    # (gato.envs.specs; the same in training and evaluation)
+    c.frame_stack = 1
     c.filter = ml_collections.ConfigDict()  # %BC (gato.data.pipeline.filtering)
     c.filter.top_fraction = 1.0  # keep each task's top fraction of episodes by return (1: all)
     c.text = "pydocs"  # text corpus: "pydocs" (formats.text_corpus) or a TFDS dataset name

@@ -5,7 +5,8 @@ split)` (random access, nothing loaded up front). Text tasks share one packed co
 of data_config.text ("pydocs": `gato.data.formats.text_corpus`, its deterministic train/validation
 split; otherwise a prepared TFDS text dataset read by `gato.data.formats.load_text_documents`),
 tokenized with the default SentencePiece model and cut into seq_len chunks. With data.returns
-enabled a task's spec carries its return tokens (`gato.envs.returns.task_spec`); with
+enabled a task's spec carries its return tokens, with data.frame_stack > 1 its stacked frames
+(`gato.envs.specs.task_spec`); with
 data.filter.top_fraction < 1 a task keeps only its best episodes (`filtering`, %BC).
 """
 
@@ -50,7 +51,7 @@ def resolve_tasks(data_config: Any, seq_len: int) -> list[TaskData]:
     from gato.data import formats
     from gato.data.formats.manifest import manifest_of
     from gato.data.pipeline import filtering
-    from gato.envs import registry, returns
+    from gato.envs import registry, specs
 
     split = data_config.get("split", "train")
     data_dir = data_config.get("data_dir")
@@ -74,7 +75,7 @@ def resolve_tasks(data_config: Any, seq_len: int) -> list[TaskData]:
             episodes = formats.load_episodes(task.name, data_dir, split)
             fraction = float((data_config.get("filter") or {}).get("top_fraction", 1.0))
             episodes = filtering.filter_top(episodes, fraction, manifest_of(episodes))
-            spec = returns.task_spec(task, data_config.get("returns"))
+            spec = specs.task_spec(task, data_config)
             resolved.append(TaskData(task.name, task.suite, spec=spec, episodes=episodes,
                                      where=f"data_dir {data_dir}, split {split!r}",
                                      max_episodes=data_config.get("max_episodes")))

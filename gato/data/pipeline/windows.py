@@ -9,7 +9,8 @@ single timestep is longer than the budget (e.g. an Atari frame in a tiny test wi
 
 With return-to-go tokens (the task's spec has `returns`) each timestep's return-to-go is summed
 over the whole episode's rewards (`gato.tokenizers.returns.return_to_go`) before the window is
-cut, so a window anywhere in an episode carries what was still to come.
+cut, so a window anywhere in an episode carries what was still to come. Likewise stacked frames
+(`spec.frame_stack`) read the frames before the window's start.
 
 Text documents are tokenized with their BOS/EOS (as the text tokenizer defines), concatenated in
 corpus order and cut into consecutive `seq_len` chunks (the last one padded).
@@ -24,6 +25,7 @@ from gato.errors import GatoError
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.returns import return_to_go
 from gato.tokenizers.spec import TimestepSpec
+from gato.tokenizers.timestep import observation_steps
 
 Episode = Mapping[str, Any]
 # (spec, observations {key: [T, ...]}, actions [T, ...]) -> TokenSequence, as in
@@ -92,7 +94,8 @@ def timestep_ends(seq: seqlib.TokenSequence) -> np.ndarray:
 def _tokenize_steps(tokenize: EpisodeTokenizer, spec: TimestepSpec, episode: Episode,
                     start: int, stop: int) -> seqlib.TokenSequence:
     observation = episode["observation"]
-    obs = {key: np.asarray(observation[key])[start:stop] for key in spec.observation_keys}
+    obs = observation_steps(spec, {key: observation[key] for key in spec.observation_keys},
+                            start, stop)
     actions = np.asarray(episode["action"])[start:stop]
     if spec.returns is None:
         return tokenize(spec, obs, actions)

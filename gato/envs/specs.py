@@ -1,0 +1,36 @@
+"""A run's TimestepSpec per task: the registry's spec with the run's data section applied.
+
+Training (the data pipeline) and evaluation (rollouts, prompts, held-out windows) both call
+`task_spec(task, config.data)`, so a checkpoint is always shown tokens made as in training:
+  - `data.returns` adds return-to-go tokens (`gato.envs.returns`);
+  - `data.frame_stack` (1-3, default 1: Gato's single frame) shows grayscale image observations
+    with their predecessors in the patches' channels (`TimestepSpec.frame_stack`).
+`data_config` is the ConfigDict, the dict read back from a run's config.json, or None (Gato's
+timestep); a run saved before a field existed gets its default.
+"""
+
+from typing import Any
+
+from gato.envs import returns
+from gato.envs.registry import Task
+from gato.tokenizers.spec import TimestepSpec
+
+
+def _get(config: Any, key: str) -> Any:
+    if config is None or not hasattr(config, "get"):
+        return None
+    return config.get(key)
+
+
+def frame_stack(data_config: Any) -> int:
+    """The run's data.frame_stack (1 when unset)."""
+    value = _get(data_config, "frame_stack")
+    return 1 if value is None else int(value)
+
+
+def task_spec(task: Task, data_config: Any) -> TimestepSpec | None:
+    """The task's TimestepSpec under the run's data section (None for text tasks)."""
+    if task.spec is None:
+        return None
+    spec = task.spec.with_returns(returns.return_spec(task.name, _get(data_config, "returns")))
+    return spec.with_frame_stack(frame_stack(data_config))
