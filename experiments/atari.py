@@ -10,7 +10,7 @@ rollout scores under the main job's protocol:
 Variants (comma separated): steps=N, episodes=N (generated per game), channels=N (the patch
 encoder's width, ModelConfig.patch_channels; 0: the pixels' own), frames=N (data.frame_stack:
 each frame shown with its N - 1 predecessors in the patch channels; 1: Gato's single frame),
-quick (a smoke run).
+motion (with frames=2: the frame and its change, data.frame_motion), quick (a smoke run).
 """
 
 import ml_collections
@@ -22,7 +22,8 @@ from gato.train.config import parse_variant
 ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
 HELD_OUT = 3  # last episodes of each game kept out of training
 # key -> type
-VARIANTS = {"steps": int, "episodes": int, "channels": int, "frames": int, "quick": bool}
+VARIANTS = {"steps": int, "episodes": int, "channels": int, "frames": int, "motion": bool,
+            "quick": bool}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -65,6 +66,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # prompt would take a quarter of each window's frames
     c.data.prompt_fraction = 0.0
     c.data.frame_stack = int(variant.get("frames", 1))
+    c.data.frame_motion = bool(variant.get("motion", False))
     c.data.worker_count = 1  # one grain worker: the other core trains
 
     c.optimizer = ml_collections.ConfigDict()

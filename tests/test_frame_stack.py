@@ -48,6 +48,18 @@ def test_stack_frames_puts_predecessors_in_channels(stack, at, channels):
     np.testing.assert_array_equal(image.stack_frames(_frames(5), stack, 2, 4), stacked[2:4])
 
 
+def test_motion_shows_the_frame_twice_and_its_change():
+    stacked = image.stack_frames(_frames(5), 2, motion=True)
+    assert tuple(stacked[0, 3, 3]) == (0, 0, 128)  # nothing before the first frame
+    assert tuple(stacked[3, 3, 3]) == (30, 30, 133)  # 128 + (30 - 20) // 2
+    falling = image.stack_frames(_frames(5)[::-1], 2, motion=True)
+    assert tuple(falling[1, 3, 3]) == (30, 30, 123)
+    extremes = np.concatenate([np.full((1, 16, 16, 1), 255, np.uint8),
+                               np.zeros((1, 16, 16, 1), np.uint8)])
+    assert tuple(image.stack_frames(extremes, 2, motion=True)[1, 0, 0]) == (0, 0, 0)
+    assert tuple(image.stack_frames(extremes[::-1], 2, motion=True)[1, 0, 0]) == (255, 255, 255)
+
+
 def test_one_frame_is_gatos_grayscale_patches():
     frames = _frames(3)
     patches, _ = image.patchify_frames(frames)
@@ -68,6 +80,10 @@ def test_bad_stacks_are_refused():
         tokenize_episode(SPEC.with_frame_stack(2), {"pixels": _frames(3)}, np.zeros(3, np.int32))
     with pytest.raises(ValueError, match="data.frame_stack"):
         check_rules({"data": {"frame_stack": 4}})
+    with pytest.raises(ValueError, match="frame_motion needs frame_stack=2"):
+        SPEC.with_frame_stack(3, motion=True)
+    with pytest.raises(ValueError, match="motion needs frame_stack=2"):
+        image.stack_frames(_frames(3), 3, motion=True)
 
 
 def test_task_spec_takes_frame_stack_and_returns_from_the_data_section():
@@ -75,12 +91,13 @@ def test_task_spec_takes_frame_stack_and_returns_from_the_data_section():
     assert specs.task_spec(task, None).frame_stack == 1
     assert specs.task_spec(task, {"returns": {"enabled": False}}).frame_stack == 1
     spec = specs.task_spec(task, {"frame_stack": 2, "returns": {"enabled": True}})
-    assert spec.frame_stack == 2 and spec.returns is not None
+    assert spec.frame_stack == 2 and not spec.frame_motion and spec.returns is not None
+    assert specs.task_spec(task, {"frame_stack": 2, "frame_motion": True}).frame_motion
 
 
-@pytest.mark.parametrize("stack", [2, 3])
-def test_a_window_shows_the_frames_before_its_start(stack):
-    spec = SPEC.with_frame_stack(stack)
+@pytest.mark.parametrize("stack, motion", [(2, False), (3, False), (2, True)])
+def test_a_window_shows_the_frames_before_its_start(stack, motion):
+    spec = SPEC.with_frame_stack(stack, motion)
     episode = _episode(9)
     whole = tokenize_episode(spec, observation_steps(spec, episode["observation"]),
                              episode["action"])
@@ -90,7 +107,9 @@ def test_a_window_shows_the_frames_before_its_start(stack):
     for name in seqlib.FIELDS:
         np.testing.assert_array_equal(window[name], whole[name][4 * per_step:7 * per_step])
     # and the window's first frame does show its predecessor (not itself repeated)
-    assert window["patches"][0, 0, 0, 0] == 40 and window["patches"][0, 0, 0, 1] == 30
+    assert window["patches"][0, 0, 0, 0] == 40
+    assert window["patches"][0, 0, 0, 2] == {(2, False): 30, (3, False): 20, (2, True): 133}[
+        stack, motion]
 
 
 def test_prompt_from_an_episode_end_shows_its_own_predecessors():
@@ -126,8 +145,9 @@ class _FrameEnv(dm_env.Environment):
         return dm_specs.DiscreteArray(4, np.int32, "action")
 
 
-def test_agent_shows_each_row_the_frames_training_showed(monkeypatch):
-    spec = SPEC.with_frame_stack(2)
+@pytest.mark.parametrize("motion", [False, True])
+def test_agent_shows_each_row_the_frames_training_showed(monkeypatch, motion):
+    spec = SPEC.with_frame_stack(2, motion)
     task = Task(name="test-frames", suite="test", spec=SPEC, make_env=_FrameEnv,
                 max_episode_steps=5)
     seen = []

@@ -4,7 +4,8 @@ Training (the data pipeline) and evaluation (rollouts, prompts, held-out windows
 `task_spec(task, config.data)`, so a checkpoint is always shown tokens made as in training:
   - `data.returns` adds return-to-go tokens (`gato.envs.returns`);
   - `data.frame_stack` (1-3, default 1: Gato's single frame) shows grayscale image observations
-    with their predecessors in the patches' channels (`TimestepSpec.frame_stack`).
+    with their predecessors in the patches' channels (`TimestepSpec.frame_stack`), and
+    `data.frame_motion` (with frame_stack 2) the frame and its change instead.
 `data_config` is the ConfigDict, the dict read back from a run's config.json, or None (Gato's
 timestep); a run saved before a field existed gets its default.
 """
@@ -33,4 +34,5 @@ def task_spec(task: Task, data_config: Any) -> TimestepSpec | None:
     if task.spec is None:
         return None
     spec = task.spec.with_returns(returns.return_spec(task.name, _get(data_config, "returns")))
-    return spec.with_frame_stack(frame_stack(data_config))
+    return spec.with_frame_stack(frame_stack(data_config),
+                                 bool(_get(data_config, "frame_motion") or False))

@@ -288,7 +288,7 @@ class ModelAgent:
                 frames = [*history.get(key, []), np.asarray(observation[key])][-stack:]
                 history[key] = frames
                 observation[key] = stack_frames(np.stack(frames), stack, len(frames) - 1,
-                                                key=key)[0]
+                                                key=key, motion=self.spec.frame_motion)[0]
         return observation
 
     def _subtract_rewards(self, timesteps, active: np.ndarray) -> None:

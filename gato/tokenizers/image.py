@@ -85,13 +85,15 @@ def patchify_frames(frames: Any, key: str = "image") -> tuple[np.ndarray, np.nda
 
 
 def stack_frames(frames: Any, frame_stack: int, start: int = 0, stop: int | None = None,
-                 key: str = "image") -> np.ndarray:
+                 key: str = "image", motion: bool = False) -> np.ndarray:
     """Frames t in [start, stop) of an episode's uint8 [T, H, W, 1] grayscale frames, each with
     its predecessors as channels: uint8 [stop - start, H, W, 3] where channel c holds frame
     max(t - min(c, frame_stack - 1), 0). So frame_stack 1 repeats the frame (as `patchify` does
     with grayscale), 2 shows the frame and the one before it (channels t, t-1, t-1), 3 the last
     three. Frames before `start` are read, so a window cut mid-episode sees what the episode
-    showed; the first frame stands in for those before the episode began."""
+    showed; the first frame stands in for those before the episode began. With `motion`
+    (frame_stack 2) the channels are instead (t, t, 128 + (f_t - f_t-1) // 2): the frame twice
+    and its change, mid-gray where nothing moved."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 1:
         raise ValueError(f"image {key!r}: frame_stack={frame_stack} stacks single-channel "
@@ -100,8 +102,15 @@ def stack_frames(frames: Any, frame_stack: int, start: int = 0, stop: int | None
     if not 0 <= start <= stop <= len(frames):
         raise ValueError(f"image {key!r}: steps [{start}, {stop}) outside [0, {len(frames)}]")
     lags = np.minimum(np.arange(IMAGE_CHANNELS), frame_stack - 1)
+    if motion and frame_stack != 2:
+        raise ValueError(f"image {key!r}: motion needs frame_stack=2, got {frame_stack}")
     index = np.maximum(np.arange(start, stop)[:, None] - lags[None, :], 0)  # [n, 3]
-    return np.ascontiguousarray(frames[index, ..., 0].transpose(0, 2, 3, 1))
+    stacked = frames[index, ..., 0]  # [n, 3, H, W]
+    if motion:
+        change = stacked[:, 0].astype(np.int16) - stacked[:, 1].astype(np.int16)
+        stacked[:, 1] = stacked[:, 0]
+        stacked[:, 2] = np.clip(128 + change // 2, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(stacked.transpose(0, 2, 3, 1))
 
 
 def unpatchify(patches: Any, height: int, width: int) -> np.ndarray:

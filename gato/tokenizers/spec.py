@@ -35,7 +35,11 @@ class TimestepSpec:
         holding frame t - min(c, frame_stack - 1), clamped at the episode's first frame
         (`gato.tokenizers.image.stack_frames`; the token count is unchanged). Callers stack
         before tokenizing (`gato.tokenizers.timestep.observation_steps`); the registry's specs
-        have 1, and `data.frame_stack` sets it per run (`gato.envs.returns.task_spec`).
+        have 1, and `data.frame_stack` sets it per run (`gato.envs.specs.task_spec`).
+      frame_motion: with frame_stack 2, show the frame in two channels and its change since
+        the previous frame in the third (128 + (f_t - f_t-1) / 2), instead of the previous frame:
+        the current frame keeps two thirds of the patch encoder's input, as in Gato's repeated
+        grayscale, and what moved is nonzero where the rest is flat (`data.frame_motion`).
     """
 
     observation: Mapping[str, str]
@@ -46,6 +50,7 @@ class TimestepSpec:
     action_maximum: float | tuple[float, ...] | None = None
     returns: ReturnSpec | None = None
     frame_stack: int = 1
+    frame_motion: bool = False
 
     def __post_init__(self):
         bad = {k: v for k, v in self.observation.items() if v not in KINDS}
@@ -60,14 +65,18 @@ class TimestepSpec:
         if not 1 <= self.frame_stack <= IMAGE_CHANNELS:
             raise ValueError(f"frame_stack must be in [1, {IMAGE_CHANNELS}] (frames shown in an "
                              f"image patch's channels), got {self.frame_stack}")
+        if self.frame_motion and self.frame_stack != 2:
+            raise ValueError(f"frame_motion needs frame_stack=2 (the frame and its change), "
+                             f"got frame_stack={self.frame_stack}")
 
     def with_returns(self, returns: ReturnSpec | None) -> "TimestepSpec":
         """This spec with return-to-go tokens `returns` (None: without)."""
         return dataclasses.replace(self, returns=returns)
 
-    def with_frame_stack(self, frame_stack: int) -> "TimestepSpec":
-        """This spec with grayscale images shown as their last `frame_stack` frames."""
-        return dataclasses.replace(self, frame_stack=int(frame_stack))
+    def with_frame_stack(self, frame_stack: int, motion: bool = False) -> "TimestepSpec":
+        """This spec with grayscale images shown as their last `frame_stack` frames (with
+        `motion`: the frame and its change since the previous one)."""
+        return dataclasses.replace(self, frame_stack=int(frame_stack), frame_motion=bool(motion))
 
     @property
     def observation_keys(self) -> list[str]:

@@ -72,7 +72,8 @@ def observation_steps(spec: TimestepSpec, observations: Mapping[str, Any], start
     out = {}
     for key, value in flat.items():
         if spec.frame_stack > 1 and spec.observation[key] == "image":
-            out[key] = image.stack_frames(value, spec.frame_stack, start, stop, key)
+            out[key] = image.stack_frames(value, spec.frame_stack, start, stop, key,
+                                          spec.frame_motion)
         else:
             out[key] = np.asarray(value)[start:stop]
     return out

@@ -139,6 +139,7 @@ RULES: dict[str, Rule] = {
     "data.on_bad_episode": choice("skip", "fail"),
     "data.text": NAME,
     "data.frame_stack": Rule(lambda v: _is_int(v) and 1 <= v <= 3, "1, 2 or 3"),
+    "data.frame_motion": BOOL,
     "data.text_max_documents": optional(POSITIVE),
     "data.worker_count": COUNT,
     "data.read_threads": POSITIVE,

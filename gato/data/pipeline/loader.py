@@ -57,6 +57,7 @@ def default_data_config() -> ml_collections.ConfigDict:
     # grayscale frames shown with their predecessors in the patch channels: 1 (Gato), 2 or 3
     # (gato.envs.specs; the same in training and evaluation)
     c.frame_stack = 1
+    c.frame_motion = False  # with frame_stack 2: the frame twice and its change since the last
     c.filter = ml_collections.ConfigDict()  # %BC (gato.data.pipeline.filtering)
     c.filter.top_fraction = 1.0  # keep each task's top fraction of episodes by return (1: all)
     c.text = "pydocs"  # text corpus: "pydocs" (formats.text_corpus) or a TFDS dataset name
