@@ -35,4 +35,4 @@ def task_spec(task: Task, data_config: Any) -> TimestepSpec | None:
         return None
     spec = task.spec.with_returns(returns.return_spec(task.name, _get(data_config, "returns")))
     return spec.with_frame_stack(frame_stack(data_config),
-                                 bool(_get(data_config, "frame_motion") or False))
+                                 bool(_get(data_config, "frame_motion")))

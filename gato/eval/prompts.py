@@ -47,11 +47,12 @@ def demonstration_tokens(spec: TimestepSpec, episode: dict[str, Any], mode: str,
     steps = _steps_with_action(episode)
     if steps == 0:
         return seqlib.empty(0)
-    obs, actions = episode["observation"], episode["action"]
+    obs = {k: episode["observation"][k] for k in spec.observation_keys}
+    actions = episode["action"]
     rtg = None if spec.returns is None else return_to_go(episode["reward"])
 
     def step_tokens(t: int) -> TokenSequence:
-        frame = observation_steps(spec, {k: obs[k] for k in spec.observation_keys}, t, t + 1)
+        frame = observation_steps(spec, obs, t, t + 1)
         return tokenize_timestep(spec, {k: v[0] for k, v in frame.items()}, actions[t],
                                  None if rtg is None else rtg[t])
 

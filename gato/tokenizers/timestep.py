@@ -36,7 +36,13 @@ from gato.tokenizers import continuous, discrete, image, returns, sequence
 from gato.tokenizers.sequence import Modality, TokenSequence
 from gato.tokenizers.spec import TimestepSpec
 from gato.tokenizers.text import default_tokenizer
-from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET, PATCH_SIZE, SEPARATOR_ID
+from gato.tokenizers.vocab import (
+    CONTINUOUS_BINS,
+    CONTINUOUS_OFFSET,
+    IMAGE_CHANNELS,
+    PATCH_SIZE,
+    SEPARATOR_ID,
+)
 
 
 def flatten(observation: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -80,11 +86,11 @@ def observation_steps(spec: TimestepSpec, observations: Mapping[str, Any], start
 
 
 def _check_stacked(spec: TimestepSpec, flat: Mapping[str, Any]) -> None:
-    """With frame stacking, image keys must come stacked (3 channels), not as one frame."""
+    """With frame stacking, image keys must come stacked (IMAGE_CHANNELS), not as one frame."""
     if spec.frame_stack == 1:
         return
     for key, kind in spec.observation.items():
-        if kind == "image" and np.shape(flat[key])[-1] != 3:
+        if kind == "image" and np.shape(flat[key])[-1] != IMAGE_CHANNELS:
             raise ValueError(f"image {key!r}: the spec has frame_stack={spec.frame_stack}, so "
                              f"frames come stacked into 3 channels (gato.tokenizers.timestep."
                              f"observation_steps), got shape {np.shape(flat[key])}")
