@@ -8,13 +8,23 @@ frequencies). If the probe goes well below the bar, the information is in the 80
 the generalist's failure to read it is about the model or its budget; if it does not, the
 preprocessing has lost it.
 
-    python -m benchmarks.atari_probe --data-dir runs/s600/data --games pong,breakout \\
-        --train-split "train[:-3]" --test-split "train[-3:]" --frames 1,2 --steps 1500
+With `--play N` the trained probe also plays N episodes of the game under the settings of the
+main job's evaluation protocol (cap1000; episode seeds from 100, apart from the evaluators'
+0-9), picking its argmax action (or sampling), while the game's scripted expert is asked at
+every visited state what it would do; then the expert plays the same episodes and the probe is
+asked. That separates two reasons a clone can score at random despite a good held-out accuracy:
+errors on the expert's own states (open loop: the agreement when the expert plays) against errors
+that compound on states the expert never visits (closed loop: the agreement when the probe plays).
 
-Prints per game and frame count: the bar, the probe's held-out nll and accuracy, seconds.
+    python -m benchmarks.atari_probe --data-dir runs/s600/data --games pong,breakout \\
+        --train-split "train[:-3]" --test-split "train[-3:]" --frames 1,2 --steps 1500 --play 5
+
+Prints per game and frame count: the bar, the probe's held-out nll and accuracy, seconds; with
+--play, the mean return (and its expert-normalized score) and the on-policy agreement.
 """
 
 import argparse
+import collections
 import time
 
 import flax.linen as nn
@@ -97,7 +107,52 @@ def probe(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarr
         a, b = evaluate(params, jnp.asarray(test[0][first:first + 512]),
                         jnp.asarray(test[1][first:first + 512]))
         nll, correct = nll + float(a), correct + int(b)
-    return {"nll": nll / len(test[1]), "accuracy": correct / len(test[1])}
+    return {"nll": nll / len(test[1]), "accuracy": correct / len(test[1]), "params": params}
+
+
+def play(params, num_actions: int, game: str, frames: int, episodes: int, decoding: str,
+         seed: int, driver: str = "probe", first_seed: int = 100) -> dict[str, float]:
+    """Plays `game` under protocol cap1000's settings, episode seeds first_seed, first_seed + 1,
+    ... (by default apart from the seeds 0-9 the evaluators score, so that a setting chosen here
+    is reported on fresh episodes).
+
+    The driver ("probe" or "expert") picks the executed action. Returns the mean return and the
+    share of steps where the probe's action equals the one the game's scripted expert picks in
+    the same state (the expert's state is updated every step whoever drives). With the expert
+    driving, that share is the probe's accuracy on fresh expert episodes (open loop)."""
+    from gato.envs import protocol, registry
+    from gato.policies.experts import make_expert
+
+    model = ProbeCNN(num_actions)
+    act = jax.jit(lambda p, x: model.apply(p, x)[0])
+    task = protocol.get("cap1000").apply(registry.get(game))
+    rng = np.random.default_rng(seed)
+    returns, agree, steps = [], 0, 0
+    for episode in range(first_seed, first_seed + episodes):
+        env = task.make_env(episode)
+        expert = make_expert(game, env)
+        expert.epsilon = 0.0
+        expert.reset(episode)
+        timestep = env.reset()
+        history = collections.deque([timestep.observation["pixels"][..., 0]] * frames,
+                                    maxlen=frames)
+        total = 0.0
+        while not timestep.last():
+            x = np.stack(list(history)[::-1], axis=-1)[None]
+            logits = np.asarray(act(params, jnp.asarray(x)), np.float64)
+            if decoding == "greedy":
+                action = int(logits.argmax())
+            else:
+                p = np.exp(logits - logits.max())
+                action = int(rng.choice(num_actions, p=p / p.sum()))
+            wanted = int(expert.step(timestep))
+            agree += wanted == action
+            steps += 1
+            timestep = env.step(np.int32(wanted if driver == "expert" else action))
+            total += float(timestep.reward or 0.0)
+            history.append(timestep.observation["pixels"][..., 0])
+        returns.append(total)
+    return {"return": float(np.mean(returns)), "agreement": agree / max(steps, 1)}
 
 
 def main() -> None:
@@ -110,11 +165,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500, help="Adam steps per probe")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--play", type=int, default=0,
+                        help="episodes each trained probe plays under cap1000 (0: none)")
+    parser.add_argument("--play-seed", type=int, default=100,
+                        help="seed of the first episode played (the evaluators score 0-9)")
+    parser.add_argument("--decoding", choices=("greedy", "sample"), default="greedy",
+                        help="how the playing probe picks its action from its logits")
     args = parser.parse_args()
-    from gato.envs import registry
+    from gato.envs import protocol, registry, scores
 
     print(f"{'game':<10}{'frames':>7}{'train':>8}{'test':>7}{'bar':>8}{'nll':>8}{'accuracy':>10}"
-          f"{'s':>6}")
+          f"{'s':>6}" + (f"{'return':>9}{'score':>7}{'agree':>7}" * 2 if args.play else ""))
+    if args.play:
+        print(f"{'':>64}{'probe plays':^23}{'expert plays':^23}")
     for game in args.games.split(","):
         num_actions = registry.select(None, game)[0].spec.num_actions
         train_source = load_episodes(game, args.data_dir, args.train_split)
@@ -125,9 +188,14 @@ def main() -> None:
             bar = state_blind_bar(train[1], test[1], num_actions)
             started = time.perf_counter()
             r = probe(train, test, num_actions, args.steps, args.batch, args.seed)
-            print(f"{game:<10}{frames:>7}{len(train[1]):>8}{len(test[1]):>7}{bar:>8.3f}"
-                  f"{r['nll']:>8.3f}{r['accuracy']:>10.3f}{time.perf_counter() - started:>6.0f}",
-                  flush=True)
+            line = (f"{game:<10}{frames:>7}{len(train[1]):>8}{len(test[1]):>7}{bar:>8.3f}"
+                    f"{r['nll']:>8.3f}{r['accuracy']:>10.3f}{time.perf_counter() - started:>6.0f}")
+            for driver in ("probe", "expert") if args.play else ():
+                g = play(r["params"], num_actions, game, frames, args.play, args.decoding,
+                         args.seed, driver, args.play_seed)
+                score = scores.expert_normalized(game, g["return"], protocol.get("cap1000"))
+                line += f"{g['return']:>9.1f}{score:>7.2f}{g['agreement']:>7.3f}"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

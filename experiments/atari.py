@@ -10,7 +10,9 @@ rollout scores under the main job's protocol:
 Variants (comma separated): steps=N, episodes=N (generated per game), channels=N (the patch
 encoder's width, ModelConfig.patch_channels; 0: the pixels' own), frames=N (data.frame_stack:
 each frame shown with its N - 1 predecessors in the patch channels; 1: Gato's single frame),
-motion (with frames=2: the frame and its change, data.frame_motion), quick (a smoke run).
+motion (with frames=2: the frame and its change, data.frame_motion), noise=P (the recording
+expert's executed actions replaced by random ones with probability P, its own stored: DART,
+generate.atari_action_noise), quick (a smoke run).
 """
 
 import ml_collections
@@ -23,7 +25,7 @@ ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
 HELD_OUT = 3  # last episodes of each game kept out of training
 # key -> type
 VARIANTS = {"steps": int, "episodes": int, "channels": int, "frames": int, "motion": bool,
-            "quick": bool}
+            "noise": float, "quick": bool}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -43,7 +45,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.generate.atari_max_episode_steps = 100 if quick else 1000  # cap on Atari episodes (steps)
     c.generate.control_action_noise = 0.0
     c.generate.control_noise_correlation = 0.0
-    c.generate.atari_action_noise = 0.0  # probability of a random action
+    c.generate.atari_action_noise = float(variant.get("noise", 0.0))  # P(random action)
     c.generate.workers = 2  # worker processes
     c.generate.seed = 0  # base seed of the generated episodes (as the main job's)
 

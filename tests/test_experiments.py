@@ -14,7 +14,7 @@ from gato.train.config import load_config
 EXPERIMENTS = sorted((pathlib.Path(__file__).parents[1] / "experiments").glob("[!_]*.py"))
 VARIANTS = {"gato_cpu.py": ["", "quick"], "gato_cluster.py": ["", "size=364m,fsdp=4"],
             "return_conditioned.py": ["", "tiny", "size=79m,batch=64,fsdp=2"],
-            "atari.py": ["", "quick", "channels=32"]}
+            "atari.py": ["", "quick", "channels=32", "frames=2,motion,noise=0.75"]}
 
 
 def _cases():
@@ -37,6 +37,8 @@ def test_experiment_config_is_consistent(path, variant):
         assert tasks, f"{path.name} trains on no task"
     for name, entry in config.evaluators.items():
         assert entry.type in evaluators.PROVIDERS, f"{path.name}: evaluators.{name}"
+    if "noise=" in variant:
+        assert config.generate.atari_action_noise == float(variant.split("noise=")[1])
     if "eval" in config:
         validate_eval(config.eval)
         trained = {t.name for t in registry.select(config.data.suites or None,
