@@ -172,6 +172,8 @@ def main() -> None:
     parser.add_argument("--decoding", choices=("greedy", "sample"), default="greedy",
                         help="how the playing probe picks its action from its logits")
     args = parser.parse_args()
+    if args.play < 0 or args.play_seed < 0:
+        parser.error(f"--play and --play-seed must be >= 0, got {args.play} and {args.play_seed}")
     from gato.envs import protocol, registry, scores
 
     print(f"{'game':<10}{'frames':>7}{'train':>8}{'test':>7}{'bar':>8}{'nll':>8}{'accuracy':>10}"

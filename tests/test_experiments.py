@@ -37,8 +37,9 @@ def test_experiment_config_is_consistent(path, variant):
         assert tasks, f"{path.name} trains on no task"
     for name, entry in config.evaluators.items():
         assert entry.type in evaluators.PROVIDERS, f"{path.name}: evaluators.{name}"
-    if "noise=" in variant:
-        assert config.generate.atari_action_noise == float(variant.split("noise=")[1])
+    settings = dict(kv.split("=") for kv in variant.split(",") if "=" in kv)
+    if "noise" in settings:
+        assert config.generate.atari_action_noise == float(settings["noise"])
     if "eval" in config:
         validate_eval(config.eval)
         trained = {t.name for t in registry.select(config.data.suites or None,
