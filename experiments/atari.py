@@ -12,12 +12,14 @@ encoder's width, ModelConfig.patch_channels; 0: the pixels' own), frames=N (data
 each frame shown with its N - 1 predecessors in the patch channels; 1: Gato's single frame),
 motion (with frames=2: the frame and its change, data.frame_motion), noise=P (the recording
 expert's executed actions replaced by random ones with probability P, its own stored: DART,
-generate.atari_action_noise), quick (a smoke run).
+generate.atari_action_noise), noise_games=G1+G2 (that noise only in these games, the others
+recorded clean: generate.task_overrides), quick (a smoke run).
 """
 
 import ml_collections
 
 from gato.data.pipeline.loader import default_data_config
+from gato.errors import ConfigError
 from gato.eval.config import default_eval_config
 from gato.train.config import parse_variant
 
@@ -25,7 +27,7 @@ ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
 HELD_OUT = 3  # last episodes of each game kept out of training
 # key -> type
 VARIANTS = {"steps": int, "episodes": int, "channels": int, "frames": int, "motion": bool,
-            "noise": float, "quick": bool}
+            "noise": float, "noise_games": str, "quick": bool}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -40,12 +42,18 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.generate.atari_tasks = ",".join(ATARI_TASKS)  # Atari games with RAM-reading experts
     c.generate.control_episodes = 1  # unused: no control tasks
     c.generate.control_max_episode_steps = 0
-    c.generate.task_overrides = ml_collections.ConfigDict()
+    noise = float(variant.get("noise", 0.0))  # P(random action) while recording
+    noise_games = [g for g in str(variant.get("noise_games", "")).split("+") if g]
+    if noise_games and not noise:
+        raise ConfigError("variant noise_games needs noise=P (P > 0): the noise of those games")
+    # per-game settings over the suite's (gato.main.generation_groups)
+    c.generate.task_overrides = ml_collections.ConfigDict(
+        {game: {"action_noise": noise} for game in noise_games})
     c.generate.atari_episodes = episodes  # per game, HELD_OUT of them held out
     c.generate.atari_max_episode_steps = 100 if quick else 1000  # cap on Atari episodes (steps)
     c.generate.control_action_noise = 0.0
     c.generate.control_noise_correlation = 0.0
-    c.generate.atari_action_noise = float(variant.get("noise", 0.0))  # P(random action)
+    c.generate.atari_action_noise = 0.0 if noise_games else noise  # P(random action)
     c.generate.workers = 2  # worker processes
     c.generate.seed = 0  # base seed of the generated episodes (as the main job's)
 

@@ -37,12 +37,13 @@ def _banner(text: str) -> None:
     print(f"\n=== {text} {'=' * max(0, 90 - len(text))}", flush=True)
 
 
-TASK_OVERRIDE_KEYS = ("episodes", "max_episode_steps")
+TASK_OVERRIDE_KEYS = ("episodes", "max_episode_steps", "action_noise")
 
 
 def generation_groups(g: ml_collections.ConfigDict) -> list[dict]:
     """The `generate` section as generate_datasets calls: one per distinct (episodes, step cap,
-    execution noise), with `g.task_overrides` (task -> episodes / max_episode_steps) applied.
+    execution noise), with `g.task_overrides` (task -> episodes / max_episode_steps /
+    action_noise, each over its suite's setting) applied.
     """
     from gato.envs import registry
 
@@ -68,7 +69,8 @@ def generation_groups(g: ml_collections.ConfigDict) -> list[dict]:
         for task in tasks:
             entry = overrides.get(task.name, {})
             key = (int(entry.get("episodes", episodes)),
-                   int(entry.get("max_episode_steps", cap)), noise, correlation)
+                   int(entry.get("max_episode_steps", cap)),
+                   float(entry.get("action_noise", noise)), correlation)
             groups.setdefault(key, []).append(task)
     return [{"tasks": tasks, "episodes": episodes, "max_episode_steps": cap or None,
              "action_noise": noise, "noise_correlation": correlation}

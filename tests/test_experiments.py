@@ -14,7 +14,8 @@ from gato.train.config import load_config
 EXPERIMENTS = sorted((pathlib.Path(__file__).parents[1] / "experiments").glob("[!_]*.py"))
 VARIANTS = {"gato_cpu.py": ["", "quick"], "gato_cluster.py": ["", "size=364m,fsdp=4"],
             "return_conditioned.py": ["", "tiny", "size=79m,batch=64,fsdp=2"],
-            "atari.py": ["", "quick", "channels=32", "frames=2,motion,noise=0.75"]}
+            "atari.py": ["", "quick", "channels=32", "frames=2,motion,noise=0.75",
+                         "noise=0.5,noise_games=pong+breakout"]}
 
 
 def _cases():
@@ -38,8 +39,14 @@ def test_experiment_config_is_consistent(path, variant):
     for name, entry in config.evaluators.items():
         assert entry.type in evaluators.PROVIDERS, f"{path.name}: evaluators.{name}"
     settings = dict(kv.split("=") for kv in variant.split(",") if "=" in kv)
-    if "noise" in settings:
-        assert config.generate.atari_action_noise == float(settings["noise"])
+    if "noise" in settings:  # each game recorded with its own execution noise
+        from gato.main import generation_groups
+
+        noisy = settings.get("noise_games", config.generate.atari_tasks.replace(",", "+"))
+        by_game = {t.name: g["action_noise"] for g in generation_groups(config.generate)
+                   for t in g["tasks"]}
+        assert by_game == {game: float(settings["noise"]) if game in noisy.split("+") else 0.0
+                           for game in config.generate.atari_tasks.split(",")}
     if "eval" in config:
         validate_eval(config.eval)
         trained = {t.name for t in registry.select(config.data.suites or None,

@@ -26,6 +26,13 @@ def test_overridden_tasks_form_their_own_group():
     assert all(g["action_noise"] == 0.5 and g["noise_correlation"] == 0.9 for g in groups)
 
 
+def test_a_task_can_have_its_own_execution_noise():
+    groups = main.generation_groups(_generate_config(
+        **{"reacher-easy": {"action_noise": 0.0}}))
+    assert [([t.name for t in g["tasks"]], g["action_noise"]) for g in groups] == [
+        (["cartpole-balance"], 0.5), (["reacher-easy"], 0.0)]
+
+
 def test_default_config_gives_reachers_more_shorter_episodes():
     g = load_config("experiments/gato_cpu.py").generate
     by_task = {t.name: (grp["episodes"], grp["max_episode_steps"])
