@@ -46,6 +46,17 @@ def test_out_of_range_values_name_the_key_and_the_expectation(spec, overrides, k
         validate_config(config)
 
 
+def test_frame_motion_without_two_frames_is_refused_before_any_work():
+    from gato.errors import ConfigError
+    from gato.train.validate import validate_config
+
+    config = apply_overrides(load_config(f"{CPU}:quick"), ["data.frame_motion=True"])
+    with pytest.raises(ConfigError, match="data.frame_motion=True needs data.frame_stack=2.*got "
+                                          "data.frame_stack=1"):
+        validate_config(config)
+    validate_config(apply_overrides(config, ["data.frame_stack=2"]))
+
+
 def test_names_are_checked_against_the_registries():
     from gato.errors import ConfigError
     from gato.train.validate import validate_config

@@ -206,12 +206,13 @@ def test_range_loss_is_each_targets_softmax_over_its_own_range(label_sigma):
         return range_targets_loss(logits, batch, num_tasks=3, label_sigma=label_sigma)
 
     ranged_grad = jax.jit(jax.value_and_grad(ranged, has_aux=True))
+    reference_grad = jax.jit(jax.value_and_grad(reference, has_aux=True))
     no_text = {k: v[[0, 2, 3]] for k, v in batch.items()}
     text = no_text["modality"] == Modality.TEXT  # each row's leading text: now observations
     no_text["modality"][text], no_text["loss_mask"][text] = Modality.CONTINUOUS, False
     no_text["tokens"][text] = 32_000 + no_text["tokens"][text] % 1024
     for case, groups in ((batch, 1), (batch, 2), (no_text, 1)):
-        (loss, want), grads = jax.jit(jax.value_and_grad(reference, has_aux=True))(params, case)
+        (loss, want), grads = reference_grad(params, case)
         indexed = add_target_index(case, groups, split_actions=True)
         texts = int((case["loss_mask"][:, 1:] & (case["modality"][:, 1:] == Modality.TEXT)).sum())
         assert (indexed["target_index"] >= 0).sum() == texts

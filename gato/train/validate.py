@@ -243,8 +243,19 @@ def check_tasks(config: Any) -> None:
                               f"expected names from: {', '.join(sorted(known))}")
 
 
+def check_frames(config: Any) -> None:
+    """data.frame_motion shows a frame and its change: it needs data.frame_stack 2."""
+    present, motion = _lookup(config, "data.frame_motion")
+    has_stack, stack = _lookup(config, "data.frame_stack")
+    stack = _plain(stack) if has_stack else 1  # unset: one frame
+    if present and motion and stack != 2:
+        raise ConfigError(f"config key data.frame_motion=True needs data.frame_stack=2 (the frame "
+                          f"and its change), got data.frame_stack={stack!r}")
+
+
 def validate_config(config: Any) -> None:
     """Every check of this module; raises ConfigError (one line) on the first failure."""
     check_rules(config)
     check_model(config)
     check_tasks(config)
+    check_frames(config)
