@@ -51,8 +51,8 @@ def test_frame_motion_without_two_frames_is_refused_before_any_work():
     from gato.train.validate import validate_config
 
     config = apply_overrides(load_config(f"{CPU}:quick"), ["data.frame_motion=True"])
-    with pytest.raises(ConfigError, match="data.frame_motion=True needs data.frame_stack=2.*got "
-                                          "data.frame_stack=1"):
+    with pytest.raises(ConfigError, match="data.frame_stack=1 / data.frame_motion=True: "
+                                          "frame_motion needs frame_stack=2.*got frame_stack=1"):
         validate_config(config)
     validate_config(apply_overrides(config, ["data.frame_stack=2"]))
 

@@ -16,6 +16,17 @@ KINDS = ("image", "discrete", "continuous", "text")
 ACTION_KINDS = ("discrete", "continuous")
 
 
+def check_frames(frame_stack: int, motion: bool) -> None:
+    """Raises ValueError unless `frame_stack` frames fit an image patch's channels and `motion`
+    (the frame and its change) comes with frame_stack 2."""
+    if not 1 <= frame_stack <= IMAGE_CHANNELS:
+        raise ValueError(f"frame_stack must be in [1, {IMAGE_CHANNELS}] (frames shown in an "
+                         f"image patch's channels), got {frame_stack}")
+    if motion and frame_stack != 2:
+        raise ValueError(f"frame_motion needs frame_stack=2 (the frame and its change), "
+                         f"got frame_stack={frame_stack}")
+
+
 @dataclasses.dataclass(frozen=True)
 class TimestepSpec:
     """Tokenization of one task's timesteps.
@@ -62,12 +73,7 @@ class TimestepSpec:
             raise ValueError("a discrete action spec needs num_actions")
         if self.returns is not None and not isinstance(self.returns, ReturnSpec):
             raise ValueError(f"returns must be a ReturnSpec or None, got {self.returns!r}")
-        if not 1 <= self.frame_stack <= IMAGE_CHANNELS:
-            raise ValueError(f"frame_stack must be in [1, {IMAGE_CHANNELS}] (frames shown in an "
-                             f"image patch's channels), got {self.frame_stack}")
-        if self.frame_motion and self.frame_stack != 2:
-            raise ValueError(f"frame_motion needs frame_stack=2 (the frame and its change), "
-                             f"got frame_stack={self.frame_stack}")
+        check_frames(self.frame_stack, self.frame_motion)
 
     def with_returns(self, returns: ReturnSpec | None) -> "TimestepSpec":
         """This spec with return-to-go tokens `returns` (None: without)."""

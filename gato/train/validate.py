@@ -244,13 +244,18 @@ def check_tasks(config: Any) -> None:
 
 
 def check_frames(config: Any) -> None:
-    """data.frame_motion shows a frame and its change: it needs data.frame_stack 2."""
-    present, motion = _lookup(config, "data.frame_motion")
+    """data.frame_stack and data.frame_motion under the tokenizer's own rule
+    (`gato.tokenizers.spec.check_frames`)."""
+    from gato.tokenizers.spec import check_frames as check
+
+    has_motion, motion = _lookup(config, "data.frame_motion")
     has_stack, stack = _lookup(config, "data.frame_stack")
-    stack = _plain(stack) if has_stack else 1  # unset: one frame
-    if present and motion and stack != 2:
-        raise ConfigError(f"config key data.frame_motion=True needs data.frame_stack=2 (the frame "
-                          f"and its change), got data.frame_stack={stack!r}")
+    stack, motion = (_plain(stack) if has_stack else 1), bool(has_motion and motion)
+    try:
+        check(stack, motion)
+    except ValueError as e:
+        raise ConfigError(f"config keys data.frame_stack={stack!r} / data.frame_motion={motion}: "
+                          f"{e}") from e
 
 
 def validate_config(config: Any) -> None:
