@@ -13,7 +13,8 @@ each frame shown with its N - 1 predecessors in the patch channels; 1: Gato's si
 motion (with frames=2: the frame and its change, data.frame_motion), noise=P (the recording
 expert's executed actions replaced by random ones with probability P, its own stored: DART,
 generate.atari_action_noise), noise_games=G1+G2 (that noise only in these games, the others
-recorded clean: generate.task_overrides), quick (a smoke run).
+recorded clean: generate.task_overrides), games=G1+G2 (train and evaluate on these games only,
+e.g. one game given the whole budget), quick (a smoke run).
 """
 
 import ml_collections
@@ -27,7 +28,7 @@ ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
 HELD_OUT = 3  # last episodes of each game kept out of training
 # key -> type
 VARIANTS = {"steps": int, "episodes": int, "channels": int, "frames": int, "motion": bool,
-            "noise": float, "noise_games": str, "quick": bool}
+            "noise": float, "noise_games": str, "games": str, "quick": bool}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -35,17 +36,25 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     quick = bool(variant.get("quick", False))
     episodes = int(variant.get("episodes", 5 if quick else 20))
     steps = int(variant.get("steps", 20 if quick else 1500))
-    c = ml_collections.ConfigDict()
-
-    c.generate = ml_collections.ConfigDict()
-    c.generate.control_tasks = ""  # none
-    c.generate.atari_tasks = ",".join(ATARI_TASKS)  # Atari games with RAM-reading experts
-    c.generate.control_episodes = 1  # unused: no control tasks
-    c.generate.control_max_episode_steps = 0
+    games = [g for g in str(variant.get("games", "")).split("+") if g] or list(ATARI_TASKS)
     noise = float(variant.get("noise", 0.0))  # P(random action) while recording
     noise_games = [g for g in str(variant.get("noise_games", "")).split("+") if g]
     if noise_games and not noise:
         raise ConfigError("variant noise_games needs noise=P (P > 0): the noise of those games")
+    unknown = sorted(set(games + noise_games) - set(ATARI_TASKS))
+    if unknown:
+        raise ConfigError(f"variant games/noise_games: unknown game(s) {unknown}; "
+                          f"choose from {'+'.join(ATARI_TASKS)}")
+    if not set(noise_games) <= set(games):
+        raise ConfigError(f"variant noise_games={'+'.join(noise_games)} names games outside "
+                          f"games={'+'.join(games)}")
+    c = ml_collections.ConfigDict()
+
+    c.generate = ml_collections.ConfigDict()
+    c.generate.control_tasks = ""  # none
+    c.generate.atari_tasks = ",".join(games)  # Atari games with RAM-reading experts
+    c.generate.control_episodes = 1  # unused: no control tasks
+    c.generate.control_max_episode_steps = 0
     # per-game settings over the suite's (gato.main.generation_groups)
     c.generate.task_overrides = ml_collections.ConfigDict(
         {game: {"action_noise": noise} for game in noise_games})
@@ -70,7 +79,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.data_dir = None  # set by `gato main` to WORKDIR/data
     c.data.split = f"train[:-{HELD_OUT}]"  # the rest is the held-out evaluator's
     c.data.suites = ""
-    c.data.tasks = ",".join(ATARI_TASKS)
+    c.data.tasks = ",".join(games)
     c.data.mixture = ml_collections.ConfigDict({"atari": 1.0})
     # no demonstration prompts: the question is whether the clone reads the frames, and a
     # prompt would take a quarter of each window's frames
@@ -112,7 +121,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
     c.eval = default_eval_config()
     c.eval.suites = ""
-    c.eval.tasks = ",".join(ATARI_TASKS)
+    c.eval.tasks = ",".join(games)
     c.eval.protocol = "cap1000"  # the main job's: 1000-step episodes, references measured so
     c.eval.episodes = 2 if quick else 10  # per game, the final checkpoint
     c.eval.batch_size = 2 if quick else 10  # environments stepped together

@@ -15,7 +15,8 @@ EXPERIMENTS = sorted((pathlib.Path(__file__).parents[1] / "experiments").glob("[
 VARIANTS = {"gato_cpu.py": ["", "quick"], "gato_cluster.py": ["", "size=364m,fsdp=4"],
             "return_conditioned.py": ["", "tiny", "size=79m,batch=64,fsdp=2"],
             "atari.py": ["", "quick", "channels=32", "frames=2,motion,noise=0.75",
-                         "noise=0.5,noise_games=pong+breakout"]}
+                         "noise=0.5,noise_games=pong+breakout", "games=pong,noise=0.75",
+                         "games=pong+breakout,noise=0.5,noise_games=pong"]}
 
 
 def _cases():
@@ -54,6 +55,25 @@ def test_experiment_config_is_consistent(path, variant):
         evaluated = {t.name for t in registry.select(config.eval.suites or None,
                                                      config.eval.tasks or None)}
         assert evaluated <= trained, f"{path.name} evaluates untrained tasks"
+
+
+@pytest.mark.parametrize("variant,message", [
+    ("noise_games=pong", "needs noise=P"),
+    ("games=pong+tetris", r"unknown game\(s\) \['tetris'\]"),
+    ("games=pong,noise=0.5,noise_games=boxing", "names games outside games=pong"),
+])
+def test_atari_variant_errors_are_one_line(variant, message):
+    from gato.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(f"atari:{variant}")
+    assert "\n" not in str(info.value)
+
+
+def test_atari_games_variant_trains_and_evaluates_those_games_only():
+    config = load_config("atari:games=pong+breakout")
+    for tasks in (config.generate.atari_tasks, config.data.tasks, config.eval.tasks):
+        assert tasks == "pong,breakout"
 
 
 def test_packaged_configs_are_the_experiments_folder():
