@@ -117,3 +117,15 @@ def test_cli_evaluates_checkpoint_from_disk(run_dir, subprocess_env, monkeypatch
     printed = capsys.readouterr().out
     assert "step 2: already scored" in printed
     assert json.loads((run_dir / "eval" / "step_1" / "results.json").read_text())["step"] == 1
+
+    # another evaluation of step 2 keeps the first one's results unless forced
+    first = (out / "results.json").read_text()
+    args = ["eval", "--checkpoint", str(run_dir), "--tasks", "cartpole-balance", "--episodes", "1",
+            "--max-steps", "5", "--no-normalize", "--prompt", "none", "--no-gif"]
+    assert gato_main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already holds the results of another evaluation of step 2" in err[0]
+    assert (out / "results.json").read_text() == first
+    assert gato_main(args + ["--force"]) == 0
+    replaced = json.loads((out / "results.json").read_text())
+    assert replaced["protocol"]["label"] == "full[episodes=1,max_episode_steps=5]"

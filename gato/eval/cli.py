@@ -7,7 +7,8 @@
     gato eval --checkpoint WORKDIR --tasks pendulum-swingup --return-target 0.9xexpert
 
 Outputs go to WORKDIR/eval/step_<step>/ (results.json, tasks.csv, suites.csv, PNG plots, GIFs;
-see `gato.eval.report`) and scalars to WORKDIR/tensorboard; with several checkpoints, their
+see `gato.eval.report`; results there from a different evaluation, such as the run's own, are kept
+unless --force) and scalars to WORKDIR/tensorboard; with several checkpoints, their
 aggregate (IQM, mean, median, optimality gap with 95% intervals over runs; `gato.eval.runs`) goes
 to --out. Episodes run under the evaluation protocol (--protocol, `gato.envs.protocol`). The
 eval settings start from `default_eval_config()`, take the run's config.json `eval` section,
@@ -80,7 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-gif", action="store_true", help="do not render rollout GIFs")
     parser.add_argument("--out", help="output directory (default WORKDIR/eval/step_<step>); "
                                       "with several checkpoints: the aggregate's (required)")
-    parser.add_argument("--force", action="store_true", help="with --run: re-score all steps")
+    parser.add_argument("--force", action="store_true",
+                        help="with --run: re-score all steps; else replace results a different "
+                             "evaluation wrote to WORKDIR/eval/step_<step> (default: refuse)")
 
 
 def eval_config(args: argparse.Namespace, run_config: dict) -> ml_collections.ConfigDict:
@@ -112,7 +115,7 @@ def evaluate_checkpoint(args: argparse.Namespace, path: pathlib.Path, step: int 
     from gato.eval import runs
 
     return runs.evaluate_checkpoint(path, lambda run_config: eval_config(args, run_config),
-                                    step=step, out=out)
+                                    step=step, out=out, replace=bool(args.force))
 
 
 def _evaluate_many(args: argparse.Namespace) -> int:

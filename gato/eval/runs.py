@@ -32,10 +32,12 @@ def _same_config(saved: Mapping[str, Any], config: ml_collections.ConfigDict) ->
 def evaluate_checkpoint(path: str | pathlib.Path,
                         config_for: Callable[[dict], ml_collections.ConfigDict], *,
                         step: int | None = None, out: pathlib.Path | None = None,
-                        reuse: bool = False) -> dict:
+                        reuse: bool = False, replace: bool = True) -> dict:
     """Loads a checkpoint, evaluates it with config_for(run config) and writes its reports;
     returns the results. With `reuse`, a results.json already written with the same eval config
-    is returned instead (a resumed sweep does not evaluate twice)."""
+    is returned instead (a resumed sweep does not evaluate twice). With `replace=False`, one
+    written with another eval config (another seed, episode count, protocol: e.g. the run's own
+    final evaluation) is kept and a ValueError raised before any episode."""
     from gato.eval import checkpoints
     from gato.eval.evaluator import Evaluator, select_tasks
     from gato.model import Gato
@@ -48,6 +50,9 @@ def evaluate_checkpoint(path: str | pathlib.Path,
         if _same_config(saved, config):
             print(f"step {loaded.step} of {loaded.workdir}: already evaluated ({done}), reusing")
             return saved
+    if not replace and done.is_file() and not _same_config(json.loads(done.read_text()), config):
+        raise ValueError(f"{done.parent} already holds the results of another evaluation of step "
+                         f"{loaded.step}; pass --out DIR to keep both, or --force to replace them")
     tasks = select_tasks(config)
     warnings = checkpoints.check_compatible(loaded, tasks)
     evaluator = Evaluator(config, Gato(loaded.model_config), tasks=tasks,
