@@ -52,7 +52,8 @@ def evaluate_checkpoint(path: str | pathlib.Path,
             return saved
     if not replace and done.is_file() and not _same_config(json.loads(done.read_text()), config):
         raise ValueError(f"{done.parent} already holds the results of another evaluation of step "
-                         f"{loaded.step}; pass --out DIR to keep both, or --force to replace them")
+                         f"{loaded.step}; --force replaces them (with one checkpoint, --out DIR "
+                         f"keeps both)")
     tasks = select_tasks(config)
     warnings = checkpoints.check_compatible(loaded, tasks)
     evaluator = Evaluator(config, Gato(loaded.model_config), tasks=tasks,
