@@ -45,12 +45,12 @@ def evaluate_checkpoint(path: str | pathlib.Path,
     loaded = checkpoints.load_checkpoint(path, step)
     config = config_for(loaded.config)
     done = (out or loaded.workdir / "eval" / f"step_{loaded.step}") / "results.json"
-    if reuse and done.is_file():
-        saved = json.loads(done.read_text())
-        if _same_config(saved, config):
-            print(f"step {loaded.step} of {loaded.workdir}: already evaluated ({done}), reusing")
-            return saved
-    if not replace and done.is_file() and not _same_config(json.loads(done.read_text()), config):
+    saved = json.loads(done.read_text()) if done.is_file() else None
+    same = saved is not None and _same_config(saved, config)
+    if reuse and same:
+        print(f"step {loaded.step} of {loaded.workdir}: already evaluated ({done}), reusing")
+        return saved
+    if not replace and saved is not None and not same:
         raise ValueError(f"{done.parent} already holds the results of another evaluation of step "
                          f"{loaded.step}; --force replaces them (with one checkpoint, --out DIR "
                          f"keeps both)")
