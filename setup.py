@@ -29,6 +29,10 @@ setup(
     package_dir={"gato.experiments": "experiments"},
     package_data={"gato": ["**/*.json", "tokenizers/assets/*.model"]},
     install_requires=_requirements("requirements.txt"),
-    extras_require={"test": _requirements("requirements-test.txt")},
+    # outside data sources, kept out of the default install (gato.data.formats.jat / .minari
+    # name the extra when it is missing)
+    extras_require={"test": _requirements("requirements-test.txt"),
+                    "jat": ["pyarrow==26.0.1"],
+                    "minari": ["minari==0.5.4", "h5py==3.16.0"]},
     entry_points={"console_scripts": ["gato=gato.cli:main"]},
 )
