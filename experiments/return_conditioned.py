@@ -22,9 +22,7 @@ and 393 (0.85) of 978), so each task has its own levels.
 
 import ml_collections
 
-from gato.data.pipeline.loader import default_data_config
-from gato.eval.config import default_eval_config
-from gato.train.config import parse_variant
+from gato.config import default_config, parse_variant
 
 CONTROL_TASKS = ("cartpole-balance", "cartpole-swingup", "pendulum-swingup", "point_mass-easy",
                  "reacher-easy", "reacher-hard")
@@ -42,115 +40,62 @@ MIXES = {
 }
 
 
+
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     variant = parse_variant(arg, VARIANTS)
     tiny = bool(variant.get("tiny", False))
     tasks = TINY_TASKS if tiny else CONTROL_TASKS
-    c = ml_collections.ConfigDict()
+    c = default_config()
 
-    c.generate = ml_collections.ConfigDict()
-    c.generate.tasks = ",".join(tasks)  # control tasks with scripted experts
-    # task -> behaviour mix (gato.data.recording.behaviours): expert:N, noisyS:N, random:N
-    c.generate.behaviours = ml_collections.ConfigDict(
-        {t: ("noisy0.7:3,noisy1:3,random:2" if tiny else MIXES[t]) for t in tasks})
+    c.generate.tasks = ",".join(tasks)
+    c.generate.behaviours = {t: ("noisy0.7:3,noisy1:3,random:2" if tiny else MIXES[t])
+                             for t in tasks}
     c.generate.max_episode_steps = 100 if tiny else 1000  # per episode (the eval cap too)
     c.generate.noise_correlation = 0.9  # AR(1) coefficient per step of the executed noise
-    c.generate.workers = 2  # worker processes
-    c.generate.seed = 0  # base seed of the episodes
 
-    c.model = ml_collections.ConfigDict()
     size = str(variant.get("size", "tiny" if tiny else "small"))
-    c.model.name = size  # gato.model size name
-    seq_len = 64 if tiny else 256  # tokens per training window
-    # ModelConfig fields, as experiments/gato_cpu.py (see there why); the study sets
-    # return_tokens per arm
-    c.model.overrides = ml_collections.ConfigDict({
-        "dropout_rate": 0.0, "max_len": seq_len, "position_bias": "alibi",
-        "continuous_embedding_init": "sinusoidal", "action_inputs": "masked",
-        "return_tokens": False})
+    c.model.name = size
+    c.train.seq_len = c.model.overrides.max_len = 64 if tiny else 256
+    # the main job's model without its CPU attention layout; the study sets return_tokens per arm
+    kept = {k: v for k, v in c.model.overrides.items() if k not in ("attention_blocks", "remat")}
+    c.model.overrides = {**kept, "return_tokens": False}
     if size not in ("tiny", "small"):  # the cluster recipe's sizes (experiments/gato_cluster.py)
         c.model.overrides.update({"dtype": "bfloat16",
                                   "remat": "dots_with_no_batch_dims_saveable"})
 
-    c.data = default_data_config()
-    c.data.data_dir = None  # set by the study to WORKDIR/data
-    c.data.suites = ""  # the tasks are listed
+    c.data.suites = ""
     c.data.tasks = ",".join(tasks)
-    c.data.mixture = ml_collections.ConfigDict({"control": 1.0})  # control only: the question
+    c.data.mixture = {"control": 1.0}  # control only: the question
     # no demonstration prompts, in training or evaluation: a prompt from a random episode of the
     # mix would condition every arm on its data's quality (a confound of the comparison)
     c.data.prompt_fraction = 0.0
-    c.data.worker_count = 1  # one grain worker: the other core trains
 
-    c.optimizer = ml_collections.ConfigDict()
-    c.optimizer.learning_rate = 1e-3  # peak (as experiments/gato_cpu.py)
-    c.optimizer.warmup_steps = 5 if tiny else 50  # linear warm-up
-    c.optimizer.final_lr_fraction = 0.1  # cosine decays to this fraction of the peak
-    c.optimizer.b1 = 0.9  # Adam beta1
-    c.optimizer.b2 = 0.95  # Adam beta2
-    c.optimizer.eps = 1e-8  # Adam epsilon
-    c.optimizer.weight_decay = 0.1  # AdamW decoupled decay, on ndim >= 2 params
-    c.optimizer.clip_norm = 1.0  # global-norm gradient clipping
+    c.optimizer.learning_rate = 1e-3  # as experiments/gato_cpu.py
+    c.optimizer.warmup_steps = 5 if tiny else 50
 
-    c.train = ml_collections.ConfigDict()
-    # per arm (docs/RETURNS.md: what the study costs)
-    c.train.total_steps = int(variant.get("steps", 10 if tiny else 1200))  # optimizer updates
-    c.train.batch_size = int(variant.get("batch", 4 if tiny else 8))  # global batch
-    c.train.seq_len = seq_len  # tokens per sequence
-    c.train.seed = 0  # params init and data seed, the same for every arm
-    c.train.log_every = 5 if tiny else 50  # steps between metric writes
-    c.train.checkpoint_every = 10 if tiny else 300  # steps between checkpoints
-    c.train.keep_checkpoints = 1  # checkpoints kept on disk
-    c.train.profile_start = 0  # first step of a jax.profiler trace to WORKDIR/profile (0: none)
-    c.train.profile_steps = 5  # steps traced from profile_start
-    c.train.peak_flops_per_device = 0.0  # MFU denominator; 0: measure a matmul at start-up
-    c.train.nan_check_keys = ("train/loss", "train/grad_norm", "train/param_norm")
-    c.train.loss_on_targets_only = True  # logits only at loss targets (same loss, faster)
-    c.train.target_buckets = 16  # distinct target-count sizes compiled at most
-    c.train.image_buckets = 4  # image-position sizes compiled at most (no images here)
-    c.train.label_sigma = 0.0  # Gaussian labels for continuous targets (0: one-hot)
-    # each action (and return) target's softmax over its own ids (as experiments/gato_cpu.py)
-    c.train.action_softmax = "range"
-    c.train.action_buckets = 4  # distinct action-target counts compiled at most
-    # observation tokens as targets too (gato.model.loss.ObservationLoss): the weight of
-    # their mean cross entropy beside the action/text mean (0: Gato's objective), and
-    # which observation kinds count
-    c.train.observation_weight = 0.0
-    c.train.observation_kinds = "continuous,discrete"
+    # per arm (docs/RETURNS.md: what the study costs); the same seed for every arm
+    c.train.total_steps = int(variant.get("steps", 10 if tiny else 1200))
+    c.train.batch_size = int(variant.get("batch", 4 if tiny else 8))
+    c.train.log_every = 5 if tiny else 50
+    c.train.checkpoint_every = 10 if tiny else 300
+    c.train.keep_checkpoints = 1
 
-    c.evaluators = ml_collections.ConfigDict()  # no in-training evaluation: the study evaluates
-
-    c.eval = default_eval_config()
-    c.eval.suites = ""  # exactly the trained tasks
+    c.eval.suites = ""
     c.eval.tasks = ",".join(tasks)
     c.eval.episodes = int(variant.get("episodes", 2 if tiny else 20))  # per task and arm
-    c.eval.batch_size = 2 if tiny else 10  # environments stepped together
+    c.eval.batch_size = 2 if tiny else 10
     c.eval.max_steps = c.generate.max_episode_steps  # the data's episode length
     c.eval.prompt = "none"  # see data.prompt_fraction
-    c.eval.gif = False  # no rollout GIFs
+    c.eval.gif = False
     # expert-normalized scores need the reference protocol's 1000-step episodes; the tiny
     # variant's 100-step episodes are scored by their returns only
     c.eval.normalize = not tiny
 
-    c.study = ml_collections.ConfigDict()
-    c.study.arms = "bc,filtered,returns"  # BC on all, %BC, return-conditioned
-    c.study.top_fraction = 0.2  # %BC: each task's best 20% of episodes by return
-    # the return-conditioned arm's request: the best episode return in its data (DT's choice)
-    c.study.target = "q1"
-    # requested returns of the sweep (gato.eval.returns forms), each evaluated on the
-    # return-conditioned arm: what is asked for against what is got
-    # (fractions of the expert's return need the reference protocol's episode cap: not in tiny)
+    # the returns arm asks for the best episode return in its data (DT's choice); the sweep
+    # evaluates each requested return on it (fractions of the expert's need 1000-step episodes)
     c.study.sweep = ("q0,q0.25,q0.5,q0.75,q1,expert" if tiny else
                      "q0,q0.25,q0.5,q0.75,q1,1.0xexpert,1.2xexpert,expert")
-    c.study.sweep_episodes = 2 if tiny else 10  # episodes per task and requested return
+    c.study.sweep_episodes = 2 if tiny else 10
 
-    c.mesh = ml_collections.ConfigDict()
-    c.mesh.axes = [("data", -1), ("fsdp", int(variant.get("fsdp", 1)))]  # -1: the rest
-    c.mesh.num_devices = 0  # 0: all local devices
-    c.mesh.logical_axis_rules = ()  # empty: the model's DEFAULT_LOGICAL_AXIS_RULES
-
-    c.checkpoint = ml_collections.ConfigDict()
-    c.checkpoint.resume = True  # resume from WORKDIR/checkpoints when it holds one
-    c.checkpoint.resume_from = ""  # explicit checkpoint when WORKDIR has none
-    c.checkpoint.init_from = ""  # params-only initialization from this checkpoint
+    c.mesh.axes = [("data", -1), ("fsdp", int(variant.get("fsdp", 1)))]
     return c

@@ -17,18 +17,19 @@ from gato import host_memory
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "main": ("gato.main", "The whole mission on the default data: generate, train, evaluate."),
-    "return-study": ("gato.return_study",
+    "main": ("gato.workflows.mission",
+             "The whole mission on the default data: generate, train, evaluate."),
+    "return-study": ("gato.workflows.return_study",
                      "BC, filtered BC and return-conditioned arms on mixed-quality data."),
     "tasks": ("gato.envs.cli", "List registered tasks and suites with their specs."),
     "tokenize": ("gato.data.pipeline.show_tokens", "Tokenize default data and print the tokens."),
     "generate": ("gato.data.recording.generate", "Record episodes as RLDS datasets (TFDS)."),
     "data": ("gato.data.cli", "Describe datasets: episodes, tokens, return quantiles."),
-    "train": ("gato.train.cli", "Train a model from an experiment config."),
+    "train": ("gato.workflows.train", "Train a model from an experiment config."),
     "eval": ("gato.eval.cli", "Evaluate checkpoints per task suite."),
     "curve": ("gato.eval.curve", "Learning curves per task from in-training evaluators."),
     "compare": ("gato.eval.compare", "Compare two evaluated runs: per-task differences, P(A > B)."),
-    "sweep": ("gato.sweep", "Train a config over several seeds, evaluate and aggregate them."),
+    "sweep": ("gato.workflows.sweep", "Train a config over several seeds, evaluate and aggregate them."),
     "offline": ("gato.eval.offline", "Teacher-forced action metrics on recorded episodes."),
 }
 

@@ -4,8 +4,8 @@ one line `gato COMMAND: error: ...` on stderr, exit status 1, a traceback only w
 import pytest
 
 from gato import cli
+from gato.config import apply_overrides, load_config, parse_variant
 from gato.testing import train as testing
-from gato.train.config import apply_overrides, load_config, parse_variant
 
 CPU = "experiments/gato_cpu.py"
 
@@ -30,7 +30,7 @@ def test_a_typo_in_a_variant_is_an_error_naming_it():
 @pytest.mark.parametrize("spec,overrides,key", [
     (f"{CPU}:quick,steps=-3", [], "train.total_steps=-3"),
     (f"{CPU}:quick", ["train.total_steps=-5"], "train.total_steps=-5"),
-    (f"{CPU}:quick", ["generate.control_episodes=-1"], "generate.control_episodes=-1"),
+    (f"{CPU}:quick", ["generate.episodes=-1"], "generate.episodes=-1"),
     (f"{CPU}:quick", ["data.prompt_fraction=1.5"], "data.prompt_fraction=1.5"),
     (f"{CPU}:quick", ["data.on_bad_episode='ignore'"], "data.on_bad_episode='ignore'"),
     (f"{CPU}:quick", ["checkpoint.on_damaged='retry'"], "checkpoint.on_damaged='retry'"),
@@ -90,7 +90,7 @@ def test_train_refuses_bad_configs_in_one_line_and_writes_nothing(tmp_path, caps
     assert cli.main([*base, "--set", "train.total_steps=abc"]) == 1
     assert "train.total_steps" in _one_line_error(capsys, "train")
     assert cli.main([*base, "--set", "train.nope=1"]) == 1
-    assert "no key 'nope'" in _one_line_error(capsys, "train")
+    assert "config key train.nope is not a known key" in _one_line_error(capsys, "train")
     assert cli.main(["train", "--config", "experiments/missing.py", "--workdir",
                      str(workdir)]) == 1
     assert "missing.py" in _one_line_error(capsys, "train")
@@ -124,3 +124,42 @@ def test_library_entry_point_validates_too(tmp_path):
     with pytest.raises(ValueError, match="train.log_every=0"):
         train_and_evaluate(testing.tiny_config("train.log_every=0"), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_misspelt_key_in_an_experiment_file_is_refused_naming_it(tmp_path, capsys):
+    """The probe of issue 39: `c.train.totl_steps = 5` in a file used to train silently."""
+    path = tmp_path / "typo.py"
+    path.write_text("from gato.config import default_config\n\n\n"
+                    "def get_config(arg=None):\n"
+                    "    c = default_config()\n"
+                    "    c.data.source = 'synthetic'\n"
+                    "    c.train.totl_steps = 5\n"
+                    "    return c\n")
+    workdir = tmp_path / "run"
+    assert cli.main(["train", "--config", str(path), "--workdir", str(workdir)]) == 1
+    err = _one_line_error(capsys, "train")
+    assert "config key train.totl_steps is not a known key (did you mean train.total_steps?)" in err
+    assert not workdir.exists()
+
+
+def test_a_config_without_some_sections_is_completed_from_the_defaults(tmp_path):
+    path = tmp_path / "short.py"
+    path.write_text("import ml_collections\n\n\n"
+                    "def get_config(arg=None):\n"
+                    "    return ml_collections.ConfigDict({'train': {'total_steps': 7}})\n")
+    config = load_config(str(path))
+    assert config.train.total_steps == 7 and config.train.batch_size == 8
+    assert config.checkpoint.on_damaged == "fallback" and "generate" in config
+
+
+def test_a_saved_run_config_reads_back_as_a_full_config():
+    from gato.config import run_config
+
+    saved = load_config(f"{CPU}:quick").to_dict()
+    del saved["study"], saved["eval"]["gif_size"]
+    saved["generate"]["control_tasks"] = "cartpole-balance"  # a key an older version had
+    config = run_config(saved)
+    assert config.eval.gif_size == 128 and config.study.arms == "bc,filtered,returns"
+    assert "control_tasks" not in config.generate
+    assert config.train.nan_check_keys == ("train/loss", "train/grad_norm", "train/param_norm")
+    assert config.model.overrides.to_dict() == saved["model"]["overrides"]

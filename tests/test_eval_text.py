@@ -81,8 +81,8 @@ def test_text_evaluator_reports_held_out_bits_per_byte_and_refuses_unknown_optio
 
 
 def test_the_main_jobs_text_step_prints_held_out_bits_per_byte_and_samples(tmp_path, capsys):
-    from gato.main import sample_text
     from gato.testing.eval import save_random_checkpoint
+    from gato.workflows.mission import sample_text
 
     save_random_checkpoint(tmp_path, data={"text": "pydocs", "text_max_documents": 1})
     sample_text(tmp_path, "The Python interpreter", num_tokens=4)

@@ -4,12 +4,13 @@ import pathlib
 
 import pytest
 
+from gato.config import load_config
 from gato.data.pipeline.sources import SOURCES
 from gato.envs import registry
 from gato.eval.config import validate as validate_eval
 from gato.model.build import build_model
 from gato.train import evaluators
-from gato.train.config import load_config
+from gato.workflows import common
 
 EXPERIMENTS = sorted((pathlib.Path(__file__).parents[1] / "experiments").glob("[!_]*.py"))
 VARIANTS = {"gato_cpu.py": ["", "quick"], "gato_cluster.py": ["", "size=364m,fsdp=4"],
@@ -37,17 +38,17 @@ def test_experiment_config_is_consistent(path, variant):
     if config.data.source == "mixture":
         tasks = registry.select(config.data.suites or None, config.data.tasks or None)
         assert tasks, f"{path.name} trains on no task"
+    common.register_evaluators()
     for name, entry in config.evaluators.items():
-        assert entry.type in evaluators.PROVIDERS, f"{path.name}: evaluators.{name}"
+        assert evaluators.get(entry.type), f"{path.name}: evaluators.{name}"
     settings = dict(kv.split("=") for kv in variant.split(",") if "=" in kv)
     if "noise" in settings:  # each game recorded with its own execution noise
-        from gato.main import generation_groups
+        from gato.data.recording.plan import task_settings
 
-        noisy = settings.get("noise_games", config.generate.atari_tasks.replace(",", "+"))
-        by_game = {t.name: g["action_noise"] for g in generation_groups(config.generate)
-                   for t in g["tasks"]}
+        noisy = settings.get("noise_games", config.generate.tasks.replace(",", "+"))
+        by_game = {name: s["action_noise"] for name, s in task_settings(config.generate).items()}
         assert by_game == {game: float(settings["noise"]) if game in noisy.split("+") else 0.0
-                           for game in config.generate.atari_tasks.split(",")}
+                           for game in config.generate.tasks.split(",")}
     if "eval" in config:
         validate_eval(config.eval)
         trained = {t.name for t in registry.select(config.data.suites or None,
@@ -72,13 +73,13 @@ def test_atari_variant_errors_are_one_line(variant, message):
 
 def test_atari_games_variant_trains_and_evaluates_those_games_only():
     config = load_config("atari:games=pong+breakout")
-    for tasks in (config.generate.atari_tasks, config.data.tasks, config.eval.tasks):
+    for tasks in (config.generate.tasks, config.data.tasks, config.eval.tasks):
         assert tasks == "pong,breakout"
 
 
 def test_packaged_configs_are_the_experiments_folder():
     """`--config NAME` finds the same files an installed package ships (`gato.experiments`)."""
-    from gato.train.config import config_path, packaged_configs
+    from gato.config import config_path, packaged_configs
 
     assert packaged_configs() == [p.name for p in EXPERIMENTS]
     shipped = config_path("gato_cpu").read_text()

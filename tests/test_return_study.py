@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from gato import cli
+from gato.config import load_config
 from gato.eval import return_report
-from gato.return_study import arm_config
-from gato.train.config import load_config
+from gato.workflows.return_study import arm_config
 
 
 def test_arm_configs_differ_only_in_filter_and_return_tokens():

@@ -5,17 +5,17 @@ import json
 import ml_collections
 import pytest
 
-from gato import sweep
+from gato.config import default_config
 from gato.envs import registry, scores
 from gato.eval import scoring
-from gato.eval.config import default_eval_config, eval_protocol
+from gato.eval.config import eval_protocol
+from gato.workflows import sweep
 
 
 def _config(**eval_overrides) -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.train = ml_collections.ConfigDict({"total_steps": 4, "seed": 0})
-    config.data = ml_collections.ConfigDict({"data_dir": "/nowhere"})
-    config.eval = default_eval_config()
+    config = default_config()
+    config.train.total_steps = 4
+    config.data.data_dir = "/nowhere"
     config.eval.update({"suites": "", "tasks": "cartpole-swingup,pong", "protocol": "cap1000",
                         "episodes": 2, "bootstrap_reps": 100, **eval_overrides})
     return config
@@ -29,7 +29,7 @@ def test_sweep_trains_each_seed_once_and_aggregates(tmp_path, monkeypatch):
         (workdir / "checkpoints" / str(config.train.total_steps)).mkdir(parents=True)
         return {}
 
-    def fake_evaluate(path, config_for, reuse=False):
+    def fake_evaluate(path, config_for, out=None, reuse=False):
         config = config_for({})
         protocol = eval_protocol(config)
         evaluated.append((path.name, reuse))

@@ -48,9 +48,13 @@ def test_bad_entries_are_refused_with_the_entry_named(tmp_path, entry, message):
         evaluators.build(config, tmp_path)
 
 
-def test_builtin_types_are_found_through_their_provider_modules(tmp_path):
+def test_types_register_through_their_own_modules(tmp_path):
     config = testing.tiny_config()
-    config.evaluators = {"nap": {"type": "sleep", "every": 3, "options": {"seconds": 0.0}}}
+    config.evaluators = {"nap": {"type": "gato.testing.train:sleep", "every": 3,
+                                 "options": {"seconds": 0.0}}}
     [scheduled] = evaluators.build(config, tmp_path)
     assert scheduled.evaluator.run(None, 3) == {}
-    assert "rollout" in evaluators.PROVIDERS
+    from gato.workflows import common
+
+    common.register_evaluators()
+    assert {"rollout", "offline", "text"} <= set(evaluators._REGISTRY)

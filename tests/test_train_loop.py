@@ -55,7 +55,7 @@ def test_cli_trains_and_resumes_exactly_after_kill_9_and_sigterm(tmp_path, capsy
     assert sorted(per_task) == sorted(expected)
 
     killed = tmp_path / "killed"
-    slow = ["evaluators={'slow': {'type': 'sleep', 'every': 1}}"]
+    slow = ["evaluators={'slow': {'type': 'gato.testing.train:sleep', 'every': 1}}"]
     proc = testing.gato_train(train_args(killed, COMMON + slow), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     wait_for(killed / "checkpoints" / "2", proc)
@@ -64,7 +64,7 @@ def test_cli_trains_and_resumes_exactly_after_kill_9_and_sigterm(tmp_path, capsy
 
     # Resume; SIGTERM during the first step's callback: the next step finishes and saves, and
     # the command exits 130 (not done), so a chained command (main, sweep) stops there too.
-    term = ["evaluators={'drill': {'type': 'sigterm', 'every': 1}}"]
+    term = ["evaluators={'drill': {'type': 'gato.testing.train:sigterm', 'every': 1}}"]
     assert cli.main(["train", *train_args(killed, COMMON + term)]) == 130
     assert "interrupted: stopped by signal after step" in capsys.readouterr().err
     starts = [r["step"] for r in testing.read_jsonl(killed / "metrics.jsonl")

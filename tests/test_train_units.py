@@ -4,12 +4,12 @@ import ml_collections
 import numpy as np
 import pytest
 
+from gato import config as config_lib
 from gato.data.pipeline import sources, synthetic
 from gato.testing.train import TINY_CONFIG, tiny_config
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.sequence import Modality
 from gato.tokenizers.vocab import SEPARATOR_ID
-from gato.train import config as config_lib
 from gato.train import distributed, optimizer
 from gato.train.mesh import mesh_shape
 

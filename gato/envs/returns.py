@@ -22,6 +22,7 @@ from typing import Any
 
 import ml_collections
 
+from gato.config import defaults
 from gato.envs import scores
 from gato.tokenizers.returns import PLACEMENTS, ReturnSpec
 
@@ -29,14 +30,8 @@ RANGE_SOURCES = ("reference",)
 
 
 def default_returns_config() -> ml_collections.ConfigDict:
-    """The data.returns section: return-to-go tokens, off by default (Gato has none)."""
-    c = ml_collections.ConfigDict()
-    c.enabled = False  # a return-to-go token per timestep (needs model return_tokens=True)
-    c.placement = "after_observation"  # or "before_observation" (gato.tokenizers.returns)
-    c.range = "reference"  # where each task's return range comes from (RANGE_SOURCES)
-    c.headroom = 1.25  # "reference": the expert's return sits at 1 / headroom of the range
-    c.ranges = ml_collections.ConfigDict()  # task -> [low, high], overriding the source
-    return c
+    """The data.returns section's defaults: return tokens off, as Gato (`gato.config.defaults`)."""
+    return defaults.section("data.returns")
 
 
 def _get(config: Any, key: str, default: Any) -> Any:

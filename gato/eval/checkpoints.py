@@ -13,11 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
+import ml_collections
 
+from gato.config import run_config
 from gato.envs.registry import Task
 from gato.envs.returns import check_model as check_returns
 from gato.errors import CheckpointError  # a checkpoint that exists but cannot be restored
 from gato.model import Gato, ModelConfig, build
+from gato.rundir import RunDir
 from gato.tokenizers.timestep import action_token_range
 from gato.tokenizers.vocab import RETURN_VOCAB_SIZE, VOCAB_SIZE
 
@@ -29,7 +32,7 @@ class LoadedCheckpoint:
     path: pathlib.Path  # the step directory restored
     workdir: pathlib.Path  # the run directory (TensorBoard and eval outputs go under it)
     step: int
-    config: dict  # the experiment config (config.json)
+    config: ml_collections.ConfigDict  # the run's config.json, read back as a full config
     model_config: ModelConfig
     params: Any
 
@@ -41,9 +44,9 @@ def checkpoints_dir(path: str | pathlib.Path) -> tuple[pathlib.Path, int | None]
     if not path.is_dir():
         raise FileNotFoundError(f"checkpoint path {str(path)!r} does not exist or is not a "
                                 "directory")
-    if (path / "checkpoints").is_dir():
-        return path / "checkpoints", None
-    if path.name.isdigit() and (path.parent / "config.json").exists():
+    if RunDir(path).checkpoints.is_dir():
+        return RunDir(path).checkpoints, None
+    if path.name.isdigit() and RunDir.config_beside(path.parent).exists():
         return path.parent, int(path.name)
     return path, None
 
@@ -56,7 +59,7 @@ def list_steps(directory: pathlib.Path) -> list[int]:
 
 def read_config(directory: pathlib.Path) -> dict:
     """The run's config.json beside the checkpoints."""
-    path = directory / "config.json"
+    path = RunDir.config_beside(directory)
     if not path.is_file():
         raise FileNotFoundError(f"no config.json in {str(directory)!r}: not a gato checkpoints "
                                 "directory")
@@ -70,11 +73,12 @@ def model_config_from(config: dict, source: pathlib.Path) -> ModelConfig:
     """ModelConfig from the config's model section {"name", "overrides"}."""
     model = config.get("model")
     if not isinstance(model, dict) or "name" not in model:
-        raise CheckpointError(f"{source}/config.json has no model.name")
+        raise CheckpointError(f"{RunDir.config_beside(source)} has no model.name")
     try:
         return build.model_config_from(model)
     except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{source}/config.json: bad model section {model}: {e}") from e
+        raise CheckpointError(f"{RunDir.config_beside(source)}: bad model section {model}: "
+                              f"{e}") from e
 
 
 def abstract_params(model_config: ModelConfig) -> Any:
@@ -110,20 +114,21 @@ def load_checkpoint(path: str | pathlib.Path, step: int | None = None) -> Loaded
         raise  # damaged or of another model: the message names path and step already
     except Exception as e:
         raise CheckpointError(f"cannot restore params from {step_dir} with the model config in "
-                              f"{directory / 'config.json'} (corrupt checkpoint or mismatched "
-                              f"config): {type(e).__name__}: {e}") from e
-    workdir = directory.parent if directory.name == "checkpoints" else directory
-    return LoadedCheckpoint(step_dir, workdir, step, config, model_config, params)
+                              f"{RunDir.config_beside(directory)} (corrupt checkpoint or "
+                              f"mismatched config): {type(e).__name__}: {e}") from e
+    return LoadedCheckpoint(step_dir, RunDir.of(directory).root, step, run_config(config),
+                            model_config, params)
 
 
-def trained_task_names(config: dict) -> set[str] | None:
-    """Names of the tasks the run trained on, or None when the config does not say."""
+def trained_task_names(config: ml_collections.ConfigDict) -> set[str] | None:
+    """Names of the tasks the run (a full config) trained on; None when its data names none
+    (the synthetic source, or no suites and no tasks)."""
     from gato.envs import registry
 
-    data = config.get("data") or {}
-    if not (data.get("suites") or data.get("tasks")):
+    data = config.data
+    if data.source == "synthetic" or not (data.suites or data.tasks):
         return None
-    return {t.name for t in registry.select(data.get("suites") or None, data.get("tasks") or None)}
+    return {t.name for t in registry.select(data.suites or None, data.tasks or None)}
 
 
 def check_compatible(loaded: LoadedCheckpoint, tasks: Sequence[Task]) -> list[str]:
@@ -135,7 +140,7 @@ def check_compatible(loaded: LoadedCheckpoint, tasks: Sequence[Task]) -> list[st
         raise ValueError(f"checkpoint {loaded.path}: model vocab_size {vocab} does not match the "
                          f"tokenizers' {want}")
     try:
-        check_returns((loaded.config.get("data") or {}).get("returns"),
+        check_returns(loaded.config.data.returns,
                       loaded.model_config.return_tokens)
     except ValueError as e:
         raise ValueError(f"checkpoint {loaded.path}: {e}") from None
@@ -150,7 +155,7 @@ def check_compatible(loaded: LoadedCheckpoint, tasks: Sequence[Task]) -> list[st
     warnings = []
     if trained is None:
         warnings.append(f"config of {loaded.path} names no training tasks (data source "
-                        f"{(loaded.config.get('data') or {}).get('source')!r}); scores of "
+                        f"{loaded.config.data.source!r}); scores of "
                         f"{[t.name for t in tasks]} may be meaningless")
     else:
         warnings += [f"task {t.name!r} was not in the training mixture of {loaded.path}"

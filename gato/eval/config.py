@@ -2,6 +2,7 @@
 
 import ml_collections
 
+from gato.config import defaults
 from gato.envs import protocol as protocol_lib
 from gato.envs.protocol import Protocol
 from gato.eval.decoding import DECODING_MODES
@@ -11,44 +12,8 @@ PROMPT_MODES = ("none", "start", "end")
 
 
 def default_eval_config() -> ml_collections.ConfigDict:
-    """Evaluation defaults; experiments override fields under `config.eval`."""
-    c = ml_collections.ConfigDict()
-    c.suites = "control"  # comma-separated suites to evaluate ("" for none)
-    c.tasks = ""  # comma-separated extra task names
-    # evaluation protocol (gato.envs.protocol.PROTOCOLS): episode cap, Atari frame skip, sticky
-    # actions, no-op starts, episodes and seeds; scores are normalized only by reference returns
-    # measured under the same environment settings
-    c.protocol = protocol_lib.DEFAULT
-    c.episodes = 0  # episodes per task; 0: the protocol's
-    c.batch_size = 5  # environments of one task stepped together in lockstep
-    c.seed = -1  # episode i of a task uses environment/policy seed `seed + i`; -1: the protocol's
-    c.temperature = 1.0  # softmax temperature of action tokens ("sample" and "mean")
-    # action tokens: "sample" (the paper), "greedy" (argmax) or "mean" (continuous actions: the
-    # bin nearest the expected value; discrete ones are sampled); see gato.eval.decoding
-    c.decoding = "sample"
-    c.prompt = "end"  # demonstration prompt: "none", "start" or "end" of an expert episode
-    c.prompt_tokens = 256  # prompt length in tokens
-    c.prompt_split = "train"  # dataset split the demonstrations come from
-    c.data_dir = ""  # TFDS data_dir holding the demonstration datasets ("" = TFDS default)
-    # corrupt/mismatched demonstrations: "skip" (replace by the next good one, listed in the
-    # results' warnings) or "fail"; `gato eval` defaults to the run's data.on_bad_episode
-    c.on_bad_episode = "skip"
-    c.max_steps = 0  # episode-length cap; 0: the protocol's
-    # expert-normalize scores; a protocol whose settings differ from the reference returns' is
-    # then refused (error). False: report returns only (e.g. smoke runs with short caps)
-    c.normalize = True
-    c.bootstrap_reps = 5000  # stratified-bootstrap replications of the 95% intervals (rliable)
-    # models with return-to-go tokens: "none" (draw the return token from the model), a return
-    # ("850"), a fraction of the expert's ("0.9xexpert"), a quantile of the dataset's episode
-    # returns ("q0.9") or "expert" (MGDT's expert-action inference); see gato.eval.returns
-    c.return_target = "none"
-    c.return_kappa = 0.0  # expert: P(R) re-weighted by exp(kappa * normalised R) (MGDT code: 0)
-    c.return_samples = 128  # expert: returns drawn per timestep, the highest kept (MGDT code)
-    c.return_inverse_temperature = 0.75  # expert: multiplies the return logits (MGDT code)
-    c.gif = True  # save one rollout GIF per task
-    c.gif_max_frames = 200  # frames kept in each GIF
-    c.gif_size = 128  # rendered frame height and width in pixels (control suite)
-    return c
+    """The eval section's defaults (`gato.config.defaults`)."""
+    return defaults.section("eval")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:

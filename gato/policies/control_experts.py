@@ -27,7 +27,7 @@ def _pole_constants(physics, dof: int) -> tuple[float, float]:
     data.qpos[dof] = np.pi / 2
     mujoco.mj_forward(model, data)
     full = np.zeros((model.nv, model.nv))
-    mujoco.mj_fullM(model, data, full)
+    mujoco.mj_fullM(model, full, data.qM)  # mujoco 3.3 signature (dst, M)
     return float(full[dof, dof]), abs(float(data.qfrc_bias[dof]))
 
 

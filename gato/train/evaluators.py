@@ -4,10 +4,11 @@
 
 Each entry runs `every` steps; `type` names a factory registered with `@register(type)`, called once
 per run as `factory(config, options, workdir)` and returning an `Evaluator`, whose `run(params,
-step)` returns named metrics (and may write reports under the run's workdir). The types that ship
-with the project live above the trainer (rollouts in `gato.eval`), so their modules are imported on
-first use from `PROVIDERS`, as `gato.cli` imports a subcommand's module; code of your own registers
-a type with `register` before training.
+step)` returns named metrics (and may write reports under the run's workdir). Types register
+themselves when their module is imported: the workflows import the ones that ship ("rollout",
+"offline", "text" in `gato.eval`; `gato.workflows.common.EVALUATOR_MODULES`); code of your own
+registers a type with `register` before training, or names it "package.module:type", which
+imports that module first (e.g. the test drills "gato.testing.train:sleep").
 """
 
 import dataclasses
@@ -25,15 +26,6 @@ class Evaluator(Protocol):
 
 Factory = Callable[[Any, Mapping[str, Any], pathlib.Path], Evaluator]
 
-# type -> the module whose import registers it
-PROVIDERS: dict[str, str] = {
-    "rollout": "gato.eval.evaluator",  # roll out every eval task, score, report (config.eval)
-    "offline": "gato.eval.offline",  # teacher-forced action nll/accuracy on recorded episodes
-    "text": "gato.eval.text",  # held-out text nll and bits per byte
-    "sleep": "gato.testing.train",  # test drill: sleeps, so a test can kill a run mid-flight
-    "sigterm": "gato.testing.train",  # test drill: sends SIGTERM once (preemption)
-    "damage_checkpoint": "gato.testing.faults",  # test drill: damages a saved checkpoint
-}
 _REGISTRY: dict[str, Factory] = {}
 _FIELDS = ("type", "every", "options")
 
@@ -59,12 +51,13 @@ def with_defaults(type_name: str, options: Mapping[str, Any],
 
 def get(name: str) -> Factory:
     """The factory registered as `name`, importing its provider module if needed."""
-    if name not in _REGISTRY and name in PROVIDERS:
-        importlib.import_module(PROVIDERS[name])
-    if name not in _REGISTRY:
-        known = sorted(set(_REGISTRY) | set(PROVIDERS))
-        raise ValueError(f"unknown evaluator type {name!r}; registered: {', '.join(known)}")
-    return _REGISTRY[name]
+    module, sep, short = name.rpartition(":")
+    if sep and short not in _REGISTRY:
+        importlib.import_module(module)
+    if (short if sep else name) not in _REGISTRY:
+        raise ValueError(f"unknown evaluator type {name!r}; registered: "
+                         f"{', '.join(sorted(_REGISTRY))} (or 'package.module:type')")
+    return _REGISTRY[short if sep else name]
 
 
 @dataclasses.dataclass(frozen=True)

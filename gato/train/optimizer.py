@@ -13,19 +13,12 @@ import jax
 import ml_collections
 import optax
 
+from gato.config import defaults
+
 
 def default_optimizer_config() -> ml_collections.ConfigDict:
-    """The paper's optimizer settings (Reed et al. 2022, section 4.1); experiments override."""
-    c = ml_collections.ConfigDict()
-    c.learning_rate = 1e-4  # peak learning rate after warm-up
-    c.warmup_steps = 15_000  # linear warm-up from 0 over this many steps
-    c.final_lr_fraction = 0.1  # cosine decay ends at this fraction of the peak (10x lower)
-    c.b1 = 0.9  # Adam beta1
-    c.b2 = 0.95  # Adam beta2
-    c.eps = 1e-8  # Adam epsilon
-    c.weight_decay = 0.1  # AdamW decoupled weight decay, on ndim >= 2 params only
-    c.clip_norm = 1.0  # global-norm gradient clipping (<= 0: off)
-    return c
+    """The optimizer section's defaults: the paper's (`gato.config.defaults`)."""
+    return defaults.section("optimizer")
 
 
 def make_schedule(opt_config: Any, total_steps: int) -> optax.Schedule:

@@ -25,47 +25,18 @@ import grain
 import ml_collections
 import numpy as np
 
+from gato.config import defaults
 from gato.data import parent_watch
 from gato.data.pipeline import mixture, prompting
 from gato.data.pipeline.examples import ExampleMaker, TaskData
-from gato.envs.returns import default_returns_config
 from gato.tokenizers.sequence import FIELDS
 
 _MAX_BAD_LISTED = 20
 
 
 def default_data_config() -> ml_collections.ConfigDict:
-    """The data section of an experiment config, with its defaults."""
-    c = ml_collections.ConfigDict()
-    c.source = "mixture"  # a registered data source: "mixture" (this pipeline) or "synthetic"
-    c.data_dir = None  # TFDS data_dir of the generated RLDS datasets (None: TFDS default)
-    c.split = "train"  # TFDS split the episodes are read from
-    c.suites = "control,atari,text"  # comma-separated suites whose tasks are trained on
-    c.tasks = ""  # comma-separated extra task names (added to the suites' tasks)
-    # suite -> weight; a suite's weight is shared by its tasks
-    c.mixture = ml_collections.ConfigDict({"control": 1.0, "atari": 1.0, "text": 1.0})
-    c.task_weights = ml_collections.ConfigDict()  # task -> weight inside its suite (default 1.0)
-    c.prompt_fraction = 0.25  # fraction of control/Atari windows that get a prompt
-    c.prompt_end_fraction = 0.5  # fraction of prompts taken from an episode's end (goal)
-    # fraction of episode windows that begin at the episode's first timestep (else uniform):
-    # starts are one state per episode, rare in uniform windows, and where clones fail first
-    c.episode_start_fraction = 0.0
-    c.prompt_tokens = None  # prompt token budget (None: seq_len // 4)
-    c.max_episodes = None  # use at most this many episodes per task (None: all)
-    c.on_bad_episode = "skip"  # "skip" (count and report) or "fail" on corrupt/mismatched episodes
-    c.returns = default_returns_config()  # return-to-go tokens (off: Gato; gato.envs.returns)
-    # grayscale frames shown with their predecessors in the patch channels: 1 (Gato), 2 or 3
-    # (gato.envs.specs; the same in training and evaluation)
-    c.frame_stack = 1
-    c.frame_motion = False  # with frame_stack 2: the frame twice and its change since the last
-    c.filter = ml_collections.ConfigDict()  # %BC (gato.data.pipeline.filtering)
-    c.filter.top_fraction = 1.0  # keep each task's top fraction of episodes by return (1: all)
-    c.text = "pydocs"  # text corpus: "pydocs" (formats.text_corpus) or a TFDS dataset name
-    c.text_max_documents = None  # use at most this many documents (None: all)
-    c.worker_count = 1  # grain worker processes (0: produce batches in this process)
-    c.read_threads = 1  # threads per process producing examples
-    c.prefetch_batches = 4  # batches buffered per worker
-    return c
+    """The data section's defaults (`gato.config.defaults`)."""
+    return defaults.section("data")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,11 +9,11 @@ import argparse
 import json
 import logging
 
+from gato.workflows import common
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True,
-                        help="experiments/NAME.py[:variant], loaded by file path")
-    parser.add_argument("--workdir", required=True, help="checkpoints, metrics and TensorBoard")
+    common.add_run_arguments(parser, config=None, workdir=None)
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
                         help="resume from WORKDIR/checkpoints if it holds one (default: yes)")
     parser.add_argument("--resume-from", default=None,
@@ -22,8 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coordinator", default=None, help="jax.distributed coordinator host:port")
     parser.add_argument("--num-processes", type=int, default=None)
     parser.add_argument("--process-id", type=int, default=None)
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a config key, e.g. train.batch_size=8")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,11 +29,9 @@ def run(args: argparse.Namespace) -> int:
 
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
 
-    from gato.train.config import apply_overrides, load_config
     from gato.train.loop import train_and_evaluate
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = apply_overrides(load_config(args.config), args.overrides)
+    config = common.start(args, level=logging.INFO)
     if args.resume is not None:
         config.checkpoint.resume = args.resume
     if args.resume_from:

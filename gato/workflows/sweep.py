@@ -1,7 +1,7 @@
 """`gato sweep`: one config over several seeds: train each, evaluate each, aggregate them.
 
-    gato sweep --config experiments/gato_cpu.py --seeds 0,1,2 --workdir runs/seeds
-    gato sweep --config experiments/gato_cpu.py:quick --seeds 0,1 --workdir /tmp/sweep \\
+    gato sweep --config gato_cpu --seeds 0,1,2 --workdir runs/seeds
+    gato sweep --config gato_cpu:quick --seeds 0,1 --workdir /tmp/sweep \\
         --set eval.max_steps=0 --set eval.normalize=True
 
 Layout under WORKDIR:
@@ -19,17 +19,14 @@ config is checked (protocol against the reference returns) before anything is tr
 
 import argparse
 import copy
-import logging
-import os
 import pathlib
+
+from gato.workflows import common
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="experiments/NAME.py[:variant]")
+    common.add_run_arguments(parser, config=None, workdir=None)
     parser.add_argument("--seeds", required=True, help="comma-separated train seeds, e.g. 0,1,2")
-    parser.add_argument("--workdir", required=True, help="data, one run per seed, aggregate")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a config key (every seed)")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -56,15 +53,11 @@ def sweep(config, seeds: list[int], workdir: pathlib.Path, title: str) -> dict:
     aggregate summary (gato.eval.statistics)."""
     from gato.eval import runs
     from gato.eval.evaluator import Evaluator
-    from gato.main import generate
     from gato.train import train_and_evaluate
 
-    if "generate" in config and not config.data.get("data_dir"):
-        config.data.data_dir = str((workdir / "data").resolve())
-        generate(config, pathlib.Path(config.data.data_dir))
-    eval_config = copy.deepcopy(config.eval)
-    eval_config.data_dir = eval_config.get("data_dir") or str(config.data.get("data_dir") or "")
-    Evaluator(eval_config)  # validates the eval config and refuses a protocol mismatch now
+    if config.generate.tasks and not config.data.data_dir:
+        common.record(config, common.data_dir(config, workdir))
+    Evaluator(common.eval_config(config))  # validates it and refuses a protocol mismatch now
     results = {}
     for seed in seeds:
         train_dir = workdir / f"seed_{seed}"
@@ -76,20 +69,14 @@ def sweep(config, seeds: list[int], workdir: pathlib.Path, title: str) -> dict:
             seed_config = copy.deepcopy(config)
             seed_config.train.seed = seed
             train_and_evaluate(seed_config, train_dir)
-        done = runs.evaluate_checkpoint(train_dir, lambda _: eval_config, reuse=True)
+        done = common.evaluate(config, train_dir)
         results[runs.run_label(done)] = done
-    return runs.aggregate(results, workdir / "aggregate", int(eval_config.bootstrap_reps),
+    return runs.aggregate(results, workdir / "aggregate", int(config.eval.bootstrap_reps),
                           title=title)
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("MUJOCO_GL", "osmesa")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from gato.train.config import apply_overrides, load_config
-    from gato.train.validate import validate_config
-
     seeds = parse_seeds(args.seeds)
-    config = apply_overrides(load_config(args.config), args.overrides)
-    validate_config(config)  # before any work (errors: gato.cli prints them in one line)
+    config = common.start(args)
     sweep(config, seeds, pathlib.Path(args.workdir), f"{len(seeds)} seeds of {args.config}")
     return 0

@@ -19,9 +19,7 @@ Every step resumes: data and checkpoints are reused, evaluations with results.js
 
 import argparse
 import json
-import logging
 import math
-import os
 import pathlib
 import time
 from typing import Any
@@ -29,42 +27,25 @@ from typing import Any
 import ml_collections
 import numpy as np
 
+from gato.workflows import common
+
 DEFAULT_CONFIG = "return_conditioned"
 ARMS = ("bc", "filtered", "returns")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=DEFAULT_CONFIG,
-                        help="experiment config, path[:variant] (default: %(default)s)")
-    parser.add_argument("--workdir", default="runs/rc",
-                        help="data, arms, evaluations and the report (default: %(default)s)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a config key")
-
-
-def _banner(text: str) -> None:
-    print(f"\n=== {text} {'=' * max(0, 90 - len(text))}", flush=True)
+    common.add_run_arguments(parser, config=DEFAULT_CONFIG, workdir="runs/rc")
 
 
 def check_study(config: ml_collections.ConfigDict) -> None:
     """Raises ConfigError (one line) for a config the study cannot run, before any work: the
-    sections every run checks (`validate_config`), then the arms, behaviour mixes and requested
-    returns."""
+    behaviour mixes and requested returns (the keys' own rules are checked at start-up)."""
     from gato.data.recording.behaviours import parse_behaviours
     from gato.envs import registry
     from gato.errors import ConfigError
     from gato.eval.returns import parse_return_target
-    from gato.train.validate import validate_config
 
-    validate_config(config)
     s = config.study
-    arms = [a.strip() for a in s.arms.split(",") if a.strip()]
-    if not arms or set(arms) - set(ARMS):
-        raise ConfigError(f"config key study.arms={s.arms!r}: expected some of {ARMS}")
-    if not 0.0 < float(s.top_fraction) <= 1.0:
-        raise ConfigError(f"config key study.top_fraction={s.top_fraction}: expected (0, 1]")
-    if int(s.sweep_episodes) < 1:
-        raise ConfigError(f"config key study.sweep_episodes={s.sweep_episodes}: expected >= 1")
     try:
         for target in [s.target, *s.sweep.split(",")]:
             if target.strip():
@@ -92,19 +73,11 @@ def generate(config: ml_collections.ConfigDict, data_dir: pathlib.Path) -> dict[
     """The mixed datasets of config.generate (resumable); returns their manifests by task."""
     from gato.data import formats
     from gato.data.formats.manifest import format_manifest, manifest_of
-    from gato.data.recording.generate import format_report, generate_datasets
-    from gato.envs import registry
 
-    g = config.generate
     manifests = {}
-    for task in registry.select(None, g.tasks):
-        report = generate_datasets([task], data_dir, episodes=0, seed=g.seed,
-                                   max_episode_steps=g.max_episode_steps or None,
-                                   workers=g.workers, noise_correlation=g.noise_correlation,
-                                   behaviours=g.behaviours[task.name])
-        print(format_report(report), flush=True)
-        manifests[task.name] = manifest_of(formats.load_episodes(task.name, data_dir))
-        print(format_manifest(manifests[task.name]), flush=True)
+    for task in common.record(config, data_dir):
+        manifests[task] = manifest_of(formats.load_episodes(task, data_dir))
+        print(format_manifest(manifests[task]), flush=True)
     return manifests
 
 
@@ -112,16 +85,8 @@ def evaluate(config: ml_collections.ConfigDict, arm_dir: pathlib.Path, target: s
              episodes: int, name: str) -> dict[str, Any]:
     """The results (as results.json) of the arm's final checkpoint asking for `target`, in
     ARM/eval/NAME/; a finished evaluation with the same eval config is reused."""
-    from gato.eval import runs
-
-    def config_for(run_config: dict) -> ml_collections.ConfigDict:
-        eval_config = ml_collections.ConfigDict(config.eval.to_dict())
-        eval_config.update({"return_target": target, "episodes": int(episodes),
-                            "data_dir": str(config.data.data_dir)})
-        return eval_config
-
-    return runs.evaluate_checkpoint(arm_dir, config_for, out=arm_dir / "eval" / name,
-                                    reuse=True)
+    return common.evaluate(config, arm_dir, out=arm_dir / "eval" / name,
+                           return_target=target, episodes=int(episodes))
 
 
 def report(config: ml_collections.ConfigDict, workdir: pathlib.Path, manifests: dict,
@@ -129,7 +94,7 @@ def report(config: ml_collections.ConfigDict, workdir: pathlib.Path, manifests: 
     """Writes study.json, study.md and sweep.png; returns the summary."""
     from gato.eval import return_report, statistics
 
-    reps = int(config.eval.get("bootstrap_reps", 5000))
+    reps = int(config.eval.bootstrap_reps)
     rows = return_report.task_rows(manifests, arms, reps)
     summary = return_report.aggregate(rows, arms, reps)
     labels = {a: (f"{a} ({config.study.target})" if a == "returns" else a) for a in arms}
@@ -177,17 +142,16 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[
     from gato.train import train_and_evaluate
 
     started = time.perf_counter()
-    data_dir = pathlib.Path(config.data.data_dir or workdir / "data").resolve()
-    config.data.data_dir = str(data_dir)
+    data_dir = common.data_dir(config, workdir)
     arms = [a.strip() for a in config.study.arms.split(",") if a.strip()]
-    _banner(f"1/4 mixed-quality data -> {data_dir}")
+    common.banner(f"1/4 mixed-quality data -> {data_dir}")
     manifests = generate(config, data_dir)
     for i, arm in enumerate(arms):
-        _banner(f"2/4 arm {i + 1}/{len(arms)} {arm}: {config.train.total_steps} steps -> "
+        common.banner(f"2/4 arm {i + 1}/{len(arms)} {arm}: {config.train.total_steps} steps -> "
                 f"{workdir / arm}")
         final = train_and_evaluate(arm_config(config, arm), workdir / arm)
         print({k: round(float(v), 4) for k, v in final.items() if k.startswith("train/loss")})
-    _banner("3/4 evaluation")
+    common.banner("3/4 evaluation")
     results = {}
     for arm in arms:
         target = str(config.study.target) if arm == "returns" else "none"
@@ -205,18 +169,14 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[
                 sweep.setdefault(row["task"], []).append(
                     {"target": target, "requested": row.get("requested_return"),
                      "returns": episode_returns(done, row["task"])})
-    _banner("4/4 report")
+    common.banner("4/4 report")
     summary = report(config, workdir, manifests, results, sweep)
     print(f"done in {(time.perf_counter() - started) / 60:.1f} min; everything is in {workdir}")
     return summary
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("MUJOCO_GL", "osmesa")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from gato.train.config import apply_overrides, load_config
-
-    config = apply_overrides(load_config(args.config), args.overrides)
+    config = common.start(args)
     check_study(config)
     workdir = pathlib.Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)

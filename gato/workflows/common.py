@@ -1,0 +1,98 @@
+"""What every workflow shares: arguments, start-up, generation and evaluating a checkpoint.
+
+    def add_arguments(parser):
+        common.add_run_arguments(parser, config="gato_cpu", workdir="runs/main")
+    def run(args):
+        config = common.start(args)             # loaded, overridden, validated, evaluators known
+        common.record(config, data_dir)         # the generate section, resumable
+        common.evaluate(config, train_dir)      # the final checkpoint, with its compatibility check
+
+Start-up sets MUJOCO_GL (software rendering for the Control Suite's GIFs), logging, and imports
+the modules that register the in-training evaluator types (rollout, offline, text).
+"""
+
+import argparse
+import copy
+import importlib
+import logging
+import os
+import pathlib
+from typing import Any
+
+import ml_collections
+
+# modules whose import registers the evaluator types that ship (gato.train.evaluators)
+EVALUATOR_MODULES = ("gato.eval.evaluator", "gato.eval.offline", "gato.eval.text")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, config: str | None,
+                      workdir: str | None) -> None:
+    """--config, --workdir and --set (required where no default is given)."""
+    parser.add_argument("--config", default=config, required=config is None,
+                        help="experiment config, NAME or path.py[:variant]"
+                        + (" (default: %(default)s)" if config else ""))
+    parser.add_argument("--workdir", default=workdir, required=workdir is None,
+                        help="data, checkpoints, metrics and reports"
+                        + (" (default: %(default)s)" if workdir else ""))
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a config key, e.g. train.seed=1")
+
+
+def register_evaluators() -> None:
+    for module in EVALUATOR_MODULES:
+        importlib.import_module(module)
+
+
+def start(args: argparse.Namespace, level: int = logging.WARNING) -> ml_collections.ConfigDict:
+    """The run's config (loaded, `--set` applied, validated before any work)."""
+    os.environ.setdefault("MUJOCO_GL", "osmesa")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gato.config import apply_overrides, load_config
+    from gato.errors import ConfigError
+    from gato.eval.config import validate as validate_eval
+    from gato.train.validate import validate_config
+
+    config = apply_overrides(load_config(args.config), args.overrides)
+    validate_config(config)
+    try:
+        validate_eval(config.eval)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    register_evaluators()
+    return config
+
+
+def banner(text: str) -> None:
+    print(f"\n=== {text} {'=' * max(0, 90 - len(text))}", flush=True)
+
+
+def data_dir(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> pathlib.Path:
+    """data.data_dir, else WORKDIR/data (absolute), written back into the config."""
+    path = pathlib.Path(config.data.data_dir or workdir / "data").resolve()
+    config.data.data_dir = str(path)
+    return path
+
+
+def record(config: ml_collections.ConfigDict, directory: pathlib.Path) -> dict[str, dict]:
+    """Records the config's generate section into `directory` (resumable); reports by task."""
+    from gato.data.recording.plan import record as record_section
+
+    return record_section(config.generate, directory)
+
+
+def eval_config(config: ml_collections.ConfigDict, **changes: Any) -> ml_collections.ConfigDict:
+    """The config's eval section with `changes`, reading demonstrations from the run's data."""
+    out = copy.deepcopy(config.eval)
+    out.data_dir = out.data_dir or str(config.data.data_dir or "")
+    out.update(changes)
+    return out
+
+
+def evaluate(config: ml_collections.ConfigDict, train_dir: pathlib.Path, *,
+             out: pathlib.Path | None = None, **changes: Any) -> dict:
+    """Evaluates the newest checkpoint of `train_dir` under `eval_config(config, **changes)`,
+    after checking it fits the tasks; a finished evaluation with the same settings is reused."""
+    from gato.eval import runs
+
+    settings = eval_config(config, **changes)
+    return runs.evaluate_checkpoint(train_dir, lambda _: settings, out=out, reuse=True)
