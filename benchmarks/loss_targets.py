@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 
-from gato.train.config import apply_overrides, load_config
+from gato.config import apply_overrides, load_config
 from gato.train.loop import train_and_evaluate
 from gato.train.metrics import read_jsonl
 

@@ -18,7 +18,7 @@ from gato.data.pipeline.loader import example_maker
 from gato.data.pipeline.resolve import resolve_tasks
 from gato.model.loss import ObservationLoss, observation_targets
 from gato.tokenizers.sequence import Modality
-from gato.train.config import apply_overrides, load_config
+from gato.config import apply_overrides, load_config
 
 
 def window_counts(example: dict) -> dict[str, int]:

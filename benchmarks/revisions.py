@@ -82,7 +82,7 @@ def config_file(config: str) -> str:
 
 def _tokens_per_step(tree: pathlib.Path, args: argparse.Namespace) -> int:
     """batch_size * seq_len of the config as `tree` reads it (with the overrides)."""
-    code = ("import sys; from gato.train.config import apply_overrides, load_config; "
+    code = ("import sys; from gato.config import apply_overrides, load_config; "
             "c = apply_overrides(load_config(sys.argv[1]), sys.argv[2:]); "
             "print(c.train.batch_size * c.train.seq_len)")
     out = subprocess.run([sys.executable, "-c", code, config_file(args.config), *args.overrides],

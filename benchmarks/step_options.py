@@ -58,7 +58,7 @@ def run_child(config_name: str, data_dir: str, options: dict) -> dict:
     from gato.model.build import build_model
     from gato.train import loop
     from gato.train import setup as setup_lib
-    from gato.train.config import load_config
+    from gato.config import load_config
     from gato.train.optimizer import make_optimizer
 
     config = load_config(config_name)

@@ -20,7 +20,7 @@ import json
 import pathlib
 import shutil
 
-from gato.train.config import apply_overrides, load_config
+from gato.config import apply_overrides, load_config
 from gato.train.loop import train_and_evaluate
 from gato.train.profile import summarize
 

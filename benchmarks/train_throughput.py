@@ -31,7 +31,7 @@ from gato.testing.train import tiny_config
 from gato.train import loop
 from gato.train import metrics as metrics_lib
 from gato.train import setup as setup_lib
-from gato.train.config import apply_overrides
+from gato.config import apply_overrides
 from gato.train.optimizer import make_optimizer
 
 FULL_MODEL = ("train.loss_on_targets_only=False", "train.image_buckets=0")

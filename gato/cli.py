@@ -29,7 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("gato.eval.cli", "Evaluate checkpoints per task suite."),
     "curve": ("gato.eval.curve", "Learning curves per task from in-training evaluators."),
     "compare": ("gato.eval.compare", "Compare two evaluated runs: per-task differences, P(A > B)."),
-    "sweep": ("gato.workflows.sweep", "Train a config over several seeds, evaluate and aggregate them."),
+    "sweep": ("gato.workflows.sweep",
+              "Train a config over several seeds, evaluate and aggregate them."),
     "offline": ("gato.eval.offline", "Teacher-forced action metrics on recorded episodes."),
 }
 

@@ -3,11 +3,11 @@ data, `gato data describe`, and the %BC filter of the training pipeline."""
 
 import json
 
-import ml_collections
 import numpy as np
 import pytest
 
 from gato import cli
+from gato.config import complete
 from gato.data import formats
 from gato.data.formats import manifest as manifest_lib
 from gato.data.pipeline import resolve
@@ -113,9 +113,9 @@ def test_describe_computes_a_missing_manifest(mixed, capsys):
 
 
 def test_filter_keeps_exactly_each_tasks_top_episodes(mixed):
-    config = ml_collections.ConfigDict({
-        "suites": "", "tasks": "cartpole-swingup", "data_dir": str(mixed), "mixture": {},
-        "task_weights": {}, "filter": {"top_fraction": 0.25}})
+    config = complete({"data": {
+        "suites": "", "tasks": "cartpole-swingup", "data_dir": str(mixed),
+        "mixture": {"control": 1.0}, "filter": {"top_fraction": 0.25}}}).data
     (task,) = resolve.resolve_tasks(config, 64)
     returns = manifest_lib.read_manifest(
         formats.load_episodes("cartpole-swingup", mixed).builder_dir)["episode_returns"]

@@ -120,11 +120,12 @@ def test_a_resumed_run_drops_the_metrics_rows_it_will_redo(tmp_path):
 
 
 WORKER_SCRIPT = """
-import time, ml_collections
+import time
+from gato.config import section
 from gato.data.pipeline import loader
 from gato.testing import pipeline as fakes
-config = ml_collections.ConfigDict({"mixture": {"control": 1.0, "atari": 1.0, "text": 1.0},
-                                    "worker_count": 1})
+config = section("data")
+config.worker_count = 1
 it = loader.build_iterator(fakes.fake_tasks(32), config, batch_size=2, seq_len=32, seed=0)
 next(it)
 print("ready", flush=True)

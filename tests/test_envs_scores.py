@@ -32,14 +32,19 @@ def test_expert_normalized_uses_the_table():
 def test_table_covers_every_expert_and_experts_beat_random():
     table = scores.load_table()
     assert set(table) <= set(protocol.PROTOCOLS)
-    assert set(expert_tasks()) <= set(table[protocol.DEFAULT]["tasks"])
+    for name in expert_tasks():  # under the default protocol's settings (cap1000's may match)
+        scores.reference(name)
     for name, block in table.items():
         assert block["protocol"]["name"] == name
         pinned = protocol.get(name)
         for task_name, entry in block["tasks"].items():
             assert entry["environment"] == pinned.environment(registry.get(task_name)), task_name
             assert entry["episodes"] == len(entry["seeds"]) >= 5, task_name
-            assert entry["expert_mean"] > entry["random_mean"] + 2 * entry["random_std"], task_name
+            # random returns are skewed where a lucky episode solves the task (Meta-World's
+            # drawer-close, handle-press-side): there the expert must beat random on success
+            assert (entry["expert_mean"] > entry["random_mean"] + 2 * entry["random_std"]
+                    or entry.get("expert_success", 0.0) >= entry.get("random_success", 1.0) + 0.5
+                    ), task_name
             assert entry["measured_with"].startswith("python -m gato.envs.measure"), task_name
             assert f"--protocol {name}" in entry["measured_with"] or name == protocol.DEFAULT
 
@@ -79,4 +84,5 @@ def test_gato_tasks_lists_specs(capsys):
                                                       "velocity": "continuous"}
     assert gato_main(["tasks", "--suite", "nope"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("gato tasks: error: ") and "atari, control, text" in err
+    assert err.startswith("gato tasks: error: ")
+    assert all(s in err for s in ("atari", "control", "metaworld", "text"))

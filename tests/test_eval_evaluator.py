@@ -7,6 +7,7 @@ import dm_env
 import numpy as np
 import pytest
 
+from gato.config import complete
 from gato.envs import registry
 from gato.envs.scores import ProtocolMismatchError
 from gato.eval import report
@@ -128,13 +129,12 @@ def test_env_failing_at_reset_is_recorded():
 
 def test_rollout_evaluator_from_the_config_registry(tmp_path):
     """The "rollout" evaluator the train loop builds from config.evaluators, on a control task."""
-    import ml_collections
 
     from gato.testing.eval import tiny_model
     from gato.train import evaluators
 
     _, params = tiny_model(seed=0, max_len=32)
-    config = ml_collections.ConfigDict({
+    config = complete({
         "model": {"name": "tiny", "overrides": {"max_len": 32}},
         "eval": {"suites": "", "tasks": "cartpole-balance", "episodes": 2, "batch_size": 2,
                  "normalize": False, "prompt": "none", "gif": False},

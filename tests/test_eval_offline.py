@@ -3,11 +3,11 @@
 import json
 import math
 
-import ml_collections
 import numpy as np
 import pytest
 
 from gato.cli import main as gato_main
+from gato.config import complete
 from gato.data.formats import load_episodes
 from gato.data.recording import builder
 from gato.envs import registry
@@ -171,7 +171,7 @@ def test_split_slices_select_episodes(tmp_path, monkeypatch):
 
 def test_offline_evaluator_scores_fixed_held_out_windows(tmp_path, monkeypatch):
     task, data = _counter_data(tmp_path, monkeypatch, episodes=4)
-    config = ml_collections.ConfigDict({
+    config = complete({
         "model": {"name": "tiny", "overrides": {"max_len": 32}},
         "data": {"data_dir": str(data), "suites": "", "tasks": task.name}})
     factory = evaluators.get("offline")

@@ -177,3 +177,28 @@ def test_eval_cli_needs_out_for_several_checkpoints(tmp_path, capsys):
     args = ["eval", "--checkpoint", str(tmp_path / "a"), str(tmp_path / "b"), "--tasks", "pong"]
     assert gato_main(args) == 1
     assert "--out DIR is required" in capsys.readouterr().err
+
+
+def test_success_rates_are_aggregated_with_intervals_where_tasks_report_success():
+    """Two runs; pong's episodes carry success flags (as BabyAI and Meta-World episodes do),
+    cartpole's do not, so only pong enters the success summary."""
+    runs_ = {}
+    for label, flags in (("a", [True, False, True, True]), ("b", [False, False, True, False])):
+        results = _results(label, {"pong": [0.5] * 4, "cartpole-swingup": [0.3] * 4})
+        for episode, flag in zip(results["episodes"]["pong"], flags, strict=True):
+            episode["success"] = flag
+        results["tasks"] = [scoring.task_summary(row["task"], row["suite"],
+                                                 results["episodes"][row["task"]], CAP1000)
+                            for row in results["tasks"]]
+        runs_[label] = results
+    assert [r["success_rate"] for r in runs_["a"]["tasks"]] == [0.75, None]
+    summary = statistics.summarize(runs_, REPS)
+    success = summary["success"]
+    assert set(success["tasks"]) == {"pong"} and success["groups"]["all"]["tasks"] == 1
+    assert success["tasks"]["pong"]["value"] == pytest.approx((0.75 + 0.25) / 2)
+    lo, hi = success["groups"]["atari"]["mean"]["ci"]
+    assert 0.25 <= lo <= 0.5 <= hi <= 0.75
+    assert "success rate, atari (1 tasks): mean 0.500" in statistics.format_summary(summary)
+    one = statistics.summarize({"a": runs_["a"]}, REPS)["success"]  # episodes as rows
+    assert one["tasks"]["pong"]["value"] == pytest.approx(0.75)
+    assert statistics.summarize({"a": _results("a", {"pong": [0.5] * 2})}, REPS)["success"] is None

@@ -40,7 +40,8 @@ def test_missing_expert_error_lists_experts():
         make_expert("cheetah-run", None)
 
 
-@pytest.mark.parametrize("name", expert_tasks())
+@pytest.mark.parametrize("name", [n for n in expert_tasks() if not n.startswith("metaworld-")
+                                  or n == "metaworld-reach"])  # one of 50 alike
 def test_every_expert_acts_within_its_action_spec(name):
     task = registry.get(name)
     env = task.make_env(0)

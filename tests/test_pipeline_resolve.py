@@ -1,10 +1,10 @@
 """Config -> task data: TFDS text corpora, pydocs, zero-weight tasks left unread, clear errors."""
 
-import ml_collections
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from gato.config import complete
 from gato.data.pipeline import resolve
 
 DOCS = ["A first document about agents.", "A second one, about tokens.", "Third."]
@@ -40,10 +40,8 @@ def test_tfds_text_corpus_is_read_and_packed(tmp_path):
 
 
 def _config(**values):
-    config = ml_collections.ConfigDict({"suites": "", "tasks": "", "data_dir": None,
-                                        "mixture": {}, "task_weights": {}})
-    config.update(values)
-    return config
+    return complete({"data": {"suites": "", "tasks": "", "data_dir": None, "mixture": {},
+                              **values}}).data
 
 
 def test_zero_weight_tasks_are_not_read(tmp_path):

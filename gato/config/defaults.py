@@ -113,6 +113,11 @@ SCHEMA: dict[str, dict[str, Any]] = {
                               number(0.0, 1.0, open_low=True)),
         },
         "text": F("pydocs", "text corpus: 'pydocs' or a TFDS dataset name", NAME),
+        "vision_language": F("minigrid-scenes", "image-text dataset of the vision_language "
+                             "suite: 'minigrid-scenes' (made here) or a prepared TFDS "
+                             "coco_captions-layout name, e.g. 'coco_captions/2014'", NAME),
+        "vision_language_image_size": F(64, "image side in pixels (a multiple of 16)",
+                                        POSITIVE),
         "text_max_documents": F(None, "at most this many documents (None: all)",
                                 optional(POSITIVE)),
         "worker_count": F(1, "grain worker processes (0: batches made in this process)", COUNT),

@@ -6,7 +6,10 @@
 
 DIR is a TFDS data_dir, a dataset's folder or one version folder (`gato_<suite>/<task>/<version>`).
 A dataset's manifest (`gato.data.formats.manifest`) is read when `gato generate` wrote one, else
-computed from its episodes.
+computed from its episodes. Outside data under DIR is described too, each split apart, computed
+and never written beside its files: a local copy of the JAT dataset (`<config>/<split>-*.parquet`
+under DIR or DIR/jat-dataset, `gato.data.formats.jat`) and Minari datasets (`<id>/data/` under
+DIR, a Minari store such as $MINARI_DATASETS_PATH, `gato.data.formats.minari`).
 """
 
 import argparse
@@ -15,6 +18,7 @@ import sys
 from pathlib import Path
 
 from gato.data.formats import manifest as manifest_lib
+from gato.data.formats.optional import MissingExtraError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,13 +53,34 @@ def describe(directory: Path, write: bool = False) -> dict:
     return manifest
 
 
+def describe_outside(root: str | Path) -> list[dict]:
+    """Manifests of the JAT tasks (per split) and Minari datasets stored under `root`."""
+    from gato.data.formats import jat, minari
+    from gato.envs import registry
+
+    manifests = []
+    for task_name, split in jat.find_tasks(root):
+        task = registry.get(task_name)
+        source = jat.load_jat_episodes(task_name, root, split)
+        manifests.append(manifest_lib.source_manifest(
+            task_name, task.suite, task.spec, source, split,
+            {"source": "jat", "files": [str(f) for f in source.files]}))
+    for dataset_id in minari.find_datasets(root):
+        source = minari.MinariEpisodeSource(dataset_id, root=root)
+        manifests.append(manifest_lib.source_manifest(
+            minari.PREFIX + dataset_id, minari.SUITE, source.spec, source, "train",
+            {"source": "minari", "data_path": str(source.data_path)}))
+    return manifests
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         dirs = dataset_dirs(args.dir)
-        if not dirs:
-            raise FileNotFoundError(f"no gato_<suite>/<task> datasets under {args.dir!r}")
-        manifests = [describe(d, args.write) for d in dirs]
-    except (FileNotFoundError, KeyError, ValueError) as e:
+        manifests = [describe(d, args.write) for d in dirs] + describe_outside(args.dir)
+        if not manifests:
+            raise FileNotFoundError(f"no gato_<suite>/<task>, JAT or Minari datasets under "
+                                    f"{args.dir!r}")
+    except (FileNotFoundError, KeyError, ValueError, MissingExtraError) as e:
         print(f"gato data: error: {e}", file=sys.stderr)
         return 1
     if args.json:

@@ -7,7 +7,8 @@ runs every task that has an expert (or --tasks) for --control-episodes / --atari
 episodes per policy (seeds base_seed + i, the same seeds for expert and random), in environments
 built under the evaluation protocol --protocol (`gato.envs.protocol`: episode cap, Atari frame
 skip, sticky actions, no-op starts), and writes the entries under that protocol's name in
-gato/envs/reference_scores.json.
+gato/envs/reference_scores.json. Tasks whose env has a `success` property (Meta-World, BabyAI)
+also get the fraction of episodes that succeeded ("expert_success", "random_success").
 """
 
 import argparse
@@ -27,6 +28,13 @@ from gato.envs import registry, scores
 def measured_return(task_name: str, policy_kind: str, seed: int, protocol_name: str) -> float:
     """Undiscounted return of one episode of `policy_kind` ("expert"/"random") from `seed`,
     under the evaluation protocol `protocol_name`."""
+    return measured_episode(task_name, policy_kind, seed, protocol_name)[0]
+
+
+def measured_episode(task_name: str, policy_kind: str, seed: int,
+                     protocol_name: str) -> tuple[float, bool | None]:
+    """(return, success) of the episode `measured_return` runs; success is the env's `success`
+    property after the episode, None for envs without one."""
     from gato import policies
 
     task = protocol_lib.get(protocol_name).apply(registry.get(task_name))
@@ -36,11 +44,12 @@ def measured_return(task_name: str, policy_kind: str, seed: int, protocol_name: 
     else:
         policy = policies.RandomPolicy(task.spec, seed)
     policy.reset(seed)
-    return policies.episode_return(env, policy, task.max_episode_steps)
+    ret = policies.episode_return(env, policy, task.max_episode_steps)
+    return ret, getattr(env, "success", None)
 
 
-def _run_job(job: tuple[str, str, int, str]) -> tuple[str, str, int, float]:
-    return (*job[:3], measured_return(*job))
+def _run_job(job: tuple[str, str, int, str]) -> tuple[str, str, int, float, bool | None]:
+    return (*job[:3], *measured_episode(*job))
 
 
 def measure(task_names: list[str], episodes: dict[str, int], base_seed: int = 0,
@@ -51,9 +60,13 @@ def measure(task_names: list[str], episodes: dict[str, int], base_seed: int = 0,
     jobs = [(name, kind, base_seed + i, protocol_name) for name in task_names
             for kind in ("expert", "random") for i in range(episodes[registry.get(name).suite])]
     returns: dict[tuple[str, str], dict[int, float]] = {}
+    successes: dict[tuple[str, str], list[bool]] = {}
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        for done, (name, kind, seed, ret) in enumerate(pool.imap_unordered(_run_job, jobs), 1):
+        for done, (name, kind, seed, ret, ok) in enumerate(pool.imap_unordered(_run_job, jobs),
+                                                           1):
             returns.setdefault((name, kind), {})[seed] = ret
+            if ok is not None:
+                successes.setdefault((name, kind), []).append(bool(ok))
             if done % 20 == 0 or done == len(jobs):
                 print(f"{done}/{len(jobs)} episodes ({name} {kind} seed {seed}: {ret:.1f})",
                       flush=True)
@@ -67,6 +80,9 @@ def measure(task_names: list[str], episodes: dict[str, int], base_seed: int = 0,
             "episodes": len(expert), "seeds": sorted(returns[(name, "expert")]),
             "environment": protocol.environment(registry.get(name)),
         }
+        for kind in ("expert", "random"):
+            if (name, kind) in successes:
+                table[name][f"{kind}_success"] = float(np.mean(successes[(name, kind)]))
     return table
 
 
@@ -83,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="evaluation protocol the returns are measured under")
     parser.add_argument("--control-episodes", type=int, default=30)
     parser.add_argument("--atari-episodes", type=int, default=10)
+    parser.add_argument("--metaworld-episodes", type=int, default=10)
+    parser.add_argument("--babyai-episodes", type=int, default=50)
     parser.add_argument("--base-seed", type=int, default=0)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--output", type=Path, default=scores.TABLE_PATH)
@@ -92,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no expert for {unknown}; tasks with experts: {', '.join(expert_tasks())}")
     start = time.time()
-    episodes = {"control": args.control_episodes, "atari": args.atari_episodes}
+    episodes = {"control": args.control_episodes, "atari": args.atari_episodes,
+                "metaworld": args.metaworld_episodes, "babyai": args.babyai_episodes}
     table = measure(names, episodes, args.base_seed, args.processes, args.protocol)
     command = "python -m gato.envs.measure " + shlex.join(argv)
     old = json.loads(args.output.read_text()) if args.output.exists() else {}
@@ -103,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
                           "tasks": dict(sorted(tasks.items()))}
     args.output.write_text(json.dumps(dict(sorted(old.items())), indent=1) + "\n")
     for name, e in table.items():
+        rates = "".join(f"   {k} {e[k]:.2f}" for k in ("expert_success", "random_success")
+                        if k in e)
         print(f"{name:20s} expert {e['expert_mean']:9.2f} +- {e['expert_std']:7.2f}   "
-              f"random {e['random_mean']:9.2f} +- {e['random_std']:7.2f}   n={e['episodes']}")
+              f"random {e['random_mean']:9.2f} +- {e['random_std']:7.2f}   n={e['episodes']}"
+              f"{rates}")
     print(f"wrote {args.output} in {time.time() - start:.0f} s")
     return 0
 

@@ -18,7 +18,7 @@ def default_eval_config() -> ml_collections.ConfigDict:
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the offending key if the eval config is unusable."""
-    protocol = str(config.get("protocol", protocol_lib.DEFAULT))
+    protocol = str(config.protocol)
     if protocol not in protocol_lib.PROTOCOLS:
         raise ValueError(f"eval.protocol={protocol!r}; expected one of "
                          f"{sorted(protocol_lib.PROTOCOLS)}")
@@ -29,7 +29,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if int(config.episodes) < 0 or int(config.seed) < -1:
         raise ValueError(f"eval.episodes must be >= 0 and eval.seed >= -1, got "
                          f"{config.episodes} and {config.seed}")
-    if int(config.get("bootstrap_reps", 1)) < 1:
+    if int(config.bootstrap_reps) < 1:
         raise ValueError(f"eval.bootstrap_reps must be >= 1, got {config.bootstrap_reps}")
     if config.prompt != "none" and int(config.prompt_tokens) < 1:
         raise ValueError(f"eval.prompt_tokens must be >= 1, got {config.prompt_tokens}")
@@ -38,7 +38,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.decoding != "greedy" and float(config.temperature) <= 0:
         raise ValueError(f"eval.temperature must be > 0 (or eval.decoding='greedy'), "
                          f"got {config.temperature}")
-    if config.get("on_bad_episode", "skip") not in ("skip", "fail"):
+    if config.on_bad_episode not in ("skip", "fail"):
         raise ValueError(f"eval.on_bad_episode={config.on_bad_episode!r}; expected 'skip' or "
                          "'fail'")
     if int(config.max_steps) < 0:
@@ -50,13 +50,12 @@ def return_conditioning_options(config: ml_collections.ConfigDict
                                 ) -> tuple[ReturnTarget, ExpertInference]:
     """The parsed eval.return_target and expert-inference options; ValueError names the key."""
     try:
-        target = parse_return_target(config.get("return_target", "none"))
+        target = parse_return_target(config.return_target)
     except ValueError as e:
         raise ValueError(f"eval.return_target: {e}") from None
     try:
-        inference = ExpertInference(float(config.get("return_kappa", 0.0)),
-                                    int(config.get("return_samples", 128)),
-                                    float(config.get("return_inverse_temperature", 0.75)))
+        inference = ExpertInference(float(config.return_kappa), int(config.return_samples),
+                                    float(config.return_inverse_temperature))
     except ValueError as e:
         raise ValueError(f"eval.return_kappa / return_samples / return_inverse_temperature: "
                          f"{e}") from None
@@ -65,6 +64,6 @@ def return_conditioning_options(config: ml_collections.ConfigDict
 
 def eval_protocol(config: ml_collections.ConfigDict) -> Protocol:
     """The protocol named by eval.protocol with eval.episodes / seed / max_steps applied."""
-    return protocol_lib.resolve(str(config.get("protocol", protocol_lib.DEFAULT)),
+    return protocol_lib.resolve(str(config.protocol),
                                 episodes=int(config.episodes), seed=int(config.seed),
                                 max_steps=int(config.max_steps))

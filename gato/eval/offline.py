@@ -50,30 +50,58 @@ from gato.train import evaluators
 log = logging.getLogger(__name__)
 
 RETURN_MODES = ("recorded", "shuffled")  # --returns: the windows' own return tokens, or others'
+MISSION_MODES = ("recorded", "shuffled")  # --missions: each episode's own text observations
 
 
 def episode_windows(spec: TimestepSpec, episodes: Any, *, count: int, seq_len: int,
                     at_start: bool, rng: np.random.Generator,
-                    reader: EpisodeReader | None = None) -> list[seqlib.TokenSequence]:
+                    reader: EpisodeReader | None = None,
+                    swap_text: np.random.Generator | None = None
+                    ) -> list[seqlib.TokenSequence]:
     """`count` windows of seq_len tokens (padded), spread evenly over the episodes in order
     (each episode is read once; a bad one is replaced by the next good one, or raises, as
     `reader` says: default, raise BadEpisodeError).
 
     Each holds the whole timesteps that fit from a start drawn as training draws it (uniform over
-    the starts that fill the window) or, with at_start, from timestep 0.
+    the starts that fill the window) or, with at_start, from timestep 0. With `swap_text`, every
+    episode's text observations (a BabyAI mission) are another episode's (`swap_missions`).
     """
     if count < 1 or len(episodes) < 1:
         raise ValueError(f"need count >= 1 and at least one episode, got {count} and "
                          f"{len(episodes)}")
     reader = reader or EpisodeReader("?", spec, episodes, where="memory", policy="fail")
+    read = [reader.read(e)[1:] for e in range(min(count, len(episodes)))]
+    if swap_text is not None:
+        read = swap_missions(spec, read, swap_text)
     out = []
-    for e in range(min(count, len(episodes))):
-        _, episode, length = reader.read(e)
+    for e, (episode, length) in enumerate(read):
         _, n_fit = windows.steps_per_budget(tokenize_episode, spec, episode, seq_len)
         for _ in range(count // len(episodes) + (e < count % len(episodes))):
             start = 0 if at_start else windows.choose_start(rng, length, n_fit)
             seq = windows.episode_window(tokenize_episode, spec, episode, start, seq_len, length)
             out.append(seqlib.pad_to(seq, seq_len))
+    return out
+
+
+def swap_missions(spec: TimestepSpec, episodes: list[tuple[dict, int]],
+                  rng: np.random.Generator) -> list[tuple[dict, int]]:
+    """Copies of (episode, length) pairs whose text observations come from another episode: each
+    takes the first step's text of episode perm(i) (one random cycle, so none keeps its own when
+    there are two or more) at every step. Levels with one instruction are unchanged by it."""
+    keys = [k for k, kind in spec.observation.items() if kind == "text"]
+    if not keys:
+        raise ValueError("--missions shuffled needs a task with text observations (BabyAI)")
+    n = len(episodes)
+    order = rng.permutation(n)
+    perm = np.empty(n, np.int64)
+    perm[order] = np.roll(order, -1)
+    out = []
+    for i, (episode, length) in enumerate(episodes):
+        observation = dict(episode["observation"])
+        for key in keys:
+            donor = np.asarray(episodes[perm[i]][0]["observation"][key])[0]
+            observation[key] = np.asarray([donor] * len(observation[key]), dtype=object)
+        out.append((dict(episode, observation=observation), length))
     return out
 
 
@@ -125,20 +153,23 @@ def token_metrics(log_probs: np.ndarray, tokens: np.ndarray, is_action: np.ndarr
 def evaluate_task(model: Any, params: Any, spec: TimestepSpec, episodes: Any, *, count: int,
                   seq_len: int, at_start: bool = False, batch_size: int = 16,
                   seed: int = 0, reader: EpisodeReader | None = None,
-                  returns: str = "recorded") -> dict[str, float]:
+                  returns: str = "recorded", missions: str = "recorded") -> dict[str, float]:
     """Teacher-forced metrics of one task: {"windows", "action_tokens", "nll", "mse",
     "accuracy", "skipped"} (mse is NaN for discrete actions; skipped: bad episodes skipped).
     returns: one of RETURN_MODES; "shuffled" swaps the return tokens between windows
-    (`shuffle_returns`) and needs a spec with return tokens."""
+    (`shuffle_returns`) and needs a spec with return tokens; missions: one of MISSION_MODES,
+    "shuffled" gives each episode another's instruction (`swap_missions`)."""
     rng = np.random.default_rng(seed)
     reader = reader or EpisodeReader("?", spec, episodes, where="memory", policy="fail")
-    if returns not in RETURN_MODES:
-        raise ValueError(f"returns {returns!r} not in {RETURN_MODES}")
+    if returns not in RETURN_MODES or missions not in MISSION_MODES:
+        raise ValueError(f"returns {returns!r} / missions {missions!r} not in {RETURN_MODES}")
     if returns == "shuffled" and spec.returns is None:
         raise ValueError("--returns shuffled needs a model trained with return tokens; this "
                          "one has none")
     seqs = episode_windows(spec, episodes, count=count, seq_len=seq_len, at_start=at_start,
-                           rng=rng, reader=reader)
+                           rng=rng, reader=reader,
+                           swap_text=np.random.default_rng([seed, 2]) if missions == "shuffled"
+                           else None)
     if returns == "shuffled":
         seqs = shuffle_returns(seqs, np.random.default_rng([seed, 1]))
     fn = range_log_probs(model, *action_token_range(spec))
@@ -190,6 +221,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="return-to-go tokens of models trained with them: each window's "
                              "own, or another window's (what the model's actions owe to the "
                              "return; default: %(default)s)")
+    parser.add_argument("--missions", choices=MISSION_MODES, default="recorded",
+                        help="text observations (BabyAI instructions): each episode's own, or "
+                             "another episode's (how much the actions read the instruction; "
+                             "default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
     parser.add_argument("--seed", type=int, default=0, help="seed of the window starts")
     parser.add_argument("--on-bad-episode", choices=ON_BAD_EPISODE,
@@ -238,8 +273,8 @@ def run(args: argparse.Namespace) -> int:
     if args.windows < 1 or args.batch_size < 1:
         raise ValueError("--windows and --batch-size must be >= 1")
     policy = (args.on_bad_episode
-              or (loaded.config.get("data") or {}).get("on_bad_episode") or "skip")
-    readers = task_readers(tasks, args.data_dir, args.split, policy, loaded.config.get("data"))
+              or loaded.config.data.on_bad_episode)
+    readers = task_readers(tasks, args.data_dir, args.split, policy, loaded.config.data)
     model = Gato(loaded.model_config)
     results = {}
     for task in tasks:
@@ -247,12 +282,13 @@ def run(args: argparse.Namespace) -> int:
         results[task.name] = evaluate_task(
             model, loaded.params, reader.spec, reader.source, count=args.windows,
             seq_len=seq_len, at_start=args.at_start, batch_size=args.batch_size,
-            seed=args.seed, reader=reader, returns=args.returns)
+            seed=args.seed, reader=reader, returns=args.returns, missions=args.missions)
         log.info("%s: %s", task.name, results[task.name])
     skipped = [m for r in readers.values() for m in r.skipped]
     print(f"step {loaded.step}, {args.data_dir} ({args.split}), "
           f"{'episode starts' if args.at_start else 'uniform starts'}, {seq_len}-token windows"
-          + (f", {args.returns} return tokens" if args.returns != "recorded" else ""))
+          + (f", {args.returns} return tokens" if args.returns != "recorded" else "")
+          + (f", {args.missions} missions" if args.missions != "recorded" else ""))
     print(format_table(results))
     if skipped:
         print(f"skipped {len(skipped)} bad episode reads (on_bad_episode={policy!r}); first: "
@@ -260,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         record = {"checkpoint": str(loaded.path), "step": loaded.step, "data_dir": args.data_dir,
                   "split": args.split, "at_start": args.at_start, "seq_len": seq_len,
-                  "returns": args.returns,
+                  "returns": args.returns, "missions": args.missions,
                   "on_bad_episode": policy, "bad_episodes": skipped, "tasks": results}
         pathlib.Path(args.out).write_text(json.dumps(record, indent=2))
         print(f"results in {args.out}")
@@ -325,15 +361,15 @@ def offline_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Pat
 
     del workdir  # metrics only
     o = evaluators.with_defaults("offline", options, OFFLINE_OPTIONS)
-    data = config.get("data") or {}
-    data_dir = o["data_dir"] or data.get("data_dir")
+    data = config.data
+    data_dir = o["data_dir"] or data.data_dir
     if not data_dir:
         raise ValueError("offline evaluator: no data_dir in its options or in data.data_dir")
     if int(o["windows"]) < 1 or int(o["batch_size"]) < 1:
         raise ValueError("offline evaluator: windows and batch_size must be >= 1")
     model, model_config = build_model(config.model)
     tasks = _tasks(o["tasks"] or None, config)
-    readers = task_readers(tasks, data_dir, o["split"], data.get("on_bad_episode") or "skip",
+    readers = task_readers(tasks, data_dir, o["split"], data.on_bad_episode,
                            data)
     rng = np.random.default_rng(int(o["seed"]))
     specs = {t.name: (t.suite, readers[t.name].spec) for t in tasks}

@@ -22,7 +22,8 @@ import numpy as np
 from gato.eval import statistics
 
 TASK_COLUMNS = ("suite", "task", "episodes", "errors", "mean_return", "std_return", "min_return",
-                "max_return", "mean_length", "expert_normalized", "human_normalized")
+                "max_return", "mean_length", "expert_normalized", "human_normalized",
+                "success_rate")
 SUITE_COLUMNS = ("suite", "tasks", "scored_tasks", "episodes", "errors", "mean_expert_normalized",
                  "median_expert_normalized", "mean_human_normalized", "tasks_at_50pct",
                  "tasks_at_100pct")
@@ -67,15 +68,23 @@ def format_table(suite: dict, rows: Sequence[dict]) -> str:
     """A plain-text table of one suite's tasks and its summary line."""
     cols = ("task", "episodes", "errors", "mean_return", "std_return", "expert_normalized",
             "human_normalized")
+    if any(r.get("success_rate") is not None for r in rows):  # suites that report success
+        cols = (*cols, "success_rate")
     body = [[_fmt(r.get(c)) for c in cols] for r in rows]
     body.append(["[suite mean]", _fmt(suite["episodes"]), _fmt(suite["errors"]), "", "",
-                 _fmt(suite["mean_expert_normalized"]), _fmt(suite["mean_human_normalized"])])
+                 _fmt(suite["mean_expert_normalized"]), _fmt(suite["mean_human_normalized"]),
+                 *([_fmt(_mean_success(rows))] if "success_rate" in cols else [])])
     widths = [max(len(c), *(len(line[i]) for line in body)) for i, c in enumerate(cols)]
     lines = [f"== suite {suite['suite']}: {suite['scored_tasks']}/{suite['tasks']} tasks scored, "
              f"{suite['tasks_at_50pct']} at >= 50% of expert =="]
     for line in [list(cols), *body]:
         lines.append("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
     return "\n".join(lines)
+
+
+def _mean_success(rows: Sequence[dict]) -> float | None:
+    rates = [r["success_rate"] for r in rows if r.get("success_rate") is not None]
+    return float(np.mean(rates)) if rates else None
 
 
 def write_gif(path: pathlib.Path, frames: Sequence[np.ndarray], fps: int = 20) -> pathlib.Path:

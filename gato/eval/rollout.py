@@ -83,8 +83,10 @@ def run_batch(task: Task, agent: Agent, seeds: Sequence[int], max_steps: int,
       prompt: batched prompt tokens (every field [B, L, ...]) fed to the agent first, or None.
       gif_frames: number of frames of the first environment to keep (0: none).
     Returns:
-      (episodes, frames): one record {"seed", "return", "length", "error"} per seed, in order,
-      and the rendered frames of the first environment.
+      (episodes, frames): one record {"seed", "return", "length", "error", "success"} per
+      seed, in order (success: the environment's `success` property at the episode's end, for
+      suites that define one, e.g. BabyAI and Meta-World; else None), and the rendered frames
+      of the first environment.
     """
     started = [_start(task, s) for s in seeds]
     envs = [e for e, _, _ in started]
@@ -114,11 +116,21 @@ def run_batch(task: Task, agent: Agent, seeds: Sequence[int], max_steps: int,
             active[i] = not timesteps[i].last()
         if active[0]:
             frames.add(envs[0], timesteps[0])
+    success = [_success(env) if err is None else None for env, err in zip(envs, errors,
+                                                                               strict=True)]
     for env in envs:
         _close(env)
-    episodes = [{"seed": int(s), "return": float(r), "length": int(n), "error": err}
-                for s, r, n, err in zip(seeds, returns, lengths, errors, strict=True)]
+    episodes = [{"seed": int(s), "return": float(r), "length": int(n), "error": err,
+                 "success": ok}
+                for s, r, n, err, ok in zip(seeds, returns, lengths, errors, success,
+                                            strict=True)]
     return episodes, frames.frames
+
+
+def _success(env) -> bool | None:
+    """The episode's success flag where the environment defines one (a `success` property)."""
+    value = getattr(env, "success", None)
+    return None if value is None else bool(value)
 
 
 def _close(env) -> None:

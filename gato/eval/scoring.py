@@ -82,10 +82,20 @@ def task_summary(task_name: str, suite: str, episodes: Sequence[dict],
     row = {"suite": suite, "task": task_name, "episodes": len(episodes),
            "errors": len(episodes) - len(ok), **stats,
            "mean_length": float(np.mean([e["length"] for e in ok])) if ok else math.nan,
+           "success_rate": success_rate(ok),
            "expert_normalized": None, "human_normalized": None, "reference": None}
     if ok and normalize_scores:
         row.update(_reference_scores(task_name, suite, stats["mean_return"], protocol))
     return row
+
+
+def success_rate(episodes: Sequence[dict]) -> float | None:
+    """Fraction of episodes that succeeded, where every episode reports success (BabyAI,
+    Meta-World); None for suites without a success signal."""
+    flags = [e.get("success") for e in episodes]
+    if not flags or any(f is None for f in flags):
+        return None
+    return float(np.mean([bool(f) for f in flags]))
 
 
 def tasks_at_or_above(scores: Sequence[float], thresholds: Sequence[float] = THRESHOLDS

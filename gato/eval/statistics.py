@@ -235,8 +235,50 @@ def summarize_matrix(matrix: ScoreMatrix, reps: int) -> dict:
 
 def summarize(runs: Mapping[str, Mapping[str, Any]], reps: int, unit: str | None = None
               ) -> dict:
-    """summarize_matrix of the runs' results {label: results} (one entry for a single run)."""
-    return summarize_matrix(score_matrix(runs, unit), reps)
+    """summarize_matrix of the runs' results {label: results} (one entry for a single run),
+    with the success rates of the tasks that report success ("success", or None)."""
+    matrix = score_matrix(runs, unit)
+    return summarize_matrix(matrix, reps) | {"success": success_summary(runs, reps, matrix.unit)}
+
+
+def _success_flags(results: Mapping[str, Any]) -> dict[tuple[str, str], list[float]]:
+    """{(suite, task): 0/1 per episode in seed order} of the tasks whose every episode reports
+    success."""
+    episodes = results.get("episodes") or {}
+    out = {}
+    for row in results["tasks"]:
+        flags = [e.get("success") for e in sorted(episodes.get(row["task"], []),
+                                                  key=lambda e: e["seed"])]
+        if flags and all(f is not None for f in flags):
+            out[(row["suite"], row["task"])] = [float(bool(f)) for f in flags]
+    return out
+
+
+def success_summary(runs: Mapping[str, Mapping[str, Any]], reps: int, unit: str) -> dict | None:
+    """Success rate per suite and overall (mean and IQM over tasks, 95% stratified-bootstrap
+    intervals, rows as in the score matrix: runs or episodes) and per task; None when no task
+    reports success."""
+    labels = sorted(runs)
+    flags = {label: _success_flags(runs[label]) for label in labels}
+    keys = sorted(k for k in set().union(*flags.values()) if all(k in flags[x] for x in labels))
+    columns = [[float(np.mean(flags[x][k])) for x in labels] if unit == "run" else
+               [v for x in labels for v in flags[x][k]] for k in keys]
+    if not keys or len({len(c) for c in columns}) > 1:
+        return None
+    scores = np.asarray(columns, np.float64).T
+    _, metrics = rliable_modules()
+    groups = {}
+    for suite in [*sorted({s for s, _ in keys}), ALL]:
+        cols = [j for j, (s, _) in enumerate(keys) if suite in (s, ALL)]
+        groups[suite] = {"tasks": len(cols)} | {
+            name: _estimate(float(p), i.reshape(2)) for name, (p, i) in (
+                ("mean", interval_estimates(scores[:, cols], metrics.aggregate_mean, reps)),
+                ("iqm", interval_estimates(scores[:, cols], metrics.aggregate_iqm, reps)))}
+    tasks = {}
+    for j, (suite, task) in enumerate(keys):
+        point, interval = interval_estimates(scores[:, [j]], metrics.aggregate_mean, reps)
+        tasks[task] = {"suite": suite, **_estimate(float(point), interval.reshape(2))}
+    return {"groups": groups, "tasks": tasks}
 
 
 # ---------------------------------------------------------------- text
@@ -277,6 +319,9 @@ def format_summary(summary: Mapping[str, Any], title: str = "aggregate") -> str:
               for line in [list(cols), *body]]
     for e in summary["excluded"]:
         lines.append(f"excluded from the aggregate: {e['task']} ({e['run']}: {e['reason']})")
+    for name, group in ((summary.get("success") or {}).get("groups") or {}).items():
+        lines.append(f"success rate, {name} ({group['tasks']} tasks): mean "
+                     f"{format_estimate(group['mean'])}, IQM {format_estimate(group['iqm'])}")
     return "\n".join(lines)
 
 

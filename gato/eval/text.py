@@ -146,9 +146,9 @@ def text_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Path) 
     o = evaluators.with_defaults("text", options, TEXT_OPTIONS)
     if int(o["max_documents"]) < 1 or int(o["batch_size"]) < 1:
         raise ValueError("text evaluator: max_documents and batch_size must be >= 1")
-    data = config.get("data") or {}
-    name = o["text"] or data.get("text") or "pydocs"
-    documents = load_text_documents(name, o["split"], data.get("data_dir"),
+    data = config.data
+    name = o["text"] or data.text
+    documents = load_text_documents(name, o["split"], data.data_dir,
                                     int(o["max_documents"]))
     _, model_config = build_model(config.model)
     return TextEvaluator(HeldOutText(model_config, documents), name, int(o["batch_size"]),

@@ -2,10 +2,11 @@
 
 import dm_env
 
-from gato.policies import atari_experts, control_experts
+from gato.policies import atari_experts, babyai_expert, control_experts, metaworld_experts
 from gato.policies.base import Policy
 
-_FACTORIES = {**control_experts.EXPERTS, **atari_experts.EXPERTS}
+_FACTORIES = {**control_experts.EXPERTS, **atari_experts.EXPERTS,
+              **metaworld_experts.EXPERTS, **babyai_expert.EXPERTS}
 
 
 def expert_tasks() -> list[str]:
@@ -14,7 +15,7 @@ def expert_tasks() -> list[str]:
 
 
 def has_expert(task_name: str) -> bool:
-    return task_name in _FACTORIES
+    return task_name in _FACTORIES or babyai_expert.is_babyai_task(task_name)
 
 
 def make_expert(task_name: str, env: dm_env.Environment) -> Policy:
@@ -23,6 +24,8 @@ def make_expert(task_name: str, env: dm_env.Environment) -> Policy:
     Experts may read the env's physics (Control Suite) or emulator RAM (Atari), so the policy must
     act in the env it was built with. Raises KeyError naming the tasks that have experts.
     """
+    if babyai_expert.is_babyai_task(task_name):  # also levels added by gato.envs.babyai.level
+        return babyai_expert.BabyAIExpert(env)
     if task_name not in _FACTORIES:
         raise KeyError(f"no expert for task {task_name!r}; tasks with experts: "
                        f"{', '.join(expert_tasks())}")

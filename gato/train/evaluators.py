@@ -76,7 +76,7 @@ def build(config: Any, workdir: str | pathlib.Path) -> list[Scheduled]:
     """The evaluators of `config.evaluators` for a run in `workdir`, validated and built (in name
     order)."""
     scheduled = []
-    for name, entry in sorted(dict(config.get("evaluators") or {}).items()):
+    for name, entry in sorted(dict(config.evaluators).items()):
         entry = dict(entry)
         unknown = sorted(set(entry) - set(_FIELDS))
         if unknown or "type" not in entry:

@@ -43,7 +43,7 @@ def make_mesh(mesh_config: Any, devices: Sequence[jax.Device] | None = None) -> 
     `mesh_config.num_devices` (optional, 0 = all) restricts the mesh to the first N devices.
     """
     devices = list(jax.devices() if devices is None else devices)
-    if mesh_config.get("num_devices"):
+    if mesh_config.num_devices:
         devices = devices[: int(mesh_config.num_devices)]
     axes = [tuple(a) for a in mesh_config.axes]
     names = [name for name, _ in axes]
@@ -57,7 +57,7 @@ def make_mesh(mesh_config: Any, devices: Sequence[jax.Device] | None = None) -> 
 
 def logical_rules(mesh_config: Any, default: Sequence[tuple[str, Any]]) -> tuple:
     """`mesh.logical_axis_rules` if set, else the model's defaults, as a tuple of pairs."""
-    rules = mesh_config.get("logical_axis_rules") or default
+    rules = mesh_config.logical_axis_rules or default
     return tuple((name, tuple(ax) if isinstance(ax, list) else ax) for name, ax in rules)
 
 

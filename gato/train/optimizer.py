@@ -29,7 +29,7 @@ def make_schedule(opt_config: Any, total_steps: int) -> optax.Schedule:
     """
     lr = float(opt_config.learning_rate)
     warmup = int(min(opt_config.warmup_steps, max(total_steps - 1, 0)))
-    final = lr * float(opt_config.get("final_lr_fraction", 0.1))
+    final = lr * float(opt_config.final_lr_fraction)
     return optax.warmup_cosine_decay_schedule(
         init_value=0.0, peak_value=lr, warmup_steps=warmup,
         decay_steps=max(int(total_steps), warmup + 1), end_value=final,

@@ -50,7 +50,7 @@ def check_model(config: Any) -> None:
 
     if "model" not in config:
         return
-    overrides = dict(_plain(config.model.get("overrides")) or {})
+    overrides = dict(_plain(config.model.overrides))
     try:
         get_model_config(config.model.name, **overrides)
     except (TypeError, ValueError) as e:
@@ -60,13 +60,15 @@ def check_model(config: Any) -> None:
 
 def check_tasks(config: Any) -> None:
     """The mixture's suites and tasks must be registered; weights must name suites / tasks."""
-    data = config.get("data")
-    if data is None or data.get("source") != "mixture":
+    data = config.data
+    if data.source != "mixture":
         return
+    from gato.data.formats import minari
     from gato.envs import registry
 
     try:
-        tasks = registry.select(data.get("suites") or None, data.get("tasks") or None)
+        minari.register_named(data.tasks or None)  # minari/<id>: registered from its spaces
+        tasks = registry.select(data.suites or None, data.tasks or None)
     except (KeyError, ValueError) as e:
         raise ConfigError(f"config keys data.suites / data.tasks: "
                           f"{e.args[0] if e.args else e}") from e
@@ -74,7 +76,7 @@ def check_tasks(config: Any) -> None:
         raise ConfigError("config keys data.suites / data.tasks select no task")
     for key, known in (("mixture", registry.suites()),
                        ("task_weights", [t.name for t in registry.all_tasks()])):
-        unknown = sorted(set(_plain(data.get(key)) or {}) - set(known))
+        unknown = sorted(set(_plain(data[key])) - set(known))
         if unknown:
             raise ConfigError(f"config key data.{key} names unknown {unknown}; "
                               f"expected names from: {', '.join(sorted(known))}")

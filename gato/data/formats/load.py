@@ -4,8 +4,11 @@
     len(source); episode = source[3]   # an Episode (see gato.data.formats.episodes)
 
 A name "rlu_control_suite/cartpole_swingup" or "rlu_atari/Pong_run_1" reads RL Unplugged
-(`gato.data.formats.rlu`); any other name is a task of the registry and reads
-`<data_dir>/gato_<suite>/<task>/<version>/` (`gato.data.formats.rlds`).
+(`gato.data.formats.rlu`); "jat/<config>" a local copy of the JAT dataset under data_dir
+(`gato.data.formats.jat`, extra `jat`); "minari/<dataset id>" a local Minari dataset
+(`gato.data.formats.minari`, extra `minari`; $MINARI_DATASETS_PATH, not data_dir); any other
+name is a task of the registry and reads `<data_dir>/gato_<suite>/<task>/<version>/`
+(`gato.data.formats.rlds`).
 """
 
 import re
@@ -58,6 +61,14 @@ def _load_split(task_name: str, data_dir: str | Path | None,
                 split: str) -> episodes_lib.EpisodeSourceLike:
     if task_name.startswith("rlu_"):
         return rlu.load_rlu_episodes(task_name, data_dir, split)
+    if task_name.startswith("jat/"):
+        from gato.data.formats import jat
+
+        return jat.load_jat_episodes(task_name, data_root(data_dir), split)
+    if task_name.startswith("minari/"):
+        from gato.data.formats import minari
+
+        return minari.load_minari_episodes(task_name, split)
     root = data_root(data_dir)
     found = sorted(p.relative_to(root).as_posix() for p in root.glob(f"gato_*/{task_name}"))
     if not found and root.exists():

@@ -111,7 +111,8 @@ def format_manifest(manifest: Mapping[str, Any]) -> str:
     """A few lines: totals, then the return quantiles overall and per policy label."""
     m = manifest
     tokens = "?" if m.get("tokens") is None else f"{m['tokens']:,}"
-    lines = [f"{m['task']} ({m['suite']}): {m['episodes']} episodes, {m['timesteps']:,} "
+    name = f"{m['task']} [{m['split']}]" if m.get("split") else m["task"]
+    lines = [f"{name} ({m['suite']}): {m['episodes']} episodes, {m['timesteps']:,} "
              f"timesteps ({m['steps']:,} steps), {m.get('tokens_per_timestep')} tokens per "
              f"timestep, {tokens} tokens"]
     head = f"  {'policy':<44}{'episodes':>9}" + "".join(f"{n:>9}" for n, _ in QUANTILES) + \
@@ -158,3 +159,19 @@ def manifest_of(source: Any) -> dict[str, Any] | None:
     if manifest is None or manifest.get("episodes") != len(source):
         return None
     return manifest
+
+
+def source_manifest(task: str, suite: str, spec: Any, source: Any, split: str,
+                    generation: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of an outside source (JAT, Minari: nothing is written beside their files),
+    with its split; per-episode records from `source.episode_records()` when the source has
+    that fast path (JAT: the rewards column alone), else from every episode."""
+    from gato.tokenizers.timestep import tokens_per_timestep
+
+    fast = getattr(source, "episode_records", None)
+    records = fast() if callable(fast) else source_records(source)
+    per_step = None
+    if len(source) and spec is not None and "text" not in spec.observation.values():
+        shapes = {k: np.shape(v)[1:] for k, v in source[0]["observation"].items()}
+        per_step = tokens_per_timestep(spec, shapes)
+    return build_manifest(task, suite, records, per_step, generation) | {"split": split}

@@ -32,7 +32,8 @@ class TaskData:
       name, suite: as in the task registry.
       spec: the task's TimestepSpec (None for text).
       episodes: random-access episode source (len(), [i] -> Episode dict); None for text.
-      chunks: packed text (windows.TextChunks); None for control/Atari tasks.
+      chunks: packed text (windows.TextChunks) or image-text windows
+        (image_text.ImageTextWindows): len() and chunk(i); None for control/Atari tasks.
       where: where the data comes from (data_dir, corpus name), for error messages.
       max_episodes: use only the first max_episodes episodes (None: all).
     """

@@ -155,15 +155,15 @@ def example_maker(tasks: Sequence[TaskData], data_config: ml_collections.ConfigD
     what `build_iterator` batches, and what benchmarks.padding counts."""
     tasks = sorted(tasks, key=lambda t: t.name)
     probs = mixture.task_probabilities(
-        [(t.name, t.suite) for t in tasks], dict(data_config.get("mixture") or {}),
-        dict(data_config.get("task_weights") or {}))
+        [(t.name, t.suite) for t in tasks], dict(data_config.mixture),
+        dict(data_config.task_weights))
     return ExampleMaker(
         tasks, probs, seq_len, seed, process_index, process_count,
-        prompt_fraction=float(data_config.get("prompt_fraction", 0.25)),
-        prompt_end_fraction=float(data_config.get("prompt_end_fraction", 0.5)),
-        episode_start_fraction=float(data_config.get("episode_start_fraction", 0.0)),
-        prompt_tokens=data_config.get("prompt_tokens"),
-        on_bad_episode=data_config.get("on_bad_episode", "skip"), tokenize=tokenize)
+        prompt_fraction=float(data_config.prompt_fraction),
+        prompt_end_fraction=float(data_config.prompt_end_fraction),
+        episode_start_fraction=float(data_config.episode_start_fraction),
+        prompt_tokens=data_config.prompt_tokens,
+        on_bad_episode=data_config.on_bad_episode, tokenize=tokenize)
 
 
 def build_iterator(tasks: Sequence[TaskData], data_config: ml_collections.ConfigDict, *,
@@ -181,9 +181,8 @@ def build_iterator(tasks: Sequence[TaskData], data_config: ml_collections.Config
     maker = example_maker(tasks, data_config, seq_len=seq_len, seed=seed,
                           process_index=process_index, process_count=process_count,
                           tokenize=tokenize)
-    loader = Loader(maker, batch_size, int(data_config.get("worker_count", 0)),
-                    int(data_config.get("read_threads", 1)),
-                    int(data_config.get("prefetch_batches", 4)))
+    loader = Loader(maker, batch_size, int(data_config.worker_count),
+                    int(data_config.read_threads), int(data_config.prefetch_batches))
     return PipelineIterator(loader, [t.name for t in maker.tasks])
 
 

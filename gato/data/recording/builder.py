@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
+from dm_env import specs
 
 from gato.data.formats import episodes as episodes_lib
 from gato.data.recording import jobs, staging
@@ -38,8 +39,14 @@ def task_configs(suite: str) -> list[TaskConfig]:
     return [TaskConfig(name=t.name, description=t.description) for t in registry.suite(suite)]
 
 
-def observation_feature(spec: Any) -> tfds.features.Tensor:
-    """Feature of one observation leaf: float32 for floats, zlib-compressed uint8 images."""
+def observation_feature(spec: Any) -> tfds.features.FeatureConnector:
+    """Feature of one observation leaf: float32 for floats, zlib-compressed uint8 images, UTF-8
+    text for string leaves (a dm_env StringArray of shape (), e.g. BabyAI's mission)."""
+    if isinstance(spec, specs.StringArray):
+        if spec.shape:
+            raise ValueError(f"string observation {spec.name!r} must be a scalar, got shape "
+                             f"{spec.shape}")
+        return tfds.features.Text()
     dtype = episodes_lib.observation_dtype(spec.dtype)
     image = dtype == np.uint8 and len(spec.shape) >= 2
     return tfds.features.Tensor(shape=tuple(spec.shape), dtype=dtype,

@@ -29,7 +29,7 @@ from gato.envs import registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--suite", help="comma-separated suites (control, atari)")
+    parser.add_argument("--suite", help="comma-separated suites (control, atari, babyai)")
     parser.add_argument("--tasks", help="comma-separated task names")
     parser.add_argument("--episodes", type=int, default=100, help="episodes per task")
     parser.add_argument("--data-dir", default=None,
@@ -62,10 +62,14 @@ def build_dataset(task: registry.Task, data_dir: str, settings: dict[str, Any]) 
 
     `settings`: episodes, policy, seed, max_episode_steps, shard_size, workers.
     """
+    from gato.data.recording.builder import TaskConfig
     from gato.data.recording.builders import BUILDERS
 
-    builder = BUILDERS[task.suite](
-        config=task.name, data_dir=data_dir, ensure_shards=False, **settings)
+    cls = BUILDERS[task.suite]
+    config: Any = task.name
+    if all(c.name != task.name for c in cls.BUILDER_CONFIGS):  # registered after import
+        config = TaskConfig(name=task.name, description=task.description)
+    builder = cls(config=config, data_dir=data_dir, ensure_shards=False, **settings)
     mode = tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS  # rebuild from the shards
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(download_mode=mode))
     return builder

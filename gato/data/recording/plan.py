@@ -7,6 +7,9 @@
 Each task's settings are the section's own (`episodes`, `max_episode_steps`, `action_noise`,
 `noise_correlation`), updated by its suite's entry in `suite_overrides`, then by its own in
 `task_overrides`; a task named in `behaviours` records that behaviour mix instead of its expert.
+The vision_language suite's "minigrid-scenes" has no environment: it is rendered from MiniGrid
+scenes instead (`scene_builder.build_scenes`), `episodes` training scenes and a tenth as many
+held-out ones (at least 10).
 """
 
 import dataclasses
@@ -61,9 +64,9 @@ def plan(section: Any) -> list[Group]:
     """The section's tasks grouped by identical settings (one `generate_datasets` call each)."""
     groups: dict[tuple, list[registry.Task]] = {}
     for name, settings in task_settings(section).items():
-        key = tuple(sorted(settings.items()))
-        groups.setdefault(key, []).append(registry.get(name))
-    return [Group(tasks, _call_settings(dict(key))) for key, tasks in groups.items()]
+        task = registry.get(name)
+        groups.setdefault(_plan_key(task, settings), []).append(task)
+    return [Group(tasks, _call_settings(dict(key[1:]))) for key, tasks in groups.items()]
 
 
 def _call_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +79,25 @@ def _call_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+SCENES_SUITE = "vision_language"
+
+
+def _plan_key(task: registry.Task, settings: dict) -> tuple:
+    return (task.suite == SCENES_SUITE, *sorted(settings.items()))
+
+
+def _record_scenes(group: Group, section: Any, data_dir: str | Path) -> dict[str, dict]:
+    """The MiniGrid scenes dataset (the vision_language suite's own data)."""
+    from gato.data.recording.scene_builder import build_scenes
+
+    train = int(group.settings["episodes"])
+    path = build_scenes(data_dir, train=train, validation=max(10, train // 10),
+                        seed=int(section.seed))
+    print(f"minigrid-scenes: {train} training scenes, {max(10, train // 10)} held out -> {path}",
+          flush=True)
+    return {t.name: {"episodes": train} for t in group.tasks}
+
+
 def record(section: Any, data_dir: str | Path) -> dict[str, dict[str, Any]]:
     """Records (or resumes) every group of the section into `data_dir`, printing each report;
     returns the reports by task."""
@@ -83,6 +105,9 @@ def record(section: Any, data_dir: str | Path) -> dict[str, dict[str, Any]]:
 
     reports = {}
     for group in plan(section):
+        if group.tasks[0].suite == SCENES_SUITE:
+            reports |= _record_scenes(group, section, data_dir)
+            continue
         report = generate_datasets(group.tasks, data_dir, seed=int(section.seed),
                                    workers=int(section.workers), **group.settings)
         print(format_report(report), flush=True)

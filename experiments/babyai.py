@@ -1,0 +1,64 @@
+"""BabyAI alone: an instruction (text) and a grid view (discrete) in one timestep.
+
+The 7 default levels (gato.envs.babyai.LEVELS, easy to hard), recorded with minigrid's bot as
+the expert, a random action executed 10% of the time (DART; the bot's own action stored), the
+last 10 episodes of each level held out; a learning curve of held-out action nll and rollout
+success, then the final checkpoint over 20 episodes per level:
+    gato main --config babyai --workdir runs/babyai
+    gato curve runs/babyai/train
+Variants: steps=N, episodes=N (recorded per level), quick (a smoke run).
+"""
+
+import ml_collections
+
+from gato.config import default_config, parse_variant
+from gato.envs.babyai import LEVELS, task_name
+
+HELD_OUT = 10  # last episodes of each level kept out of training
+VARIANTS = {"steps": int, "episodes": int, "quick": bool}
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    variant = parse_variant(arg, VARIANTS)
+    quick = bool(variant.get("quick", False))
+    levels = ",".join(task_name(gym_id) for gym_id in LEVELS)
+    c = default_config()
+
+    c.generate.tasks = levels
+    c.generate.episodes = int(variant.get("episodes", 12 if quick else 300))
+    c.generate.max_episode_steps = 64 if quick else 0
+    c.generate.action_noise = 0.1  # P(random action) executed while recording
+
+    c.model.name = "tiny" if quick else "small"
+    # a timestep is ~160-180 tokens (147 grid cells, direction, mission, action): 3 per window
+    c.train.seq_len = c.model.overrides.max_len = 256 if quick else 512
+    c.data.split = f"train[:-{HELD_OUT}]"
+    c.data.suites = ""
+    c.data.tasks = levels
+    c.data.mixture = {"babyai": 1.0}
+    c.data.prompt_fraction = 0.0  # the instruction is the task: no demonstration prompt
+
+    c.optimizer.learning_rate = 1e-3
+    c.optimizer.warmup_steps = 10 if quick else 50
+    c.train.total_steps = int(variant.get("steps", 20 if quick else 3000))
+    c.train.log_every = 5 if quick else 25
+    c.train.checkpoint_every = 10 if quick else 250
+
+    c.eval.suites = ""
+    c.eval.tasks = levels
+    c.eval.protocol = "full"  # each level's own episode cap
+    c.eval.episodes = 2 if quick else 20
+    c.eval.batch_size = 2 if quick else 10
+    c.eval.max_steps = 64 if quick else 0
+    c.eval.normalize = not quick
+    c.eval.prompt = "none"
+    c.eval.gif = False
+
+    c.evaluators = {
+        "heldout": {"type": "offline", "every": 10 if quick else 250,
+                    "options": {"split": f"train[-{HELD_OUT}:]", "windows": 8 if quick else 64,
+                                "prefix": "heldout"}},
+        "rollout": {"type": "rollout", "every": 20 if quick else 500,
+                    "options": {"episodes": 2 if quick else 10}},
+    }
+    return c
