@@ -22,7 +22,8 @@ from typing import Any
 import ml_collections
 
 # modules whose import registers the evaluator types that ship (gato.train.evaluators)
-EVALUATOR_MODULES = ("gato.eval.evaluator", "gato.eval.offline", "gato.eval.text")
+EVALUATOR_MODULES = ("gato.eval.evaluator", "gato.eval.offline", "gato.eval.text",
+                     "gato.eval.image_text")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, config: str | None,

@@ -1,0 +1,70 @@
+"""How much an agent reads its instruction: BabyAI windows with another episode's mission
+(`gato offline --missions shuffled`) and environments that show another episode's mission
+(`eval.instruction="other"`)."""
+
+import numpy as np
+import pytest
+
+from gato.data.formats import load_episodes
+from gato.data.recording.generate import generate_datasets
+from gato.envs import registry
+from gato.envs.instruction import with_other_instruction
+from gato.eval import offline
+from gato.testing.eval import tiny_model
+
+TASK = "babyai-go-to-local"
+
+
+@pytest.fixture(scope="module")
+def episodes(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("babyai")
+    generate_datasets([registry.get(TASK)], data_dir, episodes=4, shard_size=4,
+                      max_episode_steps=12)
+    return load_episodes(TASK, data_dir)
+
+
+def _missions(pairs):
+    """Each episode's first-step mission (bytes as RLDS reads it back)."""
+    return [np.asarray(e["observation"]["mission"], object)[0] for e, _ in pairs]
+
+
+def test_swapped_missions_are_other_episodes_and_the_rest_is_kept(episodes):
+    spec = registry.get(TASK).spec
+    pairs = [(episodes[i], len(episodes[i]["action"])) for i in range(len(episodes))]
+    own = _missions(pairs)
+    assert len(set(own)) > 1  # GoToLocal draws an instruction per episode
+    swapped = offline.swap_missions(spec, pairs, np.random.default_rng(0))
+    got = _missions(swapped)
+    assert sorted(got) == sorted(own) and all(g != o for g, o in zip(got, own, strict=True))
+    for (episode, _), (new, _) in zip(pairs, swapped, strict=True):
+        np.testing.assert_array_equal(episode["action"], new["action"])
+        np.testing.assert_array_equal(episode["observation"]["image"],
+                                      new["observation"]["image"])
+        assert len(set(np.asarray(new["observation"]["mission"], object))) == 1
+
+
+def test_offline_scores_the_same_actions_under_shuffled_missions(episodes):
+    spec = registry.get(TASK).spec
+    model, params = tiny_model(seed=0, max_len=256)
+    kwargs = dict(count=4, seq_len=256, at_start=True, batch_size=4, seed=0)
+    own = offline.evaluate_task(model, params, spec, episodes, **kwargs)
+    other = offline.evaluate_task(model, params, spec, episodes, missions="shuffled", **kwargs)
+    assert own["action_tokens"] == other["action_tokens"] > 0
+    assert own["nll"] != other["nll"]  # the windows' text differs, so the model's input does
+    with pytest.raises(ValueError, match="text observations"):
+        offline.swap_missions(registry.get("cartpole-swingup").spec, [], np.random.default_rng())
+
+
+def test_other_instruction_keeps_the_level_and_replaces_the_mission():
+    task = registry.get(TASK)
+    wrong = with_other_instruction(task)
+    for seed in range(3):
+        own_env, env = task.make_env(seed), wrong.make_env(seed)
+        own, shown = own_env.reset(), env.reset()
+        assert shown.observation["mission"] != own.observation["mission"]
+        np.testing.assert_array_equal(shown.observation["image"], own.observation["image"])
+        after = env.step(2)
+        assert after.observation["mission"] == shown.observation["mission"]
+        assert own_env.step(2).reward == after.reward and env.success is False
+    with pytest.raises(ValueError, match="no text observation"):
+        with_other_instruction(registry.get("cartpole-swingup"))
