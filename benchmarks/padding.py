@@ -14,11 +14,11 @@ import collections
 
 import numpy as np
 
+from gato.config import apply_overrides, load_config
 from gato.data.pipeline.loader import example_maker
 from gato.data.pipeline.resolve import resolve_tasks
 from gato.model.loss import ObservationLoss, observation_targets
 from gato.tokenizers.sequence import Modality
-from gato.config import apply_overrides, load_config
 
 
 def window_counts(example: dict) -> dict[str, int]:

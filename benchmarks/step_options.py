@@ -55,10 +55,10 @@ def run_child(config_name: str, data_dir: str, options: dict) -> dict:
     """In this process: times the train step under `options`; returns the figures."""
     import jax
 
+    from gato.config import load_config
     from gato.model.build import build_model
     from gato.train import loop
     from gato.train import setup as setup_lib
-    from gato.config import load_config
     from gato.train.optimizer import make_optimizer
 
     config = load_config(config_name)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import jax
 
 from benchmarks.step_options import options_dict, with_model_options
+from gato.config import apply_overrides
 from gato.data.pipeline import sources
 from gato.model import count_params
 from gato.model.build import build_model
@@ -31,7 +32,6 @@ from gato.testing.train import tiny_config
 from gato.train import loop
 from gato.train import metrics as metrics_lib
 from gato.train import setup as setup_lib
-from gato.config import apply_overrides
 from gato.train.optimizer import make_optimizer
 
 FULL_MODEL = ("train.loss_on_targets_only=False", "train.image_buckets=0")

@@ -32,6 +32,14 @@ class DamagedCheckpointError(CheckpointError):
         self.step = step
 
 
+class RunDirInUseError(GatoError):
+    """A training workdir held by another live process (`gato.rundir.RunDir.hold`)."""
+
+
+class CheckpointSpaceError(CheckpointError):
+    """A checkpoint save that ran out of disk space (the partial checkpoint is removed)."""
+
+
 class TrainingStopped(KeyboardInterrupt):
     """Training stopped by SIGTERM/SIGINT after saving a checkpoint, before its last step.
 

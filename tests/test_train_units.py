@@ -97,7 +97,7 @@ def test_config_loads_by_path_with_variant_and_overrides(tmp_path):
     assert (config.train.batch_size, config.train.total_steps) == (4, 7)
     config_lib.apply_overrides(config, ["optimizer.learning_rate=0.5", "model.name=small"])
     assert config.optimizer.learning_rate == 0.5 and config.model.name == "small"
-    with pytest.raises(KeyError, match="nope"):
+    with pytest.raises(ValueError, match="config key train.nope is not a known key"):
         config_lib.apply_overrides(config, ["train.nope=1"])
     with pytest.raises(FileNotFoundError, match="missing.py"):
         config_lib.load_config(str(tmp_path / "missing.py"))

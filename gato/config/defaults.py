@@ -199,6 +199,9 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "return_samples": F(128, "expert inference: returns drawn per step", POSITIVE),
         "return_inverse_temperature": F(0.75, "expert inference: return logit scale",
                                         number(0.0, open_low=True)),
+        "instruction": F("own", "text observations (BabyAI missions): the episode's own, or "
+                         "'other': another episode's (how much the agent reads its "
+                         "instruction)", choice("own", "other")),
         "gif": F(True, "save one rollout GIF per task"),
         "gif_max_frames": F(200, "frames kept in each GIF", POSITIVE),
         "gif_size": F(128, "rendered frame height and width, pixels", POSITIVE),

@@ -25,6 +25,7 @@ import ml_collections
 from gato.envs.protocol import PROTOCOLS
 from gato.eval.config import PROMPT_MODES, default_eval_config
 from gato.eval.decoding import DECODING_MODES
+from gato.rundir import RESULTS_JSON, RunDir
 
 # flag -> eval config key, for flags that override the config when given
 _OVERRIDES = {"suite": "suites", "tasks": "tasks", "episodes": "episodes",
@@ -35,7 +36,8 @@ _OVERRIDES = {"suite": "suites", "tasks": "tasks", "episodes": "episodes",
               "normalize": "normalize", "on_bad_episode": "on_bad_episode",
               "return_target": "return_target", "return_kappa": "return_kappa",
               "return_samples": "return_samples",
-              "return_inverse_temperature": "return_inverse_temperature"}
+              "return_inverse_temperature": "return_inverse_temperature",
+              "instruction": "instruction"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="expert: returns drawn per timestep, the highest kept (default 128)")
     parser.add_argument("--return-inverse-temperature", type=float,
                         help="expert: multiplies the return logits (default 0.75)")
+    parser.add_argument("--instruction", choices=("own", "other"),
+                        help="text observations (BabyAI missions): each episode's own, or "
+                             "another episode's (how much the agent reads its instruction)")
     parser.add_argument("--no-gif", action="store_true", help="do not render rollout GIFs")
     parser.add_argument("--out", help="output directory (default WORKDIR/eval/step_<step>); "
                                       "with several checkpoints: the aggregate's (required)")
@@ -86,18 +91,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "evaluation wrote to WORKDIR/eval/step_<step> (default: refuse)")
 
 
-def eval_config(args: argparse.Namespace, run_config: dict) -> ml_collections.ConfigDict:
-    """default_eval_config() <- the run's eval section (known keys) <- command-line flags."""
+def eval_config(args: argparse.Namespace,
+                run_config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The run's eval section (its full config, `gato.config.run_config`), with its training
+    data.on_bad_episode, <- command-line flags."""
     config = default_eval_config()
-    run_policy = (run_config.get("data") or {}).get("on_bad_episode")
-    if run_policy in ("skip", "fail"):  # the run's training policy, unless its eval says
-        config.on_bad_episode = run_policy
-    run_eval = dict(run_config.get("eval") or {})
-    if run_eval.pop("greedy", False):  # runs configured before eval.decoding
-        run_eval.setdefault("decoding", "greedy")
-    for key, value in run_eval.items():
-        if key in config and value is not None:
+    for key, value in run_config.eval.items():
+        if value is not None:
             config[key] = type(config[key])(value)
+    if run_config.eval.on_bad_episode == default_eval_config().on_bad_episode:
+        config.on_bad_episode = run_config.data.on_bad_episode  # the eval section left it
     for flag, key in _OVERRIDES.items():
         if getattr(args, flag, None) is not None:
             config[key] = getattr(args, flag)
@@ -132,7 +135,7 @@ def _evaluate_many(args: argparse.Namespace) -> int:
         if label in results:
             raise ValueError(f"checkpoint {label} is given twice")
         results[label] = done
-    reps = next(iter(results.values()))["eval_config"].get("bootstrap_reps", 5000)
+    reps = next(iter(results.values()))["eval_config"]["bootstrap_reps"]
     runs.aggregate(results, pathlib.Path(args.out), int(reps))
     return 0
 
@@ -144,10 +147,10 @@ def _run_all(args: argparse.Namespace) -> int:
     steps = checkpoints.list_steps(directory)
     if not steps:
         raise FileNotFoundError(f"no checkpoints in {str(directory)!r}")
-    workdir = directory.parent if directory.name == "checkpoints" else directory
+    run = RunDir.of(directory)
     for step in steps:
-        out = pathlib.Path(args.out) / f"step_{step}" if args.out else None
-        done = (out or workdir / "eval" / f"step_{step}") / "results.json"
+        out = pathlib.Path(args.out) / run.eval_dir(step).name if args.out else None
+        done = out / RESULTS_JSON if out else run.results(step)
         if done.exists() and not args.force:
             print(f"step {step}: already scored ({done}), skipping")
             continue

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from gato.eval import report, statistics
+from gato.rundir import RunDir
 from gato.train.metrics import read_jsonl
 
 # {prefix}/{suite}/{task}/{metric} as OfflineEvaluator names its metrics
@@ -85,13 +86,9 @@ def rollout_curves(results_by_step: Mapping[int, Mapping[str, Any]], reps: int) 
 
 def load_run(run: pathlib.Path) -> tuple[list[dict], dict[int, dict]]:
     """(metrics.jsonl records, {step: results.json}) of a run's workdir."""
-    metrics = run / "metrics.jsonl"
-    records = read_jsonl(metrics) if metrics.exists() else []
-    results = {}
-    for path in sorted(run.glob("eval/step_*/results.json")):
-        match = re.fullmatch(r"step_(\d+)", path.parent.name)
-        if match:
-            results[int(match.group(1))] = json.loads(path.read_text())
+    run = RunDir(run)
+    records = read_jsonl(run.metrics) if run.metrics.exists() else []
+    results = {step: json.loads(run.results(step).read_text()) for step in run.evaluated_steps()}
     return records, results
 
 

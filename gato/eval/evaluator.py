@@ -24,6 +24,7 @@ import ml_collections
 import tqdm
 
 from gato.envs import registry, specs
+from gato.envs.instruction import with_other_instruction
 from gato.envs.registry import Task
 from gato.eval import figures, report, scoring, statistics
 from gato.eval.agent import Agent, ModelAgent
@@ -31,6 +32,7 @@ from gato.eval.config import eval_protocol, return_conditioning_options, validat
 from gato.eval.prompts import PromptSource, load_prompt_source
 from gato.eval.returns import ReturnConditioning, dataset_returns, initial_return
 from gato.eval.rollout import run_batch
+from gato.rundir import RESULTS_JSON, RunDir
 from gato.train import evaluators
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ log = logging.getLogger(__name__)
 
 def select_tasks(config: ml_collections.ConfigDict) -> list[Task]:
     """The config's tasks that have environments (text tasks are skipped with a warning)."""
-    tasks = registry.select(config.get("suites") or None, config.get("tasks") or None)
+    tasks = registry.select(config.suites or None, config.tasks or None)
     skipped = [t.name for t in tasks if t.make_env is None or t.spec is None]
     if skipped:
         log.warning("skipping tasks without environments: %s", ", ".join(skipped))
@@ -60,12 +62,13 @@ class Evaluator:
         if not self.tasks:
             raise ValueError("no tasks to evaluate")
         self.workdir = pathlib.Path(workdir) if workdir else None
+        self.rundir = RunDir(self.workdir) if self.workdir else None
         self.out_dir = pathlib.Path(out_dir) if out_dir else None
         self.demonstrations = dict(demonstrations or {})
         self._prompts: dict[str, PromptSource | None] = {}
         self.warnings: list[str] = []
         self.protocol = eval_protocol(config)
-        self.normalize = bool(config.get("normalize", True))
+        self.normalize = bool(config.normalize)
         if self.normalize:
             self._check_references()
         self.data_config = data_config  # the run's data section (None: Gato's timesteps)
@@ -95,11 +98,11 @@ class Evaluator:
     def output_dir(self, step: int) -> pathlib.Path | None:
         if self.out_dir is not None:
             return self.out_dir
-        return self.workdir / "eval" / f"step_{step}" if self.workdir else None
+        return self.rundir.eval_dir(step) if self.rundir else None
 
     def _prompt_source(self, task: Task) -> PromptSource | None:
         c = self.config
-        policy = c.get("on_bad_episode", "skip")
+        policy = c.on_bad_episode
         if task.name not in self._prompts:
             if c.prompt == "none":
                 source = None
@@ -145,10 +148,15 @@ class Evaluator:
         c = self.config
         seeds = self.protocol.seeds()
         run_task = self.protocol.apply(task)
+        if c.instruction == "other":
+            run_task = with_other_instruction(run_task)
         source = self._prompt_source(task)
         episodes, frames = [], []
-        for start in range(0, len(seeds), int(c.batch_size)):
-            batch = seeds[start:start + int(c.batch_size)]
+        # rows of a batch share one KV-cache position, so their timesteps need equal token
+        # counts: text observations (instructions of different lengths) go one at a time
+        batch_size = 1 if "text" in task.spec.observation.values() else int(c.batch_size)
+        for start in range(0, len(seeds), batch_size):
+            batch = seeds[start:start + batch_size]
             prompt = source.prompt(batch) if source is not None else None
             for message in source.skipped if source is not None else ():
                 if message not in self.warnings:
@@ -187,7 +195,7 @@ class Evaluator:
                    "warnings": list(self.warnings), **dict(extra or {})}
         label = str(results.get("checkpoint") or f"step {step}")
         results["aggregate"] = statistics.summarize({label: results},
-                                                    int(self.config.get("bootstrap_reps", 5000)))
+                                                    int(self.config.bootstrap_reps))
         for suite in suites:
             print(report.format_table(suite, [r for r in rows if r["suite"] == suite["suite"]]))
         print(statistics.format_summary(results["aggregate"]))
@@ -197,11 +205,11 @@ class Evaluator:
     def _write(self, results: dict, gifs: Mapping[str, list], step: int) -> None:
         out = self.output_dir(step)
         rows, suites, summary = results["tasks"], results["suites"], results["aggregate"]
-        if self.workdir is not None:
-            report.write_tensorboard(self.workdir / "tensorboard", step, rows, suites, summary)
+        if self.rundir is not None:
+            report.write_tensorboard(self.rundir.tensorboard, step, rows, suites, summary)
         if out is None:
             return
-        report.write_json(out / "results.json", results)
+        report.write_json(out / RESULTS_JSON, results)
         report.write_csv(out / "tasks.csv", rows, report.TASK_COLUMNS)
         report.write_csv(out / "suites.csv", suites, report.SUITE_COLUMNS)
         figures.write_summary_figures(out, summary)
@@ -241,11 +249,10 @@ def rollout_evaluator(config: ml_collections.ConfigDict, options: Mapping[str, A
     from gato.model.build import build_model
 
     eval_config = default_eval_config()
-    for name, value in {**dict(config.get("eval") or {}), **dict(options)}.items():
+    for name, value in {**dict(config.eval), **dict(options)}.items():
         if name not in eval_config:
             raise ValueError(f"rollout evaluator: unknown eval setting {name!r}; "
                              f"known: {', '.join(sorted(eval_config))}")
         eval_config[name] = value
     model, _ = build_model(config.model)
-    return Evaluator(eval_config, model, workdir=workdir,
-                     data_config=config.get("data"))
+    return Evaluator(eval_config, model, workdir=workdir, data_config=config.data)

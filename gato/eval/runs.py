@@ -19,6 +19,7 @@ from typing import Any
 import ml_collections
 
 from gato.eval import figures, report, statistics
+from gato.rundir import RESULTS_JSON, RunDir
 
 RUN_KEYS = ("checkpoint", "step", "protocol", "tasks", "episodes", "eval_config")
 
@@ -44,7 +45,7 @@ def evaluate_checkpoint(path: str | pathlib.Path,
 
     loaded = checkpoints.load_checkpoint(path, step)
     config = config_for(loaded.config)
-    done = (out or loaded.workdir / "eval" / f"step_{loaded.step}") / "results.json"
+    done = out / RESULTS_JSON if out else RunDir(loaded.workdir).results(loaded.step)
     saved = json.loads(done.read_text()) if done.is_file() else None
     same = saved is not None and _same_config(saved, config)
     if reuse and same:
@@ -58,7 +59,7 @@ def evaluate_checkpoint(path: str | pathlib.Path,
     warnings = checkpoints.check_compatible(loaded, tasks)
     evaluator = Evaluator(config, Gato(loaded.model_config), tasks=tasks,
                           workdir=loaded.workdir, out_dir=out,
-                          data_config=loaded.config.get("data"))
+                          data_config=loaded.config.data)
     evaluator.warnings += warnings
     results = evaluator.evaluate_params(loaded.params, loaded.step,
                                         extra={"checkpoint": str(loaded.path)})
@@ -91,7 +92,7 @@ def load_runs(path: str | pathlib.Path) -> dict[str, dict]:
     (aggregate.json first); raises FileNotFoundError naming the path otherwise."""
     path = pathlib.Path(path)
     if path.is_dir():
-        found = [path / n for n in ("aggregate.json", "results.json") if (path / n).is_file()]
+        found = [path / n for n in ("aggregate.json", RESULTS_JSON) if (path / n).is_file()]
         if not found:
             raise FileNotFoundError(f"no aggregate.json or results.json in {str(path)!r}")
         path = found[0]

@@ -139,12 +139,11 @@ def save_random_checkpoint(workdir, steps=(1,), model: str = "tiny", data: dict 
                            **overrides) -> None:
     """Saves a randomly initialized model with the trainer's Checkpointer under
     WORKDIR/checkpoints (one checkpoint per step, config.json beside them)."""
-    import pathlib
-
     import jax.numpy as jnp
     import ml_collections
     import optax
 
+    from gato.rundir import RunDir
     from gato.train.checkpoint import Checkpointer, write_config
     from gato.train.step import TrainState
 
@@ -154,7 +153,7 @@ def save_random_checkpoint(workdir, steps=(1,), model: str = "tiny", data: dict 
         "model": {"name": model, "overrides": overrides},
         "data": data if data is not None else {"source": "rlds", "suites": "control", "tasks": ""},
     })
-    directory = pathlib.Path(workdir) / "checkpoints"
+    directory = RunDir(workdir).checkpoints
     checkpointer = Checkpointer(directory, keep=None)
     opt_state = optax.sgd(0.1).init(params)
     for step in steps:

@@ -1,18 +1,22 @@
 """Fault injection for the reliability tests and the drill `benchmarks/faults.py`.
 
-Damage files the way disks, copies and kills do (a flipped byte, a truncated file), find a
-process's children, and provide a data source whose episodes are partly unreadable. Every
-function works on real files written by the real code (Orbax checkpoints, TFDS array_record
-datasets); none of them is used by training or evaluation.
+Damage files the way disks, copies and kills do (a flipped byte, a truncated file), fill the
+disk under a checkpoint save, find a process's children, and provide a data source whose
+episodes are partly unreadable. Every function works on real files written by the real code
+(Orbax checkpoints, TFDS array_record datasets); none of them is used by training or
+evaluation.
 """
 
+import contextlib
+import json
 import pathlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from gato.rundir import RunDir
 from gato.train import evaluators
 
 
@@ -133,9 +137,9 @@ def bad_episode_iterator(data_config: Any, *, batch_size: int, seq_len: int, see
     source = fakes.RecordingSource(fakes.control_episodes(6, seed=seed), broken=[1],
                                    corrupt=[3])
     task = TaskData("walk", "control", fakes.CONTROL_SPEC, source, where="memory")
-    config = ml_collections.ConfigDict({
-        "mixture": {"control": 1.0}, "worker_count": 0,
-        "on_bad_episode": data_config.get("on_bad_episode", "skip")})
+    config = ml_collections.ConfigDict(data_config.to_dict())  # the run's data section, with
+    config.mixture = ml_collections.ConfigDict({"control": 1.0})  # this one task
+    config.worker_count = 0
     return loader.build_iterator([task], config, batch_size=batch_size, seq_len=seq_len,
                                    seed=seed, process_index=process_index,
                                    process_count=process_count)
@@ -149,7 +153,7 @@ class DamageCheckpoint:
     def __init__(self, config: Any, options: Mapping[str, Any], workdir: pathlib.Path):
         del config
         self.step = int(options["step"])
-        self.directory = pathlib.Path(workdir) / "checkpoints"
+        self.directory = RunDir(workdir).checkpoints
 
     def run(self, params: Any, step: int) -> dict[str, float]:
         del params
@@ -170,3 +174,37 @@ def tree_equal(a: Any, b: Any) -> bool:
     left, right = jax.tree.leaves(a), jax.tree.leaves(b)
     return len(left) == len(right) and all(
         np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(left, right, strict=True))
+
+
+@contextlib.contextmanager
+def disk_full(when: Callable[[str], bool]) -> Iterator[list[str]]:
+    """Orbax's array writes whose TensorStore spec (as JSON) `when` accepts fail as on a full
+    disk; yields the specs that failed.
+
+    The array is written first (the partial STEP.orbax-checkpoint-tmp a full disk leaves), then
+    TensorStore's error is raised in Orbax's writer thread, in the words a 14 MiB tmpfs gave:
+    `ValueError: RESOURCE_EXHAUSTED: Error writing "NAME" in OCDBT database at local file
+    "...": ... No space left on device [os_error_code='28']`.
+    """
+    from orbax.checkpoint._src.serialization import serialization
+
+    write, failed = serialization.async_serialize_from_host, []
+
+    async def write_until_full(rslices: Any, spec: dict, **kwargs: Any) -> None:
+        await write(rslices, spec, **kwargs)
+        text = json.dumps(spec, default=str)
+        if when(text):
+            failed.append(text)
+            kvstore = spec.get("kvstore", {})
+            base = kvstore.get("base", kvstore)
+            where = base.get("path", "") if isinstance(base, dict) else str(base)
+            raise ValueError(
+                f'RESOURCE_EXHAUSTED: Error writing "{kvstore.get("path", "")}" in OCDBT '
+                f'database at local file "{where}": Failed writing: "{where}/d/0": Failed to '
+                f"write 65536 bytes to file 4: No space left on device [os_error_code='28']")
+
+    serialization.async_serialize_from_host = write_until_full
+    try:
+        yield failed
+    finally:
+        serialization.async_serialize_from_host = write

@@ -17,6 +17,7 @@ from typing import Any
 
 import ml_collections
 
+from gato.rundir import RunDir
 from gato.train import evaluators
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -25,7 +26,7 @@ TINY_CONFIG = REPO / "experiments" / "synthetic_tiny.py"
 
 def tiny_config(*overrides: str, variant: str = "") -> ml_collections.ConfigDict:
     """experiments/synthetic_tiny.py[:variant] with `key=value` overrides applied."""
-    from gato.train.config import apply_overrides, load_config
+    from gato.config import apply_overrides, load_config
 
     spec = f"{TINY_CONFIG}:{variant}" if variant else str(TINY_CONFIG)
     return apply_overrides(load_config(spec), overrides)
@@ -35,8 +36,7 @@ def losses(workdir: str | pathlib.Path, key: str = "train/loss") -> dict[int, fl
     """{step: value} from WORKDIR/metrics.jsonl; a later line for a step wins (resumed runs)."""
     from gato.train.metrics import read_jsonl
 
-    return {int(r["step"]): r[key] for r in read_jsonl(pathlib.Path(workdir) / "metrics.jsonl")
-            if key in r}
+    return {int(r["step"]): r[key] for r in read_jsonl(RunDir(workdir).metrics) if key in r}
 
 
 def mesh_losses(cases: dict[str, dict[str, Any]], overrides: Sequence[str],

@@ -3,7 +3,8 @@
 Each checkpoint step directory holds three items: `params` and `opt_state` (sharded arrays,
 restored straight onto the mesh), and `meta` (JSON: {"step": int, "data": iterator state,
 "integrity": checksums}). The experiment config is written beside them as
-WORKDIR/checkpoints/config.json, once the run has started from a checkpoint that matches it.
+WORKDIR/checkpoints/config.json, once the run has started from a checkpoint that matches it (the
+run folder's paths: `gato.rundir.RunDir`).
 
 Where a run starts (first match wins):
   1. the latest intact checkpoint in WORKDIR/checkpoints (automatic resume; disabled by
@@ -13,7 +14,11 @@ Where a run starts (first match wins):
   3. `checkpoint.init_from` (--init-from): params only; step 0, fresh optimizer, fresh data,
   4. scratch: freshly initialized params.
 Orbax writes each step to a temporary directory and renames it when complete, so a process
-killed mid-save (kill -9) leaves the previous checkpoints readable.
+killed mid-save (kill -9) leaves the previous checkpoints readable. A save that runs out of disk
+space (Orbax/TensorStore's `RESOURCE_EXHAUSTED ... No space left on device`, raised when the
+asynchronous write is waited for) removes its partial `STEP.orbax-checkpoint-tmp` directory and
+raises CheckpointSpaceError naming the disk, its free space and the step; older checkpoints stay
+(`gato.train.disk_space`).
 
 Integrity (`gato.train.integrity`): every save stores checksums of all arrays and of the JSON
 state in `meta`; every restore recomputes and compares them. A checkpoint that cannot be read or
@@ -24,17 +29,34 @@ damaged ones are moved to WORKDIR/checkpoints_damaged/ so later saves do not col
 or stops the run (`"fail"`). Checkpoints written before checksums existed restore with a warning.
 """
 
+import contextlib
 import json
 import logging
 import pathlib
 import shutil
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
 
-from gato.errors import CheckpointError, CheckpointMismatchError, DamagedCheckpointError
+from gato.errors import (
+    CheckpointError,
+    CheckpointMismatchError,
+    CheckpointSpaceError,
+    DamagedCheckpointError,
+)
+from gato.rundir import RunDir
 from gato.train import integrity
+from gato.train.disk_space import (
+    PARTIAL,
+    join_writers,
+    mount_point,
+    out_of_space,
+    remove_partial,
+    size_text,
+)
 from gato.train.step import TrainState
 
 ON_DAMAGED = ("fallback", "fail")
@@ -64,6 +86,8 @@ class Checkpointer:
     def __init__(self, directory: str | pathlib.Path, keep: int | None):
         self.directory = pathlib.Path(directory).absolute()  # Orbax needs absolute paths
         self.manager = _manager(self.directory, keep)
+        self._saving: int | None = None  # step of the asynchronous save in flight
+        self._failed = False  # a save ran out of space (already reported)
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -79,11 +103,14 @@ class Checkpointer:
                              "params": integrity.tree_digests(state.params),
                              "opt_state": integrity.tree_digests(state.opt_state),
                              "meta": integrity.json_digest({"step": step, "data": data_state})}
-        self.manager.save(step, args=ocp.args.Composite(
-            params=ocp.args.StandardSave(state.params),
-            opt_state=ocp.args.StandardSave(state.opt_state),
-            meta=ocp.args.JsonSave(meta),
-        ), force=True)
+        self.wait()  # the previous save's errors belong to its step
+        with self._out_of_space(step):
+            self.manager.save(step, args=ocp.args.Composite(
+                params=ocp.args.StandardSave(state.params),
+                opt_state=ocp.args.StandardSave(state.opt_state),
+                meta=ocp.args.JsonSave(meta),
+            ), force=True)
+        self._saving = step
         return step
 
     def restore(self, abstract_state: TrainState, step: int | None = None):
@@ -135,7 +162,7 @@ class Checkpointer:
     def quarantine(self, steps: list[int]) -> pathlib.Path:
         """Moves these step directories to WORKDIR/checkpoints_damaged/ (kept for inspection,
         out of the manager's way so the run can save those steps again)."""
-        target = self.directory.parent / f"{self.directory.name}_damaged"
+        target = RunDir.damaged_beside(self.directory)
         if jax.process_index() == 0:
             target.mkdir(parents=True, exist_ok=True)
             for step in steps:
@@ -151,11 +178,53 @@ class Checkpointer:
         return target
 
     def wait(self) -> None:
-        self.manager.wait_until_finished()
+        """Waits for the save in flight; raises CheckpointSpaceError if it ran out of space."""
+        with self._out_of_space(self._saving):
+            self.manager.wait_until_finished()
+        self._saving = None
 
     def close(self) -> None:
-        self.manager.wait_until_finished()
-        self.manager.close()
+        try:
+            if not self._failed:  # a failed save was reported once already
+                self.wait()
+        finally:
+            self.manager.close()
+            if self._failed:
+                remove_partial(self.directory)
+
+    @contextlib.contextmanager
+    def _out_of_space(self, step: int | None) -> Iterator[None]:
+        """Turns Orbax's out-of-space error into one line naming the disk; removes the partial
+        checkpoint (never a complete one)."""
+        try:
+            yield
+        except Exception as e:
+            if not out_of_space(e):
+                raise
+            self._failed, self._saving = True, None
+            raise CheckpointSpaceError(self._space_message(step)) from e
+
+    def _space_message(self, step: int | None) -> str:
+        join_writers()  # the other items of the failed step are still being written
+        removed = remove_partial(self.directory)
+        for _ in range(20):  # TensorStore may land writes its callers gave up on: until none
+            time.sleep(0.1)
+            if not remove_partial(self.directory):
+                break
+        if step is None and removed:
+            step = int(PARTIAL.fullmatch(removed[0].name).group(1))
+        self.manager.reload()
+        usage = shutil.disk_usage(self.directory)
+        latest = self.manager.latest_step()
+        what = "a checkpoint" if step is None else f"the checkpoint of step {step}"
+        return (f"{what} was not saved: no space left on the disk at "
+                f"{mount_point(self.directory)} ({size_text(usage.free)} free of "
+                f"{size_text(usage.total)}), which holds {self.directory}; "
+                + (f"removed the partial {', '.join(p.name for p in removed)}; " if removed
+                   else "")
+                + ("the older checkpoints are intact (latest: step "
+                   f"{latest})" if latest is not None else "no earlier checkpoint")
+                + ". Free space or lower train.keep_checkpoints, then rerun to resume")
 
 
 def check_matches(step_dir: pathlib.Path, step: int, abstract_params: Any) -> None:
@@ -284,7 +353,7 @@ def restore_params(path: str | pathlib.Path, abstract_params: Any) -> Any:
 
 def write_config(directory: str | pathlib.Path, config: Any) -> pathlib.Path:
     """Writes the experiment config as JSON beside the checkpoints (process 0 only)."""
-    path = pathlib.Path(directory) / "config.json"
+    path = RunDir.config_beside(directory)
     if jax.process_index() == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
         as_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
@@ -297,7 +366,7 @@ def write_config(directory: str | pathlib.Path, config: Any) -> pathlib.Path:
 def read_config(directory: str | pathlib.Path) -> dict | None:
     """The config.json recorded beside the checkpoints, or None when absent or unreadable."""
     try:
-        return json.loads((pathlib.Path(directory) / "config.json").read_text())
+        return json.loads(RunDir.config_beside(directory).read_text())
     except (OSError, json.JSONDecodeError):
         return None
 

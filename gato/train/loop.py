@@ -8,6 +8,11 @@ with the throughput since the last write and the XLA compilations since the run 
 Checkpoints every `checkpoint_every` steps, at the end, and on SIGTERM/SIGINT (the current step
 finishes, the state is saved, then `gato.errors.TrainingStopped` is raised: the run is not done).
 
+Three parts: `setup_run` (model, mesh, state shapes, evaluators, data, checkpointer and the
+start state, as a `TrainSetup`), `gato.train.reporter.Reporter` (each step's metrics) and
+`train_loop`. The workdir (`gato.rundir.RunDir`) is held for the whole run: a second training
+process on it is refused in one line naming the holder (pid, host, start time).
+
 Before any work the config is validated (`gato.train.validate`); config.json is written only
 once the run has started from a checkpoint that matches it (or from scratch). A resumed run
 drops the metrics rows after its start step (they are re-run). Bad episodes skipped by the data
@@ -17,22 +22,22 @@ WORKDIR/profile (`gato.train.profile`; read by `benchmarks.step_profile`).
 """
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import pathlib
 import signal
-import time
 from typing import Any
 
 import jax
 import ml_collections
 import numpy as np
-import tqdm
 
 from gato.envs.returns import check_model as check_returns
 from gato.errors import TrainingStopped
 from gato.model.build import build_model
 from gato.model.loss import NO_OBSERVATION_LOSS, ObservationLoss
+from gato.rundir import RunDir
 from gato.tokenizers.sequence import Modality
 from gato.train import checkpoint as ckpt
 from gato.train import evaluators as evaluators_lib
@@ -41,6 +46,7 @@ from gato.train import metrics as metrics_lib
 from gato.train import positions, profile, validate
 from gato.train import setup as setup_lib
 from gato.train.optimizer import make_optimizer
+from gato.train.reporter import Reporter, data_metrics, report_bad_episodes
 from gato.train.step import make_train_step
 
 
@@ -76,7 +82,7 @@ class StopRequest:
 
 def peak_flops(config: Any) -> float:
     """Total peak FLOP/s of all devices: configured per device, else measured by a matmul."""
-    per_device = float(config.train.get("peak_flops_per_device") or 0.0)
+    per_device = float(config.train.peak_flops_per_device or 0.0)
     if per_device <= 0:
         per_device = metrics_lib.measure_matmul_flops()
         logging.info("measured matmul rate: %.3g FLOP/s per device", per_device)
@@ -89,10 +95,10 @@ ACTION_SOFTMAX = ("vocab", "range")
 def split_actions(train_config: Any) -> bool:
     """train.action_softmax: "vocab" (Gato: an action target's softmax spans the vocabulary) or
     "range" (only its own range, `range_targets_loss`; needs train.loss_on_targets_only)."""
-    mode = train_config.get("action_softmax", "vocab")
+    mode = train_config.action_softmax
     if mode not in ACTION_SOFTMAX:
         raise ValueError(f"train.action_softmax must be one of {ACTION_SOFTMAX}, got {mode!r}")
-    if mode == "range" and not train_config.get("loss_on_targets_only", True):
+    if mode == "range" and not train_config.loss_on_targets_only:
         raise ValueError('train.action_softmax="range" needs train.loss_on_targets_only=True')
     return mode == "range"
 
@@ -103,13 +109,12 @@ OBSERVATION_KINDS = {"continuous": Modality.CONTINUOUS, "discrete": Modality.DIS
 def observation_loss(train_config: Any) -> ObservationLoss:
     """train.observation_weight (0: Gato's objective) and train.observation_kinds (comma-
     separated names of OBSERVATION_KINDS) as a `gato.model.loss.ObservationLoss`."""
-    kinds = [k.strip() for k in str(train_config.get("observation_kinds", "continuous,discrete"))
-             .split(",") if k.strip()]
+    kinds = [k.strip() for k in str(train_config.observation_kinds).split(",") if k.strip()]
     unknown = sorted(set(kinds) - set(OBSERVATION_KINDS))
     if unknown:
         raise ValueError(f"train.observation_kinds: unknown kind(s) {unknown}; expected some of "
                          f"{sorted(OBSERVATION_KINDS)}")
-    return ObservationLoss(float(train_config.get("observation_weight", 0.0)),
+    return ObservationLoss(float(train_config.observation_weight),
                            tuple(int(OBSERVATION_KINDS[k]) for k in kinds))
 
 
@@ -164,8 +169,8 @@ def jit_train_step(config: Any, model: Any, state_setup: Any, mesh: Any):
     tc = config.train
     return jax.jit(
         cached_train_step(model, tuple(sorted(config.optimizer.items())), tc.total_steps,
-                          tc.get("num_task_ids", 0), tc.get("loss_on_targets_only", True),
-                          float(tc.get("label_sigma", 0.0)), split_actions(tc),
+                          tc.num_task_ids, tc.loss_on_targets_only, float(tc.label_sigma),
+                          split_actions(tc),
                           observation_loss(tc)),
         in_shardings=(state_setup.shardings, mesh_lib.batch_sharding(mesh),
                       mesh_lib.replicated(mesh)),
@@ -177,18 +182,16 @@ def jit_train_step(config: Any, model: Any, state_setup: Any, mesh: Any):
 def make_batch_fn(config: Any, mesh: Any):
     """Per-host numpy batch -> global sharded batch, plus the position lists of
     `gato.train.positions`: "target_index" when the train step computes the loss at loss targets
-    only (train.loss_on_targets_only, default True), "image_index" when train.image_buckets > 0
-    (default 4; 0: the patch encoder runs on every position), and "action_index" with
-    train.action_softmax = "range"."""
+    only (train.loss_on_targets_only), "image_index" when train.image_buckets > 0 (0: the patch
+    encoder runs on every position), and "action_index" with train.action_softmax = "range"."""
     groups = max(mesh.shape["data"] * mesh.shape["fsdp"] // jax.process_count(), 1)
     tc, indexers = config.train, []
-    if tc.get("loss_on_targets_only", True):
+    if tc.loss_on_targets_only:
         observation = observation_loss(tc)
         indexers.append(positions.TargetIndexer(
-            groups, int(tc.get("target_buckets", 16)), split_actions(tc),
-            int(tc.get("action_buckets", 4)), observation.modalities if observation.enabled
-            else ()))
-    if int(tc.get("image_buckets", 4)) > 0:
+            groups, int(tc.target_buckets), split_actions(tc), int(tc.action_buckets),
+            observation.modalities if observation.enabled else ()))
+    if int(tc.image_buckets) > 0:
         indexers.append(positions.ImageIndexer(groups, int(tc.image_buckets)))
 
     def make_batch(local: dict[str, np.ndarray]) -> dict[str, jax.Array]:
@@ -200,137 +203,116 @@ def make_batch_fn(config: Any, mesh: Any):
 
 
 def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, float]:
-    """Trains `config` in `workdir`; returns the last step's metrics (floats)."""
-    from gato.model.flops import flops_per_token
+    """Trains `config` in `workdir`; returns the last step's metrics (floats).
 
-    workdir = pathlib.Path(workdir)
+    The workdir is held for the whole run (`RunDir.hold`, by process 0): a second training
+    process on it is refused with RunDirInUseError before anything is written.
+    """
     validate.validate_config(config)
+    run = RunDir(workdir)
+    with run.hold(enabled=jax.process_index() == 0):
+        with contextlib.ExitStack() as resources:  # closed in reverse, on errors too
+            setup = setup_run(config, run, resources)
+            last = train_loop(setup, resources)
+        report_bad_episodes(setup.data_iter)
+    return last | data_metrics(setup.data_iter) if last else last
+
+
+@dataclasses.dataclass
+class TrainSetup:
+    """What the loop runs on, made by `setup_run` before any step."""
+
+    config: Any
+    rundir: RunDir
+    model: Any
+    model_config: Any  # gato.model.ModelConfig
+    mesh: Any
+    state_setup: setup_lib.StateSetup
+    evaluators: list  # gato.train.evaluators' scheduled evaluators
+    data_iter: Any  # this host's batches; get_state / set_state
+    checkpointer: ckpt.Checkpointer
+    state: Any  # the TrainState the run starts from (restored or fresh)
+    start: int  # its step
+    step_rng: jax.Array
+
+
+def setup_run(config: Any, run: RunDir, resources: contextlib.ExitStack) -> TrainSetup:
+    """Model, mesh, state shapes, evaluators, data and checkpointer, then the start state:
+    the workdir's checkpoint, checkpoint.resume_from, init_from or scratch
+    (`gato.train.setup.restore_or_init`). The data iterator and the checkpointer are closed by
+    `resources`. config.json is written only once the start state matches the config."""
     tc = config.train
-    # ---------------------------------------------------------------- set-up
     model, model_config = build_model(config.model)
     setup_lib.check_context(tc.seq_len, model_config.max_len)
-    check_returns(config.data.get("returns"), model_config.return_tokens)
+    check_returns(config.data.returns, model_config.return_tokens)
     mesh, rules = setup_lib.setup_mesh(config)
-    tx, schedule = make_optimizer(config.optimizer, tc.total_steps)
+    tx, _ = make_optimizer(config.optimizer, tc.total_steps)
     state_setup = setup_lib.setup_state(model, tx, mesh, rules, tc.seq_len)
-    evaluators = evaluators_lib.build(config, workdir)
+    evaluators = evaluators_lib.build(config, run.root)
     data_iter = setup_lib.setup_data(config, mesh)
-    checkpointer = ckpt.Checkpointer(workdir / "checkpoints", tc.keep_checkpoints)
-    rng = jax.random.PRNGKey(tc.seed)
-    init_rng, step_rng = jax.random.split(rng)
-    try:
-        state = setup_lib.restore_or_init(config, checkpointer, state_setup, data_iter,
-                                          init_rng)
-    except BaseException:
-        checkpointer.close()
-        close_data(data_iter)
-        raise
-    ckpt.write_config(workdir / "checkpoints", config)  # only now: it matches the checkpoint
-    start = int(jax.device_get(state.step))
+    resources.callback(close_data, data_iter)
+    checkpointer = ckpt.Checkpointer(run.checkpoints, tc.keep_checkpoints)
+    resources.callback(checkpointer.close)
+    init_rng, step_rng = jax.random.split(jax.random.PRNGKey(tc.seed))
+    state = setup_lib.restore_or_init(config, checkpointer, state_setup, data_iter, init_rng)
+    ckpt.write_config(run.checkpoints, config)  # only now: it matches the checkpoint
+    return TrainSetup(config, run, model, model_config, mesh, state_setup, evaluators,
+                      data_iter, checkpointer, state, int(jax.device_get(state.step)), step_rng)
 
-    make_batch = make_batch_fn(config, mesh)
-    step_fn = jit_train_step(config, model, state_setup, mesh)
-    flops = flops_per_token(model_config, tc.seq_len)
-    peak = peak_flops(config)
-    tokens_per_step = tc.batch_size * tc.seq_len
-    compiles = metrics_lib.CompileCounter()
-    writer = metrics_lib.MetricsWriter(workdir, resume_step=start)
-    writer.write(start, {"perf/peak_flops": peak, "perf/flops_per_token": flops})
-    bar = tqdm.tqdm(total=tc.total_steps, initial=start, disable=jax.process_index() != 0,
-                    desc="train", dynamic_ncols=True)
-    last: dict[str, float] = {}
-    timer = {"t": time.perf_counter(), "steps": 0}
 
-    def report(step: int, device_metrics: dict[str, jax.Array]) -> None:
-        """Fetches step metrics, fails on NaN/inf, logs every log_every steps."""
-        nonlocal last
-        values = {k: float(v) for k, v in jax.device_get(device_metrics).items()}
-        values = metrics_lib.drop_empty_losses(values)
-        bad = [k for k in tc.nan_check_keys if k in values and not np.isfinite(values[k])]
-        if bad:
-            good = checkpointer.newest_verified_step(state_setup.abstract)
-            raise FloatingPointError(
-                f"non-finite {', '.join(bad)} at step {step}: "
-                + ", ".join(f"{k}={values[k]}" for k in bad)
-                + (f"; last good checkpoint: step {good} (verified: "
-                   f"{checkpointer.directory / str(good)})" if good is not None else
-                   f"; no intact checkpoint in {checkpointer.directory}"))
-        values |= data_metrics(data_iter)
-        timer["steps"] += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{values['train/loss']:.4f}")
-        log = step % tc.log_every == 0 or step == tc.total_steps
-        if step == start + 1:  # exclude compilation from the throughput
-            timer.update(t=time.perf_counter(), steps=0)
-        elif log:
-            elapsed = time.perf_counter() - timer["t"]
-            values |= metrics_lib.throughput(timer["steps"] * tokens_per_step, elapsed, flops,
-                                             peak) | compiles.totals()
-            timer.update(t=time.perf_counter(), steps=0)
-            bar.set_postfix(loss=f"{values['train/loss']:.4f}",
-                            tok_s=f"{values['train/tokens_per_s']:.0f}")
-        if log:
-            writer.write(step, values)
-        last = {"step": step, **values}
+def train_loop(setup: TrainSetup, resources: contextlib.ExitStack) -> dict[str, float]:
+    """Steps from setup.start to train.total_steps: reports every step, saves every
+    checkpoint_every steps, at the end and on a stop signal, runs the due evaluators; returns
+    the last step's metrics ({} when there was no step to run)."""
+    from gato.model.flops import flops_per_token
 
+    s, tc = setup, setup.config.train
+    make_batch = make_batch_fn(s.config, s.mesh)
+    step_fn = jit_train_step(s.config, s.model, s.state_setup, s.mesh)
+    flops = flops_per_token(s.model_config, tc.seq_len)
+    peak = peak_flops(s.config)
+    writer = metrics_lib.MetricsWriter(s.rundir, resume_step=s.start)
+    resources.callback(writer.close)
+    writer.write(s.start, {"perf/peak_flops": peak, "perf/flops_per_token": flops})
+    report = Reporter(tc, s.start, writer, s.checkpointer, s.state_setup.abstract, s.data_iter,
+                      flops, peak)
+    resources.callback(report.close)
     tracer = profile.StepTracer(
-        workdir / "profile", int(tc.get("profile_start", 0)), int(tc.get("profile_steps", 5)),
-        lambda batch: step_fn.lower(state_setup.abstract, batch, step_rng))
-    # ---------------------------------------------------------------- loop
-    pending = None
-    try:
-        with StopRequest() as stop:
-            for step in range(start + 1, tc.total_steps + 1):
-                with tracer.step(step):
-                    with profile.span("data"):
-                        local = next(data_iter)
-                    with profile.span("batch"):
-                        batch = make_batch(local)
-                    with profile.span("dispatch"):
-                        state, device_metrics = step_fn(state, batch, step_rng)
-                    if pending is not None:
-                        with profile.span("report"):
-                            report(*pending)
-                tracer.finish_step(step, batch, (state, device_metrics))
-                pending = (step, device_metrics)
-                stopping = stop.any_process()
-                if step % tc.checkpoint_every == 0 or step == tc.total_steps or stopping:
-                    report(*pending)
-                    pending = None
-                    checkpointer.save(state, data_iter.get_state())
-                for scheduled in evaluators:
-                    if scheduled.due(step) and not stopping:
-                        writer.write(step, scheduled.evaluator.run(state.params, step))
-                if stopping and step < tc.total_steps:
-                    raise TrainingStopped(
-                        f"stopped by signal after step {step} of {tc.total_steps}; checkpoint "
-                        f"saved in {checkpointer.directory}: run the same command to resume")
-            if pending is not None:
-                report(*pending)
-    finally:
-        tracer.close()
-        bar.close()
-        checkpointer.close()
-        writer.close()
-        close_data(data_iter)
-    report_bad_episodes(data_iter)
-    return last | data_metrics(data_iter) if last else last
+        s.rundir.profile, int(tc.profile_start), int(tc.profile_steps),
+        lambda batch: step_fn.lower(s.state_setup.abstract, batch, s.step_rng))
+    resources.callback(tracer.close)
 
-
-def data_metrics(data_iter: Any) -> dict[str, float]:
-    """Data-pipeline counters for the metrics: bad episodes skipped so far (cumulative)."""
-    stats = getattr(data_iter, "stats", None)
-    if not isinstance(stats, dict) or "bad_episode_skips" not in stats:
-        return {}
-    return {"data/bad_episode_skips": float(stats["bad_episode_skips"])}
-
-
-def report_bad_episodes(data_iter: Any) -> None:
-    """Logs how many bad episodes were skipped in the run, and the first ones."""
-    stats = getattr(data_iter, "stats", None) or {}
-    if stats.get("bad_episode_skips"):
-        logging.warning("skipped %d bad episode reads (data.on_bad_episode='skip'); first: %s",
-                        stats["bad_episode_skips"], "; ".join(stats.get("bad_episodes", [])[:5]))
+    state, pending = s.state, None
+    with StopRequest() as stop:
+        for step in range(s.start + 1, tc.total_steps + 1):
+            with tracer.step(step):
+                with profile.span("data"):
+                    local = next(s.data_iter)
+                with profile.span("batch"):
+                    batch = make_batch(local)
+                with profile.span("dispatch"):
+                    state, device_metrics = step_fn(state, batch, s.step_rng)
+                if pending is not None:  # the previous step's metrics, while this one runs
+                    with profile.span("report"):
+                        report(*pending)
+            tracer.finish_step(step, batch, (state, device_metrics))
+            pending = (step, device_metrics)
+            # ------------------------------------------------ checkpoints, evaluators, stop
+            stopping = stop.any_process()
+            if step % tc.checkpoint_every == 0 or step == tc.total_steps or stopping:
+                report(*pending)  # never save a state whose metrics are not finite
+                pending = None
+                s.checkpointer.save(state, s.data_iter.get_state())
+            for scheduled in s.evaluators:
+                if scheduled.due(step) and not stopping:
+                    writer.write(step, scheduled.evaluator.run(state.params, step))
+            if stopping and step < tc.total_steps:
+                raise TrainingStopped(
+                    f"stopped by signal after step {step} of {tc.total_steps}; checkpoint "
+                    f"saved in {s.checkpointer.directory}: run the same command to resume")
+        if pending is not None:
+            report(*pending)
+    return report.last
 
 
 def close_data(data_iter: Any) -> None:

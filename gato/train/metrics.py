@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gato.rundir import RunDir
+
 
 class MetricsWriter:
     """Writes scalars to WORKDIR/tensorboard (tensorboardX) and WORKDIR/metrics.jsonl.
@@ -23,21 +25,21 @@ class MetricsWriter:
     0 with no earlier rows: nothing to remove).
     """
 
-    def __init__(self, workdir: str | pathlib.Path, enabled: bool | None = None,
+    def __init__(self, workdir: str | pathlib.Path | RunDir, enabled: bool | None = None,
                  resume_step: int | None = None):
         self.enabled = jax.process_index() == 0 if enabled is None else enabled
-        self.workdir = pathlib.Path(workdir)
+        self.rundir = RunDir(workdir)
         self._tb = None
         self._jsonl = None
         if self.enabled:
             from tensorboardX import SummaryWriter
 
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            path = self.workdir / "metrics.jsonl"
+            self.rundir.root.mkdir(parents=True, exist_ok=True)
+            path = self.rundir.metrics
             if resume_step is not None:
                 truncate_jsonl(path, resume_step)
             purge = None if resume_step is None else resume_step + 1
-            self._tb = SummaryWriter(str(self.workdir / "tensorboard"), purge_step=purge)
+            self._tb = SummaryWriter(str(self.rundir.tensorboard), purge_step=purge)
             self._jsonl = open(path, "a")  # noqa: SIM115
 
     def write(self, step: int, scalars: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from jax.sharding import Mesh
 from gato.data.pipeline import sources
 from gato.errors import CheckpointError, CheckpointMismatchError
 from gato.model.build import example_batch
+from gato.rundir import RunDir
 from gato.train import checkpoint as ckpt
 from gato.train import mesh as mesh_lib
 from gato.train.step import TrainState
@@ -93,7 +94,7 @@ def restore_or_init(config: Any, checkpointer: ckpt.Checkpointer, setup: StateSe
         recorded = ckpt.read_config(checkpointer.directory)
         changed = ckpt.config_differences(recorded, config.to_dict()) if recorded else []
         changed = [c for c in changed if c.split(".")[0] in ("model", "optimizer")]
-        hint = (f"; changed since {checkpointer.directory / 'config.json'}: "
+        hint = (f"; changed since {RunDir.config_beside(checkpointer.directory)}: "
                 f"{'; '.join(changed[:4])}" if changed else "")
         raise CheckpointMismatchError(
             f"{e}{hint}. Use another --workdir for the new model, or --no-resume with it") from e
@@ -102,8 +103,8 @@ def restore_or_init(config: Any, checkpointer: ckpt.Checkpointer, setup: StateSe
     if later:
         raise CheckpointError(
             f"{checkpointer.directory} holds checkpoints of steps {later}, after the start step "
-            f"{start} (resume={cfg.get('resume', True)}, resume_from="
-            f"{cfg.get('resume_from') or None!r}); this run would save over them: move them "
+            f"{start} (resume={cfg.resume}, resume_from="
+            f"{cfg.resume_from or None!r}); this run would save over them: move them "
             "away or use another --workdir")
     if data_state is not None:
         data_iter.set_state(data_state)
@@ -113,19 +114,19 @@ def restore_or_init(config: Any, checkpointer: ckpt.Checkpointer, setup: StateSe
 def _restore_or_init(config: Any, checkpointer: ckpt.Checkpointer, setup: StateSetup,
                      rng: jax.Array) -> tuple[TrainState, Any]:
     cfg = config.checkpoint
-    if cfg.get("resume", True) and checkpointer.latest_step() is not None:
+    if cfg.resume and checkpointer.latest_step() is not None:
         restored = checkpointer.restore_latest_intact(setup.abstract,
-                                                      cfg.get("on_damaged", "fallback"))
+                                                      cfg.on_damaged)
         if restored is not None:
             state, data_state, step = restored
             logging.info("resumed from %s step %d (checksums verified)", checkpointer.directory,
                          step)
             return state, data_state
-    if cfg.get("resume_from"):
+    if cfg.resume_from:
         logging.info("resuming from explicit checkpoint %s", cfg.resume_from)
         return ckpt.restore_from_path(cfg.resume_from, setup.abstract)
     state = setup.init(rng)
-    if cfg.get("init_from"):
+    if cfg.init_from:
         logging.info("initializing params from %s", cfg.init_from)
         params = ckpt.restore_params(cfg.init_from, setup.abstract.params)
         state = state._replace(params=params)

@@ -63,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
     final = train_and_evaluate(config, train_dir)
     print({k: round(float(v), 4) for k, v in final.items() if k.startswith("train/loss")})
     common.banner("3/4 evaluation of the final checkpoint")
-    common.evaluate(config, train_dir)
+    if config.eval.suites or config.eval.tasks:
+        common.evaluate(config, train_dir)
+    else:
+        print("no tasks with environments: the in-training evaluators are the evaluation "
+              f"(gato curve {train_dir})")
     common.banner("4/4 text: held-out bits per byte and samples")
     if config.data.mixture.get("text", 0.0) > 0:
         sample_text(train_dir, args.prompt)

@@ -27,6 +27,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
+from gato.rundir import RunDir
 from gato.workflows import common
 
 DEFAULT_CONFIG = "return_conditioned"
@@ -85,7 +86,7 @@ def evaluate(config: ml_collections.ConfigDict, arm_dir: pathlib.Path, target: s
              episodes: int, name: str) -> dict[str, Any]:
     """The results (as results.json) of the arm's final checkpoint asking for `target`, in
     ARM/eval/NAME/; a finished evaluation with the same eval config is reused."""
-    return common.evaluate(config, arm_dir, out=arm_dir / "eval" / name,
+    return common.evaluate(config, arm_dir, out=RunDir(arm_dir).eval_root / name,
                            return_target=target, episodes=int(episodes))
 
 

@@ -43,8 +43,9 @@ def parse_seeds(text: str) -> list[int]:
 def finished(train_dir: pathlib.Path, total_steps: int) -> bool:
     """Whether train_dir holds a checkpoint at (or past) total_steps."""
     from gato.eval.checkpoints import list_steps
+    from gato.rundir import RunDir
 
-    directory = train_dir / "checkpoints"
+    directory = RunDir(train_dir).checkpoints
     return directory.is_dir() and any(s >= total_steps for s in list_steps(directory))
 
 
