@@ -49,8 +49,8 @@ def test_experiment_config_is_consistent(path, variant):
         by_game = {name: s["action_noise"] for name, s in task_settings(config.generate).items()}
         assert by_game == {game: float(settings["noise"]) if game in noisy.split("+") else 0.0
                            for game in config.generate.tasks.split(",")}
-    if "eval" in config:
-        validate_eval(config.eval)
+    if config.eval.suites or config.eval.tasks:  # configs without environments evaluate
+        validate_eval(config.eval)             # through their in-training evaluators
         trained = {t.name for t in registry.select(config.data.suites or None,
                                                    config.data.tasks or None)}
         evaluated = {t.name for t in registry.select(config.eval.suites or None,

@@ -188,9 +188,15 @@ class Checkpointer:
             if not self._failed:  # a failed save was reported once already
                 self.wait()
         finally:
-            self.manager.close()
-            if self._failed:
-                remove_partial(self.directory)
+            try:
+                with self._out_of_space(self._saving):
+                    self.manager.close()
+            except CheckpointSpaceError:
+                if not self._failed:
+                    raise
+            finally:  # Orbax's close may raise the failed save's error again: reported once
+                if self._failed:
+                    remove_partial(self.directory)
 
     @contextlib.contextmanager
     def _out_of_space(self, step: int | None) -> Iterator[None]:
