@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "The whole mission on the default data: generate, train, evaluate."),
     "return-study": ("gato.workflows.return_study",
                      "BC, filtered BC and return-conditioned arms on mixed-quality data."),
-    "tasks": ("gato.envs.cli", "List registered tasks and suites with their specs."),
+    "tasks": ("gato.policies.tasks", "List registered tasks and suites with their specs."),
     "tokenize": ("gato.data.pipeline.show_tokens", "Tokenize default data and print the tokens."),
     "generate": ("gato.data.recording.generate", "Record episodes as RLDS datasets (TFDS)."),
     "data": ("gato.data.cli", "Describe datasets: episodes, tokens, return quantiles."),

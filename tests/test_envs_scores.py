@@ -6,8 +6,9 @@ import json
 import pytest
 
 from gato.cli import main as gato_main
-from gato.envs import cli, protocol, registry, scores
+from gato.envs import protocol, registry, scores
 from gato.policies import expert_tasks
+from gato.policies import tasks as cli
 
 
 def test_normalize_known_numbers():
@@ -45,7 +46,7 @@ def test_table_covers_every_expert_and_experts_beat_random():
             assert (entry["expert_mean"] > entry["random_mean"] + 2 * entry["random_std"]
                     or entry.get("expert_success", 0.0) >= entry.get("random_success", 1.0) + 0.5
                     ), task_name
-            assert entry["measured_with"].startswith("python -m gato.envs.measure"), task_name
+            assert entry["measured_with"].startswith("python -m gato.policies.measure"), task_name
             assert f"--protocol {name}" in entry["measured_with"] or name == protocol.DEFAULT
 
 

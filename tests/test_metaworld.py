@@ -11,9 +11,10 @@ from dm_env import test_utils
 from gato.data import formats
 from gato.data.recording import staging
 from gato.data.recording.generate import generate_datasets
-from gato.envs import cli, registry
 from gato.envs import metaworld as mw
+from gato.envs import registry
 from gato.policies import RandomPolicy, has_expert, make_expert
+from gato.policies import tasks as cli
 
 REACH = "metaworld-reach"
 HELD_OUT = {"metaworld-bin-picking", "metaworld-box-close", "metaworld-hand-insert",

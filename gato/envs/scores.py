@@ -1,6 +1,6 @@
 """Reference scores: the measured expert/random table and the published Atari human/random table.
 
-`reference_scores.json` (written by `python -m gato.envs.measure --protocol NAME`) holds, per
+`reference_scores.json` (written by `python -m gato.policies.measure --protocol NAME`) holds, per
 evaluation protocol (`gato.envs.protocol`), per task, the mean and std of the return of the
 scripted expert and of the uniform random policy over recorded seeds, and the environment
 settings they were measured under:
@@ -52,7 +52,8 @@ def load_table(path: str | Path = TABLE_PATH) -> dict[str, dict]:
     """The reference table {protocol: {"protocol": {...}, "tasks": {task: entry}}}."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no reference table at {path}; run `python -m gato.envs.measure`")
+        raise FileNotFoundError(f"no reference table at {path}; run `python -m "
+                                "gato.policies.measure`")
     return json.loads(path.read_text())
 
 
@@ -89,8 +90,8 @@ def reference(task: registry.Task | str, protocol: Protocol | None = None) -> di
     raise ProtocolMismatchError(
         f"cannot normalize {task.name} under protocol {protocol.label} ({mine}): its reference "
         f"returns were measured under other settings ({others}); evaluate under one of those, "
-        f"measure them (python -m gato.envs.measure --protocol NAME) or set eval.normalize=False "
-        f"(gato eval --no-normalize)")
+        f"measure them (python -m gato.policies.measure --protocol NAME) or set "
+        f"eval.normalize=False (gato eval --no-normalize)")
 
 
 def expert_normalized(task: registry.Task | str, ret: float,

@@ -1,7 +1,7 @@
 """Measures the reference table: expert and random returns per task, in parallel.
 
-  nice -n 5 python -m gato.envs.measure --processes 2
-  nice -n 5 python -m gato.envs.measure --protocol cap1000 --tasks boxing,breakout,freeway,pong
+  nice -n 5 python -m gato.policies.measure --processes 2
+  nice -n 5 python -m gato.policies.measure --protocol cap1000 --tasks boxing,breakout,freeway,pong
 
 runs every task that has an expert (or --tasks) for --control-episodes / --atari-episodes
 episodes per policy (seeds base_seed + i, the same seeds for expert and random), in environments
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(
-        prog="python -m gato.envs.measure", description=__doc__,
+        prog="python -m gato.policies.measure", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default=None, help="comma-separated; default: all experts")
     parser.add_argument("--protocol", default=protocol_lib.DEFAULT,
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     episodes = {"control": args.control_episodes, "atari": args.atari_episodes,
                 "metaworld": args.metaworld_episodes, "babyai": args.babyai_episodes}
     table = measure(names, episodes, args.base_seed, args.processes, args.protocol)
-    command = "python -m gato.envs.measure " + shlex.join(argv)
+    command = "python -m gato.policies.measure " + shlex.join(argv)
     old = json.loads(args.output.read_text()) if args.output.exists() else {}
     for entry in table.values():
         entry["measured_with"] = command.strip()
