@@ -16,8 +16,9 @@ def test_normalize_known_numbers():
     assert scores.normalize(-20.7, -20.7, 9.3) == 0.0
     assert scores.human_normalized("pong", 9.3) == pytest.approx(1.0)
     assert scores.human_normalized("breakout", 16.75) == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="equal"):
-        scores.normalize(1.0, 2.0, 2.0)
+    for low, high in ((2.0, 2.0), (0.0, float("nan"))):
+        with pytest.raises(ValueError, match="empty range"):
+            scores.normalize(1.0, low, high)
     with pytest.raises(KeyError, match="pong"):
         scores.human_normalized("cartpole-swingup", 1.0)
 

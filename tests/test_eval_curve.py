@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gato.cli import main as gato_main
-from gato.eval import curve
+from gato.results import curve
 
 
 def _results(step: int, returns: dict[str, list[float]], reference: dict | None) -> dict:

@@ -10,12 +10,12 @@ import pytest
 from gato.config import complete
 from gato.envs import registry
 from gato.envs.scores import ProtocolMismatchError
-from gato.eval import report
 from gato.eval.config import default_eval_config
 from gato.eval.evaluator import Evaluator
-from gato.eval.report import write_gif
 from gato.eval.rollout import run_batch
 from gato.eval.scripted import PolicyAgent, TokenReplayAgent, expert_factory
+from gato.results import report
+from gato.results.report import write_gif
 from gato.testing.eval import CounterExpert, counter_task, crashing_task
 
 

@@ -9,20 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gato.eval import scoring
 from gato.eval.agent import sample_rows
 from gato.eval.prompts import PromptSource, demonstration_tokens, stack_prompts
+from gato.results import scoring
 from gato.testing.eval import COUNTER_SPEC, counter_task
 from gato.tokenizers.timestep import tokenize_timestep
-
-
-def test_normalize_known_numbers():
-    assert scoring.normalize(60.0, 10.0, 110.0) == pytest.approx(0.5)
-    assert scoring.normalize(10.0, 10.0, 110.0) == 0.0
-    assert scoring.normalize(210.0, 10.0, 110.0) == pytest.approx(2.0)
-    assert scoring.normalize(-90.0, 10.0, 110.0) == pytest.approx(-1.0)
-    with pytest.raises(ValueError, match="empty range"):
-        scoring.normalize(1.0, 5.0, 5.0)
 
 
 def test_task_summary_uses_reference_table(monkeypatch):
@@ -112,7 +103,7 @@ def test_prompt_source_depends_on_seed_not_batch():
 
 
 def test_scalar_metric_names():
-    from gato.eval.report import scalar_metrics
+    from gato.results.report import scalar_metrics
 
     rows = [{"suite": "control", "task": "cartpole-swingup", "expert_normalized": 0.5,
              "human_normalized": None, "mean_return": 400.0},

@@ -9,7 +9,7 @@ from rliable import metrics
 
 from gato.cli import main as gato_main
 from gato.envs import protocol, registry, scores
-from gato.eval import compare, runs, scoring, statistics
+from gato.results import compare, runs, scoring, statistics
 
 CAP1000 = protocol.get("cap1000")
 REPS = 300
@@ -137,7 +137,7 @@ def test_compare_two_fixed_score_sets(tmp_path, capsys):
     assert "P(A > B) = 0.375 [" in text and "P(B > A) = 0.625 [" in text
     assert "not compared: breakout (B, all runs: not scored in A)" in text
 
-    runs.aggregate(side_a, tmp_path / "a", REPS)  # side A from an aggregate.json
+    runs.aggregate_runs(side_a, tmp_path / "a", REPS)  # side A from an aggregate.json
     assert runs.load_runs(tmp_path / "a").keys() == side_a.keys()
     for label, results in side_b.items():  # side B from a list of results.json
         (tmp_path / f"{label}.json").write_text(json.dumps(results))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from dm_env import specs as dm_specs
 
+from gato.config import complete
 from gato.data.pipeline import windows
 from gato.envs import specs
 from gato.envs.registry import Task
@@ -88,11 +89,14 @@ def test_bad_stacks_are_refused():
 
 def test_task_spec_takes_frame_stack_and_returns_from_the_data_section():
     task = Task(name="pong", suite="atari", spec=SPEC, make_env=None, max_episode_steps=10)
+    def data(**values):
+        return complete({"data": values}).data
+
     assert specs.task_spec(task, None).frame_stack == 1
-    assert specs.task_spec(task, {"returns": {"enabled": False}}).frame_stack == 1
-    spec = specs.task_spec(task, {"frame_stack": 2, "returns": {"enabled": True}})
+    assert specs.task_spec(task, data(returns={"enabled": False})).frame_stack == 1
+    spec = specs.task_spec(task, data(frame_stack=2, returns={"enabled": True}))
     assert spec.frame_stack == 2 and not spec.frame_motion and spec.returns is not None
-    assert specs.task_spec(task, {"frame_stack": 2, "frame_motion": True}).frame_motion
+    assert specs.task_spec(task, data(frame_stack=2, frame_motion=True)).frame_motion
 
 
 @pytest.mark.parametrize("stack, motion", [(2, False), (3, False), (2, True)])

@@ -4,6 +4,7 @@ in windows and prompts, and the config switch that must agree with the model."""
 import numpy as np
 import pytest
 
+from gato.config import section
 from gato.data.pipeline.examples import ExampleMaker, TaskData
 from gato.envs import registry, specs
 from gato.envs import returns as env_returns
@@ -53,11 +54,12 @@ def test_episodes_without_rewards_are_bad_for_return_tokens():
 
 
 def test_returns_config_gives_reference_ranges_and_checks_the_model():
-    config = env_returns.default_returns_config()
+    data = section("data")
+    config = data.returns
     task = registry.get("cartpole-swingup")
-    assert specs.task_spec(task, {"returns": config}).returns is None  # off by default
+    assert specs.task_spec(task, data).returns is None  # off by default
     config.enabled = True
-    spec = specs.task_spec(task, {"returns": config}).returns
+    spec = specs.task_spec(task, data).returns
     from gato.envs import scores
 
     expert = scores.reference("cartpole-swingup")["expert_mean"]
@@ -76,5 +78,5 @@ def test_returns_config_gives_reference_ranges_and_checks_the_model():
     with pytest.raises(ValueError, match="needs a model with return tokens"):
         env_returns.check_model(config, False)
     with pytest.raises(ValueError, match="data.returns.enabled is False"):
-        env_returns.check_model({"enabled": False}, True)
-    env_returns.check_model(None, False)
+        env_returns.check_model(env_returns.default_returns_config(), True)
+    env_returns.check_model(env_returns.default_returns_config(), False)

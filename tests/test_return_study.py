@@ -7,7 +7,7 @@ import pytest
 
 from gato import cli
 from gato.config import load_config
-from gato.eval import return_report
+from gato.results import return_report
 from gato.workflows.return_study import arm_config
 
 
@@ -38,7 +38,7 @@ def test_bootstrap_interval_and_table():
     rows = return_report.task_rows({"cartpole-swingup": manifest}, arms, 1000)
     assert rows[0]["data_best_policy"] == "a" and rows[0]["x"]["mean"] == 12.0
     assert rows[0]["x"]["episodes"] == 2 and rows[0]["y"]["episodes"] == 0
-    summary = return_report.aggregate(rows, {"x": arms["x"]}, 1000)
+    summary = return_report.aggregate_arms(rows, {"x": arms["x"]}, 1000)
     assert summary["x"]["above_data_mean"] == ["cartpole-swingup"]
     assert summary["x"]["above_best_policy"] == []  # 12 is not above 12
     table = return_report.format_table(rows, ["x", "y"], {"x": "x arm"})

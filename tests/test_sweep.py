@@ -7,8 +7,8 @@ import pytest
 
 from gato.config import default_config
 from gato.envs import registry, scores
-from gato.eval import scoring
 from gato.eval.config import eval_protocol
+from gato.results import scoring
 from gato.workflows import sweep
 
 
@@ -45,11 +45,11 @@ def test_sweep_trains_each_seed_once_and_aggregates(tmp_path, monkeypatch):
         return {"checkpoint": str(path), "protocol": protocol.to_dict(), "tasks": rows,
                 "episodes": episodes}
 
-    import gato.eval.runs
+    import gato.eval.evaluator
     import gato.train
 
     monkeypatch.setattr(gato.train, "train_and_evaluate", fake_train)
-    monkeypatch.setattr(gato.eval.runs, "evaluate_checkpoint", fake_evaluate)
+    monkeypatch.setattr(gato.eval.evaluator, "evaluate_checkpoint", fake_evaluate)
     summary = sweep.sweep(_config(), [0, 1, 2], tmp_path, "test")
     assert trained == [(0, "seed_0"), (1, "seed_1"), (2, "seed_2")]
     assert all(reuse for _, reuse in evaluated)

@@ -34,17 +34,9 @@ def default_returns_config() -> ml_collections.ConfigDict:
     return defaults.section("data.returns")
 
 
-def _get(config: Any, key: str, default: Any) -> Any:
-    if config is None:
-        return default
-    value = config.get(key, default) if hasattr(config, "get") else default
-    return default if value is None else value
-
-
 def enabled(config: Any) -> bool:
-    """Whether a data.returns section (a ConfigDict, a dict from config.json, or None) turns
-    return tokens on."""
-    return bool(_get(config, "enabled", False))
+    """Whether a data.returns section turns return tokens on."""
+    return bool(config.enabled)
 
 
 def reference_range(task_name: str, headroom: float = 1.25) -> tuple[float, float]:
@@ -62,21 +54,21 @@ def reference_range(task_name: str, headroom: float = 1.25) -> tuple[float, floa
 
 def return_range(task_name: str, config: Any) -> tuple[float, float]:
     """The task's (low, high) under a data.returns section."""
-    ranges: Mapping[str, Any] = _get(config, "ranges", {})
+    ranges: Mapping[str, Any] = config.ranges
     if task_name in ranges:
         low, high = (float(v) for v in ranges[task_name])
         return low, high
-    source = _get(config, "range", "reference")
+    source = config.range
     if source not in RANGE_SOURCES:
         raise ValueError(f"data.returns.range={source!r}; expected one of {RANGE_SOURCES}")
-    return reference_range(task_name, float(_get(config, "headroom", 1.25)))
+    return reference_range(task_name, float(config.headroom))
 
 
 def return_spec(task_name: str, config: Any) -> ReturnSpec | None:
     """The task's ReturnSpec, or None when the section does not enable return tokens."""
     if not enabled(config):
         return None
-    placement = _get(config, "placement", "after_observation")
+    placement = config.placement
     if placement not in PLACEMENTS:
         raise ValueError(f"data.returns.placement={placement!r}; expected one of {PLACEMENTS}")
     low, high = return_range(task_name, config)

@@ -15,6 +15,7 @@ environment settings (`reference` raises `ProtocolMismatchError` otherwise).
 
 import functools
 import json
+import math
 from pathlib import Path
 
 from gato.envs import protocol as protocol_lib
@@ -41,9 +42,10 @@ class ProtocolMismatchError(ValueError):
 
 
 def normalize(ret: float, low: float, high: float) -> float:
-    """(ret - low) / (high - low); raises ValueError when high == low (no scale)."""
-    if high == low:
-        raise ValueError(f"cannot normalize: reference scores are equal ({low})")
+    """(ret - low) / (high - low): the expert- (or human-) normalized score; raises ValueError
+    when the reference range is empty or not finite."""
+    if not math.isfinite(high - low) or high == low:
+        raise ValueError(f"cannot normalize against an empty range [{low}, {high}]")
     return (ret - low) / (high - low)
 
 

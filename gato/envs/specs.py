@@ -12,27 +12,17 @@ timestep); a run saved before a field existed gets its default.
 
 from typing import Any
 
+from gato.config import section
 from gato.envs import returns
 from gato.envs.registry import Task
 from gato.tokenizers.spec import TimestepSpec
 
 
-def _get(config: Any, key: str) -> Any:
-    if config is None or not hasattr(config, "get"):
-        return None
-    return config.get(key)
-
-
-def frame_stack(data_config: Any) -> int:
-    """The run's data.frame_stack (1 when unset)."""
-    value = _get(data_config, "frame_stack")
-    return 1 if value is None else int(value)
-
-
-def task_spec(task: Task, data_config: Any) -> TimestepSpec | None:
-    """The task's TimestepSpec under the run's data section (None for text tasks)."""
+def task_spec(task: Task, data_config: Any = None) -> TimestepSpec | None:
+    """The task's TimestepSpec under the run's data section (a full ConfigDict; None: the
+    defaults), or None for tasks without one (text)."""
     if task.spec is None:
         return None
-    spec = task.spec.with_returns(returns.return_spec(task.name, _get(data_config, "returns")))
-    return spec.with_frame_stack(frame_stack(data_config),
-                                 bool(_get(data_config, "frame_motion")))
+    data = section("data") if data_config is None else data_config
+    spec = task.spec.with_returns(returns.return_spec(task.name, data.returns))
+    return spec.with_frame_stack(int(data.frame_stack), bool(data.frame_motion))

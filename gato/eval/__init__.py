@@ -1,12 +1,12 @@
 """Evaluation: roll out checkpoints in batched environments and score them per task suite.
 
-Modules: `config` (the `eval` config section), `agent` (the `Agent` interface, the KV-cached
-`ModelAgent`), `scripted` (expert stand-ins), `rollout` (the batched loop), `prompts`
-(demonstration prompts), `scoring`, `report` (JSON/CSV/plots/GIFs/TensorBoard), `checkpoints`
-(restore params + config), `evaluator` (`Evaluator(config.eval, model).run(params, step)`),
-`statistics` (aggregates with bootstrap intervals, rliable), `figures`, `runs` (several runs),
-`compare` (`gato compare`), `cli` (`gato eval`). Names are imported lazily so that `gato eval
---help` stays fast.
+Acting on checkpoints: `config` (the `eval` config section), `agent` (the `Agent` interface, the
+KV-cached `ModelAgent`), `decoding`, `scripted` (expert stand-ins), `rollout` (the batched loop),
+`prompts` (demonstration prompts), `returns` (return targets), `checkpoints` (restore params +
+config), `evaluator` (`Evaluator(config.eval, model).run(params, step)`, `evaluate_checkpoint`),
+`cli` (`gato eval`); teacher-forced checks: `offline` (`gato offline`), `text`, `image_text`.
+What is done with the written results (scores, statistics, figures, compare, curves) is in
+`gato.results`. Names are imported lazily so that `gato eval --help` stays fast.
 """
 
 import importlib

@@ -19,7 +19,7 @@ from gato.config import run_config
 from gato.envs.registry import Task
 from gato.envs.returns import check_model as check_returns
 from gato.errors import CheckpointError  # a checkpoint that exists but cannot be restored
-from gato.model import Gato, ModelConfig, build
+from gato.model import ModelConfig, build
 from gato.rundir import RunDir
 from gato.tokenizers.timestep import action_token_range
 from gato.tokenizers.vocab import RETURN_VOCAB_SIZE, VOCAB_SIZE
@@ -83,12 +83,7 @@ def model_config_from(config: dict, source: pathlib.Path) -> ModelConfig:
 
 def abstract_params(model_config: ModelConfig) -> Any:
     """ShapeDtypeStructs of the (unboxed) params, on the first local device."""
-    import flax.linen as nn
-
-    model = Gato(model_config)
-    shapes = jax.eval_shape(lambda r: nn.unbox(model.init(
-        {"params": r, "patch_pos": r}, build.example_batch(1, 8), train=False)["params"]),
-        jax.random.PRNGKey(0))
+    shapes = build.param_shapes(model_config)
     sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding),
                         shapes)

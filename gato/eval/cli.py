@@ -7,9 +7,10 @@
     gato eval --checkpoint WORKDIR --tasks pendulum-swingup --return-target 0.9xexpert
 
 Outputs go to WORKDIR/eval/step_<step>/ (results.json, tasks.csv, suites.csv, PNG plots, GIFs;
-see `gato.eval.report`; results there from a different evaluation, such as the run's own, are kept
-unless --force) and scalars to WORKDIR/tensorboard; with several checkpoints, their
-aggregate (IQM, mean, median, optimality gap with 95% intervals over runs; `gato.eval.runs`) goes
+see `gato.results.report`; results there from a different evaluation, such as the run's own,
+are kept unless --force) and scalars to WORKDIR/tensorboard; with several checkpoints, their
+aggregate (IQM, mean, median, optimality gap with 95% intervals over runs;
+`gato.results.runs`) goes
 to --out. Episodes run under the evaluation protocol (--protocol, `gato.envs.protocol`). The
 eval settings start from `default_eval_config()`, take the run's config.json `eval` section,
 then these flags.
@@ -115,15 +116,15 @@ def eval_config(args: argparse.Namespace,
 def evaluate_checkpoint(args: argparse.Namespace, path: pathlib.Path, step: int | None,
                         out: pathlib.Path | None) -> dict:
     """Loads one checkpoint, checks it against the tasks, evaluates and writes its reports."""
-    from gato.eval import runs
+    from gato.eval import evaluator
 
-    return runs.evaluate_checkpoint(path, lambda run_config: eval_config(args, run_config),
-                                    step=step, out=out, replace=bool(args.force))
+    return evaluator.evaluate_checkpoint(path, lambda run_config: eval_config(args, run_config),
+                                         step=step, out=out, replace=bool(args.force))
 
 
 def _evaluate_many(args: argparse.Namespace) -> int:
     """Evaluates every --checkpoint (to its own WORKDIR/eval/step_N) and aggregates them."""
-    from gato.eval import runs
+    from gato.results import runs
 
     if not args.out:
         raise ValueError("--out DIR is required with several checkpoints (the aggregate goes "
@@ -136,7 +137,7 @@ def _evaluate_many(args: argparse.Namespace) -> int:
             raise ValueError(f"checkpoint {label} is given twice")
         results[label] = done
     reps = next(iter(results.values()))["eval_config"]["bootstrap_reps"]
-    runs.aggregate(results, pathlib.Path(args.out), int(reps))
+    runs.aggregate_runs(results, pathlib.Path(args.out), int(reps))
     return 0
 
 

@@ -10,11 +10,12 @@ measured under is refused before any episode runs. Each task's spec comes from t
 section (`data_config`, `gato.envs.specs.task_spec`: return tokens, stacked frames). A model with
 return-to-go tokens needs its data.returns (each task's return range and placement) and asks
 for eval.return_target (`gato.eval.returns`); each task row records the target and, for fixed
-targets, the requested return. Outputs (see `gato.eval.report`) go to
+targets, the requested return. Outputs (see `gato.results.report`) go to
 `out_dir` (default WORKDIR/eval/step_<step>) and scalars to WORKDIR/tensorboard; the aggregates
-with intervals come from `gato.eval.statistics`.
+with intervals come from `gato.results.statistics`.
 """
 
+import json
 import logging
 import pathlib
 from collections.abc import Callable, Mapping, Sequence
@@ -26,12 +27,12 @@ import tqdm
 from gato.envs import registry, specs
 from gato.envs.instruction import with_other_instruction
 from gato.envs.registry import Task
-from gato.eval import figures, report, scoring, statistics
 from gato.eval.agent import Agent, ModelAgent
 from gato.eval.config import eval_protocol, return_conditioning_options, validate
 from gato.eval.prompts import PromptSource, load_prompt_source
 from gato.eval.returns import ReturnConditioning, dataset_returns, initial_return
 from gato.eval.rollout import run_batch
+from gato.results import figures, report, scoring, statistics
 from gato.rundir import RESULTS_JSON, RunDir
 from gato.train import evaluators
 
@@ -256,3 +257,45 @@ def rollout_evaluator(config: ml_collections.ConfigDict, options: Mapping[str, A
         eval_config[name] = value
     model, _ = build_model(config.model)
     return Evaluator(eval_config, model, workdir=workdir, data_config=config.data)
+
+
+def _same_config(saved: Mapping[str, Any], config: ml_collections.ConfigDict) -> bool:
+    """Whether a saved results.json was made with `config` (compared as JSON)."""
+    now = json.loads(json.dumps(config.to_dict(), sort_keys=True, default=str))
+    return saved.get("eval_config") == now
+
+
+def evaluate_checkpoint(path: str | pathlib.Path,
+                        config_for: Callable[[dict], ml_collections.ConfigDict], *,
+                        step: int | None = None, out: pathlib.Path | None = None,
+                        reuse: bool = False, replace: bool = True) -> dict:
+    """Loads a checkpoint, evaluates it with config_for(run config) and writes its reports;
+    returns the results. With `reuse`, a results.json already written with the same eval config
+    is returned instead (a resumed sweep does not evaluate twice). With `replace=False`, one
+    written with another eval config (another seed, episode count, protocol: e.g. the run's own
+    final evaluation) is kept and a ValueError raised before any episode."""
+    from gato.eval import checkpoints
+    from gato.model import Gato
+
+    loaded = checkpoints.load_checkpoint(path, step)
+    config = config_for(loaded.config)
+    done = out / RESULTS_JSON if out else RunDir(loaded.workdir).results(loaded.step)
+    saved = json.loads(done.read_text()) if done.is_file() else None
+    same = saved is not None and _same_config(saved, config)
+    if reuse and same:
+        print(f"step {loaded.step} of {loaded.workdir}: already evaluated ({done}), reusing")
+        return saved
+    if not replace and saved is not None and not same:
+        raise ValueError(f"{done.parent} already holds the results of another evaluation of step "
+                         f"{loaded.step}; --force replaces them (with one checkpoint, --out DIR "
+                         f"keeps both)")
+    tasks = select_tasks(config)
+    warnings = checkpoints.check_compatible(loaded, tasks)
+    evaluator = Evaluator(config, Gato(loaded.model_config), tasks=tasks,
+                          workdir=loaded.workdir, out_dir=out,
+                          data_config=loaded.config.data)
+    evaluator.warnings += warnings
+    results = evaluator.evaluate_params(loaded.params, loaded.step,
+                                        extra={"checkpoint": str(loaded.path)})
+    print(f"step {loaded.step}: results in {evaluator.output_dir(loaded.step)}")
+    return results

@@ -1,5 +1,6 @@
 """The Gato model: config, flax module, KV cache, loss, parameter and FLOP counting."""
 
+from gato.model.build import param_shapes
 from gato.model.cache import KVCache, init_cache, reset_rows
 from gato.model.config import MODEL_SIZES, ModelConfig, get_model_config
 from gato.model.flops import (
@@ -10,7 +11,7 @@ from gato.model.flops import (
 )
 from gato.model.gato import Gato
 from gato.model.loss import masked_loss, per_task_loss
-from gato.model.params import count_params, dummy_batch, param_breakdown, param_shapes
+from gato.model.params import count_params, param_breakdown
 from gato.model.transformer import stack_layer_params, unstack_layer_params
 
 # Suggested logical -> mesh axis rules (the trainer owns the final ones): shard the batch over
@@ -36,7 +37,6 @@ __all__ = [
     "ModelConfig",
     "attention_flops_per_token",
     "count_params",
-    "dummy_batch",
     "flops_per_token",
     "forward_flops_per_token",
     "get_model_config",

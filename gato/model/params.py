@@ -18,38 +18,11 @@ the block count by +22.3M, +24.1M and -28.4M, which no per-width embedding term 
 the standard architecture of Table 6 and report the totals above rather than bend the model.
 """
 
-import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from gato.model.build import param_shapes
 from gato.model.config import ModelConfig
-from gato.model.gato import Gato
-from gato.tokenizers.vocab import IMAGE_CHANNELS, PATCH_SIZE
-
-
-def dummy_batch(batch_size: int = 1, length: int = 2) -> dict[str, jax.Array]:
-    """An all-padding batch with the model's input fields (for init and shape evaluation)."""
-    b, n = batch_size, length
-    return {
-        "tokens": jnp.zeros((b, n), jnp.int32),
-        "modality": jnp.zeros((b, n), jnp.int8),
-        "loss_mask": jnp.zeros((b, n), bool),
-        "is_action": jnp.zeros((b, n), bool),
-        "local_pos": jnp.zeros((b, n), jnp.int32),
-        "patches": jnp.zeros((b, n, PATCH_SIZE, PATCH_SIZE, IMAGE_CHANNELS), jnp.uint8),
-        "patch_pos": jnp.zeros((b, n, 4), jnp.float32),
-        "task_id": jnp.zeros((b,), jnp.int32),
-    }
-
-
-def param_shapes(config: ModelConfig) -> dict:
-    """The params pytree of `Gato(config)` as unboxed ShapeDtypeStructs (nothing is allocated)."""
-    def init(rng):
-        return Gato(config).init({"params": rng, "patch_pos": rng}, dummy_batch(), train=False)
-
-    variables = jax.eval_shape(init, jax.random.key(0))
-    return nn.meta.unbox(variables["params"])
 
 
 def _size(tree) -> int:

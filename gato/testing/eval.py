@@ -122,15 +122,14 @@ def tiny_model(seed: int = 0, **overrides):
     import jax
 
     from gato.model import Gato, get_model_config
-    from gato.model.build import example_batch
+    from gato.model.build import init_boxed
 
     config = get_model_config("tiny", **{"max_len": 128, **overrides})
     model = Gato(config)
-    batch = example_batch(1, 8)
 
     @jax.jit
     def init(rng):
-        return nn.unbox(model.init({"params": rng, "patch_pos": rng}, batch, train=False)["params"])
+        return nn.unbox(init_boxed(model, rng))
 
     return model, init(jax.random.PRNGKey(seed))
 

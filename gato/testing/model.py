@@ -13,9 +13,9 @@ import flax.linen as nn
 import jax
 import numpy as np
 
+from gato.model.build import init_boxed
 from gato.model.config import ModelConfig
 from gato.model.gato import Gato
-from gato.model.params import dummy_batch
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.sequence import Modality
 from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET, SEPARATOR_ID
@@ -82,10 +82,8 @@ def mixed_batch(seed: int, batch_size: int, length: int, num_tasks: int = 2) -> 
 @functools.cache
 def init_params(config: ModelConfig, seed: int = 0) -> dict:
     """Unboxed params of `Gato(config)` (cached: treat as read-only)."""
-    rngs = {"params": jax.random.key(seed), "patch_pos": jax.random.key(seed + 1)}
-    variables = jax.jit(Gato(config).init, static_argnames="train")(
-        rngs, dummy_batch(), train=False)
-    return nn.meta.unbox(variables["params"])
+    return nn.meta.unbox(jax.jit(lambda rng: init_boxed(Gato(config), rng))(
+        jax.random.key(seed)))
 
 
 @functools.cache

@@ -28,7 +28,7 @@ from jax.sharding import AbstractMesh, AxisType, PartitionSpec
 
 from gato.errors import ConfigError
 from gato.model import DEFAULT_LOGICAL_AXIS_RULES, Gato, init_cache
-from gato.model.build import build_model, example_batch
+from gato.model.build import build_model, example_batch, init_boxed
 from gato.model.gato import MODEL_FIELDS, decoding_params
 from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.vocab import CONTINUOUS_BINS, CONTINUOUS_OFFSET
@@ -90,9 +90,7 @@ def check_param_shardings(model: Any, state: setup_lib.StateSetup, mesh: Any, se
     if uneven is None:
         return
     path, shape, dim, axes, split = uneven
-    batch = example_batch(1, seq_len)
-    boxed = jax.eval_shape(lambda rng: model.init({"params": rng, "patch_pos": rng}, batch)
-                           ["params"], jax.random.PRNGKey(0))
+    boxed = jax.eval_shape(lambda rng: init_boxed(model, rng, seq_len), jax.random.PRNGKey(0))
     specs = {jax.tree_util.keystr(p): spec for p, spec in jax.tree_util.tree_flatten_with_path(
         nn.get_partition_spec(boxed), is_leaf=lambda x: isinstance(x, PartitionSpec))[0]}
     logical = tuple(specs.get(path, ()))

@@ -12,7 +12,7 @@ from jax.sharding import Mesh
 
 from gato.data.pipeline import sources
 from gato.errors import CheckpointError, CheckpointMismatchError
-from gato.model.build import example_batch
+from gato.model.build import init_boxed
 from gato.rundir import RunDir
 from gato.train import checkpoint as ckpt
 from gato.train import mesh as mesh_lib
@@ -57,10 +57,8 @@ def setup_data(config: Any, mesh: Mesh) -> Any:
 
 def setup_state(model: Any, tx: Any, mesh: Mesh, rules: tuple, seq_len: int) -> StateSetup:
     """Shapes and shardings of the train state, from the model's logical axis annotations."""
-    batch = example_batch(1, seq_len)
-
     def init_params(rng):
-        return model.init({"params": rng, "patch_pos": rng}, batch, train=False)["params"]
+        return init_boxed(model, rng, seq_len)
 
     boxed = jax.eval_shape(init_params, jax.random.PRNGKey(0))
     param_sharding = mesh_lib.param_shardings(boxed, mesh, rules)

@@ -93,7 +93,7 @@ def evaluate(config: ml_collections.ConfigDict, train_dir: pathlib.Path, *,
              out: pathlib.Path | None = None, **changes: Any) -> dict:
     """Evaluates the newest checkpoint of `train_dir` under `eval_config(config, **changes)`,
     after checking it fits the tasks; a finished evaluation with the same settings is reused."""
-    from gato.eval import runs
+    from gato.eval import evaluator
 
     settings = eval_config(config, **changes)
-    return runs.evaluate_checkpoint(train_dir, lambda _: settings, out=out, reuse=True)
+    return evaluator.evaluate_checkpoint(train_dir, lambda _: settings, out=out, reuse=True)

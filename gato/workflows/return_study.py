@@ -93,11 +93,11 @@ def evaluate(config: ml_collections.ConfigDict, arm_dir: pathlib.Path, target: s
 def report(config: ml_collections.ConfigDict, workdir: pathlib.Path, manifests: dict,
            arms: dict[str, dict], sweep: dict[str, list]) -> dict[str, Any]:
     """Writes study.json, study.md and sweep.png; returns the summary."""
-    from gato.eval import return_report, statistics
+    from gato.results import return_report, statistics
 
     reps = int(config.eval.bootstrap_reps)
     rows = return_report.task_rows(manifests, arms, reps)
-    summary = return_report.aggregate(rows, arms, reps)
+    summary = return_report.aggregate_arms(rows, arms, reps)
     labels = {a: (f"{a} ({config.study.target})" if a == "returns" else a) for a in arms}
     table = return_report.format_table(rows, list(arms), labels, summary)
     lines = [f"# Return study ({workdir})", "",
@@ -160,7 +160,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[
                                 f"main_{target}")
     sweep: dict[str, list] = {}
     if "returns" in arms:
-        from gato.eval.return_report import episode_returns
+        from gato.results.return_report import episode_returns
 
         for target in [t.strip() for t in config.study.sweep.split(",") if t.strip()]:
             print(f"sweep: asking for {target}", flush=True)

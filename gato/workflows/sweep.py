@@ -9,7 +9,7 @@ Layout under WORKDIR:
                    `generate` section and no data.data_dir; every seed trains on the same data
     seed_<s>/      one training run per seed (train.seed = s: initialization and window order):
                    checkpoints, metrics, TensorBoard, eval/step_N (its own evaluation)
-    aggregate/     aggregate.json and figures over seeds x tasks (`gato.eval.runs`): IQM, mean,
+    aggregate/     aggregate.json and figures over seeds x tasks (`gato.results.runs`): IQM, mean,
                    median, optimality gap with 95% stratified-bootstrap intervals over the seeds
 Sequential and resumable: a seed whose final checkpoint exists is not trained again (a partial
 one resumes from its last checkpoint) and an evaluation already written with the same eval
@@ -51,9 +51,9 @@ def finished(train_dir: pathlib.Path, total_steps: int) -> bool:
 
 def sweep(config, seeds: list[int], workdir: pathlib.Path, title: str) -> dict:
     """Trains, evaluates and aggregates `config` over `seeds` in `workdir`; returns the
-    aggregate summary (gato.eval.statistics)."""
-    from gato.eval import runs
+    aggregate summary (gato.results.statistics)."""
     from gato.eval.evaluator import Evaluator
+    from gato.results import runs
     from gato.train import train_and_evaluate
 
     if config.generate.tasks and not config.data.data_dir:
@@ -72,7 +72,7 @@ def sweep(config, seeds: list[int], workdir: pathlib.Path, title: str) -> dict:
             train_and_evaluate(seed_config, train_dir)
         done = common.evaluate(config, train_dir)
         results[runs.run_label(done)] = done
-    return runs.aggregate(results, workdir / "aggregate", int(config.eval.bootstrap_reps),
+    return runs.aggregate_runs(results, workdir / "aggregate", int(config.eval.bootstrap_reps),
                           title=title)
 
 

@@ -1,6 +1,6 @@
 """Figures of aggregate scores (PNG, matplotlib), readable without the JSON beside them.
 
-From a `gato.eval.statistics.summarize` summary (one or several runs):
+From a `gato.results.statistics.summarize` summary (one or several runs):
     scores_<suite>.png        per-task expert-normalized scores with their 95% intervals
     performance_profile.png   fraction of scores above each threshold, per suite and overall,
                               with bands (the profile that replaces Gato's Figure 5 counts)
@@ -14,7 +14,7 @@ import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gato.eval.statistics import ALL, METRIC_NAMES, describe_unit
+from gato.results.statistics import ALL, METRIC_NAMES, describe_unit
 
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 

@@ -1,7 +1,7 @@
 """The return study's report: per-task table, aggregates and the achieved-vs-requested plot.
 
 Inputs are each arm's evaluation results (as `Evaluator.evaluate_params` returns and writes to
-results.json: rows, episodes, the aggregate of `gato.eval.statistics`) and the dataset manifests
+results.json: rows, episodes, the aggregate of `gato.results.statistics`) and the dataset manifests
 (`gato.data.formats.manifest`: the data's mean return and its best behaviour policy's). Every
 interval is a 95% stratified-bootstrap interval by `rliable` (`statistics.interval_estimates`):
 of a task's mean return over its episodes, of the expert-normalized IQM and mean over episodes x
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.eval import statistics
+from gato.results import statistics
 
 
 def mean_interval(values: Sequence[float], reps: int = 5000) -> tuple[float, float, float]:
@@ -62,7 +62,7 @@ def task_rows(manifests: Mapping[str, Mapping[str, Any]],
     return rows
 
 
-def aggregate(rows: Sequence[Mapping[str, Any]], arms: Mapping[str, Mapping[str, Any]],
+def aggregate_arms(rows: Sequence[Mapping[str, Any]], arms: Mapping[str, Mapping[str, Any]],
               reps: int = 5000) -> dict[str, Any]:
     """Per arm: expert-normalized IQM and mean over episodes x tasks with intervals (from its
     results' aggregate), the tasks where its mean return beats the data's mean and its best

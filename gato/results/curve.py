@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.eval import report, statistics
+from gato.results import report, statistics
 from gato.rundir import RunDir
 from gato.train.metrics import read_jsonl
 
@@ -119,7 +119,7 @@ def format_curves(curves: Curves) -> str:
 def plot_curves(path: pathlib.Path, title: str, curves: Curves) -> pathlib.Path:
     """A panel per curve, a line per task against steps (intervals as error bars); a
     "{prefix}/marginal_nll" curve is drawn dashed in its "{prefix}/nll" panel."""
-    from gato.eval.figures import COLORS, _pyplot, _save
+    from gato.results.figures import COLORS, _pyplot, _save
 
     bars = {name[:-len("marginal_nll")] + "nll": tasks for name, tasks in curves.items()
             if name.endswith("/marginal_nll")}

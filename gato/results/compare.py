@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.eval import statistics
+from gato.results import statistics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,8 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_side(spec: str) -> dict[str, dict]:
-    """{label: results} of every path in the comma-separated `spec` (gato.eval.runs.load_runs)."""
-    from gato.eval.runs import load_runs
+    """{label: results} of every path in the comma-separated `spec`
+    (gato.results.runs.load_runs)."""
+    from gato.results.runs import load_runs
 
     runs: dict[str, dict] = {}
     for part in [p.strip() for p in spec.split(",") if p.strip()]:
@@ -60,7 +61,7 @@ def _difference(a: np.ndarray, b: np.ndarray) -> float:
 def compare(runs_a: Mapping[str, Mapping[str, Any]], runs_b: Mapping[str, Mapping[str, Any]],
             reps: int, labels: Sequence[str] = ("A", "B")) -> dict:
     """Per-task differences, P(A > B) over the tasks both sides scored, and each side's summary
-    (gato.eval.statistics) restricted to those tasks."""
+    (gato.results.statistics) restricted to those tasks."""
     la, lb = labels
     statistics.check_same_protocol({**{f"{la}: {k}": v for k, v in runs_a.items()},
                                     **{f"{lb}: {k}": v for k, v in runs_b.items()}})
@@ -116,7 +117,7 @@ def format_compare(result: Mapping[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gato.eval import figures, report
+    from gato.results import figures, report
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     labels = [s.strip() for s in args.labels.split(",")]

@@ -1,12 +1,12 @@
 """Evaluation outputs: JSON and CSV (per task, per suite), printed tables, GIFs and TensorBoard
-scalars (figures: `gato.eval.figures`).
+scalars (figures: `gato.results.figures`).
 
 Layout under an output directory OUT:
     OUT/results.json        {"step", "checkpoint", "protocol", "eval_config", "tasks": [...],
-                             "suites": [...], "aggregate": {...} (gato.eval.statistics),
+                             "suites": [...], "aggregate": {...} (gato.results.statistics),
                              "episodes": {task: [{"seed", "return", "length", "error"}, ...]}}
     OUT/tasks.csv, OUT/suites.csv
-    OUT/scores_<suite>.png, OUT/performance_profile.png, OUT/aggregates.png (gato.eval.figures)
+    OUT/scores_<suite>.png, OUT/performance_profile.png, OUT/aggregates.png (gato.results.figures)
     OUT/gifs/<task>.gif     one rollout per task
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.eval import statistics
+from gato.results import statistics
 
 TASK_COLUMNS = ("suite", "task", "episodes", "errors", "mean_return", "std_return", "min_return",
                 "max_return", "mean_length", "expert_normalized", "human_normalized",
@@ -115,7 +115,7 @@ def write_tensorboard(logdir: pathlib.Path, step: int, rows: Sequence[dict],
 def scalar_metrics(rows: Sequence[dict], suites: Sequence[dict], summary: dict | None = None
                    ) -> dict[str, float]:
     """Named scalar metrics of an evaluation (finite values only), with the aggregates of a
-    `gato.eval.statistics.summarize` summary when given."""
+    `gato.results.statistics.summarize` summary when given."""
     out: dict[str, float] = {}
     for r in rows:
         prefix = f"eval/{r['suite']}/{r['task']}"

@@ -2,7 +2,7 @@
 the probability of improvement, each with a 95% stratified-bootstrap interval (Agarwal et al.
 2021, "Deep RL at the Edge of the Statistical Precipice"), computed by the `rliable` package.
 
-Scores are expert-normalized (`gato.eval.scoring`). They are arranged as a matrix [N, T], one
+Scores are expert-normalized (`gato.results.scoring`). They are arranged as a matrix [N, T], one
 column per task and one row per sample:
 - several runs (e.g. seeds of one config): one row per run, a cell is the run's mean normalized
   score over its episodes of the task (rliable's layout); the interval covers seed variation;
@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from gato.eval.scoring import THRESHOLDS, normalize
+from gato.envs.scores import normalize
+from gato.results.scoring import THRESHOLDS
 
 CONFIDENCE = 0.95  # coverage of the bootstrap intervals
 BOOTSTRAP_SEED = 0  # the intervals are reproducible: the same scores give the same bounds

@@ -4,7 +4,7 @@ Expert-normalized score (Gato, Reed et al. 2022): (return - random) / (expert - 
 expert and random mean returns from the reference table (`gato.envs.scores`), measured under the
 evaluation's protocol (`gato.envs.protocol`; a mismatch raises `ProtocolMismatchError`, never a
 biased score). Human-normalized (Atari only, under the protocol of the published table):
-(return - random) / (human - random). Aggregates with intervals: `gato.eval.statistics`.
+(return - random) / (human - random). Aggregates with intervals: `gato.results.statistics`.
 """
 
 import logging
@@ -14,18 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from gato.envs.protocol import Protocol
-from gato.envs.scores import ProtocolMismatchError
+from gato.envs.scores import ProtocolMismatchError, normalize
 
 THRESHOLDS = tuple(i / 100 for i in range(0, 201, 5))  # 0%, 5%, ..., 200% of expert
 
 log = logging.getLogger(__name__)
-
-
-def normalize(value: float, low: float, high: float) -> float:
-    """(value - low) / (high - low); raises ValueError if the reference range is empty."""
-    if not math.isfinite(high - low) or high == low:
-        raise ValueError(f"cannot normalize against an empty range [{low}, {high}]")
-    return (value - low) / (high - low)
 
 
 def return_stats(returns: Sequence[float]) -> dict[str, float]:
