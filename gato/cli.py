@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "curve": ("gato.results.curve", "Learning curves per task from in-training evaluators."),
     "compare": ("gato.results.compare",
                 "Compare two evaluated runs: per-task differences, P(A > B)."),
+    "finetune": ("gato.workflows.finetune",
+                 "Fine-tune a checkpoint on the first N episodes of a task; best by held-out nll."),
     "sweep": ("gato.workflows.sweep",
               "Train a config over several seeds, evaluate and aggregate them."),
     "offline": ("gato.eval.offline", "Teacher-forced action metrics on recorded episodes."),

@@ -218,6 +218,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "resume": F(True, "resume from WORKDIR/checkpoints when it holds one"),
         "resume_from": F("", "explicit checkpoint when WORKDIR has none", OPTIONAL_TEXT),
         "init_from": F("", "params-only initialization from this checkpoint", OPTIONAL_TEXT),
+        "init_opt_state": F(False, "with init_from: its optimizer state too (moments kept, "
+                            "step counters reset: the run's own schedule)"),
         "on_damaged": F("fallback", "newest checkpoint damaged: 'fallback' to an intact one "
                         "(damaged ones moved aside) or 'fail'", choice("fallback", "fail")),
     },
@@ -236,6 +238,17 @@ SCHEMA: dict[str, dict[str, Any]] = {
                            "instead of the expert; gato.data.recording.behaviours)"),
         "workers": F(2, "worker processes", POSITIVE),
         "seed": F(0, "base seed of the recorded episodes", integer()),
+    },
+    "finetune": {
+        "checkpoint": F("", "the pretrained checkpoint (a run dir, its checkpoints dir or a "
+                        "step dir; '': from scratch)"),
+        "episodes": F(10, "fine-tune on the first N episodes of each task", POSITIVE),
+        "heldout_episodes": F(3, "the next episodes: held-out action nll picks the best "
+                              "checkpoint (never the rollout score)", POSITIVE),
+        "optimizer_state": F(False, "load the checkpoint's optimizer state too (counters "
+                             "reset)"),
+        "every": F(50, "steps between held-out scoring and kept checkpoints", POSITIVE),
+        "windows": F(32, "held-out windows per task", POSITIVE),
     },
     "study": {
         "arms": F("bc,filtered,returns", "return study arms: BC on all, %BC, "

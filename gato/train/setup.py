@@ -124,8 +124,23 @@ def _restore_or_init(config: Any, checkpointer: ckpt.Checkpointer, setup: StateS
         logging.info("resuming from explicit checkpoint %s", cfg.resume_from)
         return ckpt.restore_from_path(cfg.resume_from, setup.abstract)
     state = setup.init(rng)
-    if cfg.init_from:
+    if cfg.init_from and cfg.init_opt_state:
+        logging.info("initializing params and optimizer state from %s", cfg.init_from)
+        restored, _ = ckpt.restore_from_path(cfg.init_from, setup.abstract)
+        state = state._replace(params=restored.params,
+                               opt_state=reset_counts(restored.opt_state))
+    elif cfg.init_from:
         logging.info("initializing params from %s", cfg.init_from)
         params = ckpt.restore_params(cfg.init_from, setup.abstract.params)
         state = state._replace(params=params)
     return state, None
+
+
+def reset_counts(opt_state: Any) -> Any:
+    """The optimizer state with its step counters at 0 (Adam's bias correction, the schedule's
+    position), its moments kept: a run initialized from another starts its own schedule."""
+    def reset(path, leaf):
+        name = getattr(path[-1], "name", None) if path else None
+        return jnp.zeros_like(leaf) if name == "count" else leaf
+
+    return jax.tree_util.tree_map_with_path(reset, opt_state)

@@ -90,10 +90,12 @@ def eval_config(config: ml_collections.ConfigDict, **changes: Any) -> ml_collect
 
 
 def evaluate(config: ml_collections.ConfigDict, train_dir: pathlib.Path, *,
-             out: pathlib.Path | None = None, **changes: Any) -> dict:
-    """Evaluates the newest checkpoint of `train_dir` under `eval_config(config, **changes)`,
-    after checking it fits the tasks; a finished evaluation with the same settings is reused."""
+             out: pathlib.Path | None = None, step: int | None = None, **changes: Any) -> dict:
+    """Evaluates checkpoint `step` (default: the newest) of `train_dir` under
+    `eval_config(config, **changes)`, after checking it fits the tasks; a finished evaluation
+    with the same settings is reused."""
     from gato.eval import evaluator
 
     settings = eval_config(config, **changes)
-    return evaluator.evaluate_checkpoint(train_dir, lambda _: settings, out=out, reuse=True)
+    return evaluator.evaluate_checkpoint(train_dir, lambda _: settings, out=out, step=step,
+                                         reuse=True)
