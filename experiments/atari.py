@@ -20,6 +20,7 @@ e.g. one game given the whole budget), quick (a smoke run).
 import ml_collections
 
 from gato.config import default_config, parse_variant
+from gato.config.presets import heldout_curve, suite_eval
 from gato.errors import ConfigError
 
 ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
@@ -66,7 +67,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model.overrides = {**kept, "patch_channels": int(variant.get("channels", 0)),
                          "patch_stem": 4}
 
-    c.data.split = f"train[:-{HELD_OUT}]"  # the rest is the held-out evaluator's
     c.data.suites = ""
     c.data.tasks = ",".join(games)
     c.data.mixture = {"atari": 1.0}
@@ -83,23 +83,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.log_every = 5 if quick else 25
     c.train.checkpoint_every = 10 if quick else 250
 
-    c.eval.suites = ""
-    c.eval.tasks = ",".join(games)
-    c.eval.protocol = "cap1000"  # the main job's: references measured at 1000-step episodes
-    c.eval.episodes = 2 if quick else 10
-    c.eval.batch_size = 2 if quick else 10
-    c.eval.max_steps = 50 if quick else 0
-    c.eval.normalize = not quick  # no reference returns at the smoke run's cap
-    c.eval.prompt = "none"  # as data.prompt_fraction
-    c.eval.gif = False
-
+    # the main job's protocol (references measured at 1000-step episodes); no prompt, as above
+    suite_eval(c, ",".join(games), protocol="cap1000", episodes=2 if quick else 10,
+               batch_size=2 if quick else 10, max_steps=50 if quick else 0)
     # the learning curve: held-out action error often (cheap, the same windows every time),
     # rollouts less often (5 episodes per game: ~3 min on a 2-core machine)
-    c.evaluators = {
-        "heldout": {"type": "offline", "every": 10 if quick else 250,
-                    "options": {"split": f"train[-{HELD_OUT}:]", "windows": 16 if quick else 64,
-                                "prefix": "heldout"}},
-        "rollout": {"type": "rollout", "every": 20 if quick else 500,
-                    "options": {"episodes": 2 if quick else 5}},
-    }
+    heldout_curve(c, held_out=HELD_OUT, every=10 if quick else 250, windows=16 if quick else 64,
+                  rollout_every=20 if quick else 500, rollout_episodes=2 if quick else 5)
     return c

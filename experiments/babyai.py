@@ -12,6 +12,7 @@ Variants: steps=N, episodes=N (recorded per level), quick (a smoke run).
 import ml_collections
 
 from gato.config import default_config, parse_variant
+from gato.config.presets import heldout_curve, suite_eval
 from gato.envs.babyai import LEVELS, task_name
 
 HELD_OUT = 10  # last episodes of each level kept out of training
@@ -32,7 +33,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model.name = "tiny" if quick else "small"
     # a timestep is ~160-180 tokens (147 grid cells, direction, mission, action): 3 per window
     c.train.seq_len = c.model.overrides.max_len = 256 if quick else 512
-    c.data.split = f"train[:-{HELD_OUT}]"
     c.data.suites = ""
     c.data.tasks = levels
     c.data.mixture = {"babyai": 1.0}
@@ -44,21 +44,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.log_every = 5 if quick else 25
     c.train.checkpoint_every = 10 if quick else 250
 
-    c.eval.suites = ""
-    c.eval.tasks = levels
-    c.eval.protocol = "cap1000"  # Synth and BossLevel cut at 1000 steps (references so measured)
-    c.eval.episodes = 2 if quick else 20
-    c.eval.batch_size = 2 if quick else 10
-    c.eval.max_steps = 64 if quick else 0
-    c.eval.normalize = not quick
-    c.eval.prompt = "none"
-    c.eval.gif = False
-
-    c.evaluators = {
-        "heldout": {"type": "offline", "every": 10 if quick else 250,
-                    "options": {"split": f"train[-{HELD_OUT}:]", "windows": 8 if quick else 64,
-                                "prefix": "heldout"}},
-        "rollout": {"type": "rollout", "every": 20 if quick else 1000,
-                    "options": {"episodes": 2 if quick else 5}},
-    }
+    # Synth and BossLevel cut at 1000 steps (references measured so)
+    suite_eval(c, levels, protocol="cap1000", episodes=2 if quick else 20,
+               batch_size=2 if quick else 10, max_steps=64 if quick else 0)
+    heldout_curve(c, held_out=HELD_OUT, every=10 if quick else 250, windows=8 if quick else 64,
+                  rollout_every=20 if quick else 1000, rollout_episodes=2 if quick else 5)
     return c

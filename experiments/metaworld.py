@@ -11,6 +11,7 @@ Variants: steps=N, episodes=N, tasks=SET (a named set: mt10, mt50, ml45-train), 
 import ml_collections
 
 from gato.config import default_config, parse_variant
+from gato.config.presets import heldout_curve, suite_eval
 
 HELD_OUT = 3
 VARIANTS = {"steps": int, "episodes": int, "tasks": str, "quick": bool}
@@ -29,7 +30,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
     c.model.name = "tiny" if quick else "small"
     c.train.seq_len = c.model.overrides.max_len = 128 if quick else 256  # ~5 timesteps of 44
-    c.data.split = f"train[:-{HELD_OUT}]"
     c.data.suites = ""
     c.data.tasks = tasks
     c.data.mixture = {"metaworld": 1.0}
@@ -41,21 +41,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.log_every = 5 if quick else 25
     c.train.checkpoint_every = 10 if quick else 250
 
-    c.eval.suites = ""
-    c.eval.tasks = tasks
-    c.eval.protocol = "cap1000"  # 500-step episodes: the references' protocol
-    c.eval.episodes = 2 if quick else 10
-    c.eval.batch_size = 2 if quick else 10
-    c.eval.max_steps = 50 if quick else 0
-    c.eval.normalize = not quick
-    c.eval.prompt = "none"
-    c.eval.gif = False
-
-    c.evaluators = {
-        "heldout": {"type": "offline", "every": 10 if quick else 250,
-                    "options": {"split": f"train[-{HELD_OUT}:]", "windows": 8 if quick else 64,
-                                "prefix": "heldout"}},
-        "rollout": {"type": "rollout", "every": 20 if quick else 1000,
-                    "options": {"episodes": 2 if quick else 5}},
-    }
+    suite_eval(c, tasks, protocol="cap1000", episodes=2 if quick else 10,  # the references'
+               batch_size=2 if quick else 10, max_steps=50 if quick else 0)
+    heldout_curve(c, held_out=HELD_OUT, every=10 if quick else 250, windows=8 if quick else 64,
+                  rollout_every=20 if quick else 1000, rollout_episodes=2 if quick else 5)
     return c
