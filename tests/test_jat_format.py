@@ -1,16 +1,13 @@
 """The JAT dataset reader on parquet files written here in JAT's schema (one row per episode)."""
 
-import io
 import json
 import pickle
 import socket
 import sys
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image
 
 from gato.data import formats
 from gato.data.formats import jat
@@ -19,68 +16,28 @@ from gato.data.pipeline import loader
 from gato.data.pipeline.bad_episodes import EpisodeReader
 from gato.data.pipeline.windows import BadEpisodeError
 from gato.envs import datasets, registry
-
-# The arrow types HF datasets gives JAT's features: Sequence(Value), Sequence(Sequence(Value)),
-# Sequence(Image()) (an image is a struct of PNG bytes and a path).
-IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-TYPES = {"rewards": pa.list_(pa.float32()), "discrete_actions": pa.list_(pa.int64()),
-         "continuous_actions": pa.list_(pa.list_(pa.float32())),
-         "continuous_observations": pa.list_(pa.list_(pa.float32())),
-         "discrete_observations": pa.list_(pa.list_(pa.int64())),
-         "text_observations": pa.list_(pa.string()), "image_observations": pa.list_(IMAGE)}
-
-
-def _png(frame):
-    buffer = io.BytesIO()
-    Image.fromarray(frame).save(buffer, format="PNG")  # 84x84x4 uint8: an RGBA PNG, as JAT's
-    return buffer.getvalue()
-
-
-def write(root, config, split, episodes, shards=1, row_group_size=2):
-    """Episodes (dicts of JAT columns) as `<root>/<config>/<split>-0000i-of-0000n.parquet`."""
-    folder = root / config
-    folder.mkdir(parents=True, exist_ok=True)
-    parts = np.array_split(np.arange(len(episodes)), shards)
-    for i, part in enumerate(parts):
-        rows = [episodes[j] for j in part]
-        table = pa.table({c: pa.array([r[c] for r in rows], TYPES[c]) for c in rows[0]})
-        pq.write_table(table, folder / f"{split}-{i:05d}-of-{shards:05d}.parquet",
-                       row_group_size=row_group_size)
-
-
-def atari_episode(rng, steps):
-    frames = rng.integers(0, 256, (steps, 84, 84, 4), np.uint8)
-    return {"image_observations": [{"bytes": _png(f), "path": None} for f in frames],
-            "discrete_actions": rng.integers(0, 6, steps).tolist(),
-            "rewards": rng.choice([-1.0, 0.0, 1.0], steps).astype(np.float32).tolist()}, frames
-
-
-def babyai_episode(rng, steps):
-    symbolic = np.concatenate([rng.integers(0, 4, (steps, 1)), rng.integers(0, 11, (steps, 147))],
-                              axis=1)
-    return {"text_observations": ["go to the red ball"] * steps,
-            "discrete_observations": symbolic.tolist(),
-            "discrete_actions": rng.integers(0, 7, steps).tolist(),
-            "rewards": [0.0] * (steps - 1) + [0.82]}
-
-
-def continuous_episode(rng, steps, state, action):
-    return {"continuous_observations": rng.normal(size=(steps, state)).astype(np.float32).tolist(),
-            "continuous_actions": rng.uniform(-1, 1, (steps, action)).astype(np.float32).tolist(),
-            "rewards": rng.normal(size=steps).astype(np.float32).tolist()}
+from gato.testing.sources import (
+    jat_atari_episode,
+    jat_babyai_episode,
+    jat_continuous_episode,
+    png,
+    write_jat,
+)
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("jat")
     rng = np.random.default_rng(0)
-    atari = [atari_episode(rng, n) for n in (3, 5, 4)]
-    write(root / "jat-dataset", "atari-pong", "train", [e for e, _ in atari], shards=2)
-    write(root / "jat-dataset", "atari-pong", "test", [atari_episode(rng, 2)[0]])
-    write(root / "jat-dataset", "babyai-go-to", "train", [babyai_episode(rng, n) for n in (4, 6)])
-    write(root / "jat-dataset", "metaworld-assembly", "train",
-          [continuous_episode(rng, n, 39, 4) for n in (5, 7, 6)], row_group_size=1)
-    write(root / "jat-dataset", "mujoco-hopper", "train", [continuous_episode(rng, 4, 11, 3)])
+    atari = [jat_atari_episode(rng, n) for n in (3, 5, 4)]
+    write_jat(root / "jat-dataset", "atari-pong", "train", [e for e, _ in atari], shards=2)
+    write_jat(root / "jat-dataset", "atari-pong", "test", [jat_atari_episode(rng, 2)[0]])
+    write_jat(root / "jat-dataset", "babyai-go-to", "train",
+              [jat_babyai_episode(rng, n) for n in (4, 6)])
+    write_jat(root / "jat-dataset", "metaworld-assembly", "train",
+              [jat_continuous_episode(rng, n, 39, 4) for n in (5, 7, 6)], row_group_size=1)
+    write_jat(root / "jat-dataset", "mujoco-hopper", "train",
+              [jat_continuous_episode(rng, 4, 11, 3)])
     return root, [f for _, f in atari]
 
 
@@ -214,19 +171,19 @@ def test_corrupt_file_is_named(tmp_path):
 
 
 def test_missing_column_is_named(tmp_path):
-    episode = continuous_episode(np.random.default_rng(1), 3, 39, 4)
+    episode = jat_continuous_episode(np.random.default_rng(1), 3, 39, 4)
     del episode["continuous_actions"]
-    write(tmp_path, "metaworld-reach", "train", [episode])
+    write_jat(tmp_path, "metaworld-reach", "train", [episode])
     with pytest.raises(ValueError, match=r"lacks columns \['continuous_actions'\]"):
         formats.load_episodes("jat/metaworld-reach", tmp_path)
 
 
 def test_mismatched_and_misshaped_episodes_are_named_then_skipped_or_fatal(tmp_path):
     rng = np.random.default_rng(2)
-    good, short, wide = (continuous_episode(rng, 4, 11, 3) for _ in range(3))
+    good, short, wide = (jat_continuous_episode(rng, 4, 11, 3) for _ in range(3))
     short["rewards"] = short["rewards"][:3]
     wide["continuous_observations"][2] = wide["continuous_observations"][2] + [0.5]
-    write(tmp_path, "mujoco-hopper", "train", [short, good, wide], row_group_size=3)
+    write_jat(tmp_path, "mujoco-hopper", "train", [short, good, wide], row_group_size=3)
     source = formats.load_episodes("jat/mujoco-hopper", tmp_path)
     with pytest.raises(ValueError, match="'continuous_observations' has 4 timesteps, rewards"):
         source[0]
@@ -242,11 +199,11 @@ def test_mismatched_and_misshaped_episodes_are_named_then_skipped_or_fatal(tmp_p
 
 
 def test_bad_frame_shape_and_action_are_named(tmp_path):
-    episode, _ = atari_episode(np.random.default_rng(3), 2)
-    episode["image_observations"][1] = {"bytes": _png(np.zeros((84, 84), np.uint8)), "path": None}
-    other, _ = atari_episode(np.random.default_rng(4), 2)
+    episode, _ = jat_atari_episode(np.random.default_rng(3), 2)
+    episode["image_observations"][1] = {"bytes": png(np.zeros((84, 84), np.uint8)), "path": None}
+    other, _ = jat_atari_episode(np.random.default_rng(4), 2)
     other["discrete_actions"][1] = 18
-    write(tmp_path, "atari-breakout", "train", [episode, other])
+    write_jat(tmp_path, "atari-breakout", "train", [episode, other])
     source = formats.load_episodes("jat/atari-breakout", tmp_path)
     with pytest.raises(ValueError, match=r"timestep 1 has shape \(84, 84\)"):
         source[0]

@@ -4,7 +4,6 @@ import pickle
 import shutil
 import socket
 import sys
-import warnings
 
 import gymnasium as gym
 import h5py
@@ -20,62 +19,9 @@ from gato.data.formats.optional import MissingExtraError
 from gato.data.pipeline import loader
 from gato.data.pipeline.bad_episodes import EpisodeReader
 from gato.data.pipeline.windows import BadEpisodeError
+from gato.testing.sources import Room, collect_minari
 
 PENDULUM, ROOM = "gatotest/pendulum/random-v0", "gatotest/room/mixed-v0"
-
-
-class Room(gym.Env):
-    """A tiny env with a Dict observation (Discrete with a start, MultiDiscrete, Text, Box) and
-    Discrete actions; action 2 at step >= 2 terminates, else a 6-step time limit truncates."""
-
-    observation_space = spaces.Dict({
-        "pos": spaces.Discrete(5, start=-2), "grid": spaces.MultiDiscrete([3, 4]),
-        "goal": spaces.Text(16, charset="abcdefghijklmnopqrstuvwxyz "),
-        "vel": spaces.Box(-1.0, 1.0, (2,), np.float32)})
-    action_space = spaces.Discrete(3)
-
-    def _obs(self):
-        return {"pos": int(self.np_random.integers(-2, 3)),
-                "grid": self.np_random.integers(0, [3, 4]).astype(np.int64),
-                "goal": ["red door", "blue key"][self.t % 2],
-                "vel": self.np_random.uniform(-1, 1, 2).astype(np.float32)}
-
-    def reset(self, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self._obs(), {}
-
-    def step(self, action):
-        self.t += 1
-        terminated = bool(action == 2 and self.t >= 2)
-        return self._obs(), float(self.t + action), terminated, self.t >= 6 and not terminated, {}
-
-
-def collect(env, dataset_id, episodes, seed):
-    """Steps a DataCollector-wrapped env with random actions; returns what was seen per episode."""
-    env = minari.DataCollector(env)
-    rng, seen = np.random.default_rng(seed), []
-    for e in range(episodes):
-        obs, _ = env.reset(seed=seed + e)
-        record = {"obs": [obs], "actions": [], "rewards": [], "terminated": False}
-        while True:
-            if isinstance(env.action_space, spaces.Discrete):
-                action = int(rng.integers(3))
-            else:
-                action = rng.uniform(-2, 2, (1,)).astype(np.float32)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            record["obs"].append(obs)
-            record["actions"].append(action)
-            record["rewards"].append(reward)
-            if terminated or truncated:
-                record["terminated"] = terminated
-                break
-        seen.append(record)
-    with warnings.catch_warnings():  # Minari asks for an eval_env and an env spec: none here
-        warnings.simplefilter("ignore", UserWarning)
-        env.create_dataset(dataset_id, algorithm_name="random", author="gato tests",
-                           author_email="none", code_permalink="none", description="test data")
-    return seen
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +29,8 @@ def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("minari")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MINARI_DATASETS_PATH", str(root))
-        pendulum = collect(gym.make("Pendulum-v1", max_episode_steps=5), PENDULUM, 3, 10)
-        room = collect(Room(), ROOM, 4, 20)
+        pendulum = collect_minari(gym.make("Pendulum-v1", max_episode_steps=5), PENDULUM, 3, 10)
+        room = collect_minari(Room(), ROOM, 4, 20)
         yield root, {PENDULUM: pendulum, ROOM: room}
 
 
