@@ -68,3 +68,11 @@ def test_other_instruction_keeps_the_level_and_replaces_the_mission():
         assert own_env.step(2).reward == after.reward and env.success is False
     with pytest.raises(ValueError, match="no text observation"):
         with_other_instruction(registry.get("cartpole-swingup"))
+
+
+def test_any_solvable_level_resolves_by_name_where_a_task_name_goes():
+    task = registry.get("babyai-go-to-seq")  # not among the defaults: resolved on first use
+    assert task.suite == "babyai" and registry.registered("babyai-go-to-seq")
+    assert [t.name for t in registry.select(None, "BabyAI-GoToDoor-v0")] == ["babyai-go-to-door"]
+    with pytest.raises(ValueError, match="cannot solve"):
+        registry.get("babyai-key-in-box")

@@ -27,7 +27,7 @@ import dm_env
 import numpy as np
 from dm_env import specs
 
-from gato.envs.registry import Task, get, register
+from gato.envs.registry import Task, get, register, register_resolver, registered
 from gato.tokenizers.spec import TimestepSpec
 
 SUITE = "babyai"
@@ -244,10 +244,9 @@ def level(name: str) -> Task:
     first use (the default LEVELS are registered at import). KeyError for an unknown level,
     ValueError for one the bot cannot solve."""
     gym_id = resolve(name)
-    try:
+    if registered(task_name(gym_id)):
         return get(task_name(gym_id))
-    except KeyError:
-        return register(_task(gym_id, episode_cap(gym_id)))
+    return register(_task(gym_id, episode_cap(gym_id)))
 
 
 def _register_defaults() -> None:
@@ -256,3 +255,5 @@ def _register_defaults() -> None:
 
 
 _register_defaults()
+register_resolver("babyai-", level)
+register_resolver("BabyAI-", level)

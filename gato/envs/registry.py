@@ -57,6 +57,7 @@ class TaskSet:
 
 _TASKS: dict[str, Task] = {}
 _SETS: dict[str, TaskSet] = {}
+_RESOLVERS: dict[str, Callable[[str], Task]] = {}
 _loaded = False
 
 
@@ -92,9 +93,25 @@ def suites() -> list[str]:
     return sorted({t.suite for t in all_tasks()})
 
 
+def register_resolver(prefix: str, resolve: Callable[[str], Task]) -> None:
+    """Names starting with `prefix` that are not registered yet are handed to `resolve`, which
+    registers and returns their task (a suite with more tasks than it registers at import, e.g.
+    any BabyAI level by name), so they work wherever a task name does, in workers too."""
+    _RESOLVERS[prefix] = resolve
+
+
+def registered(name: str) -> bool:
+    """Whether `name` is a registered task (without resolving it)."""
+    _load_suites()
+    return name in _TASKS
+
+
 def get(name: str) -> Task:
     _load_suites()
     if name not in _TASKS:
+        for prefix, resolve in _RESOLVERS.items():
+            if name.startswith(prefix):
+                return resolve(name)
         sets = f"; task sets: {', '.join(s.name for s in task_sets())}" if _SETS else ""
         raise KeyError(f"unknown task {name!r}; registered tasks: {', '.join(sorted(_TASKS))}"
                        f"{sets}")
