@@ -75,8 +75,8 @@ class BabyAIConformanceTest(test_utils.EnvironmentTestMixin, absltest.TestCase):
 
 
 def test_every_default_level_matches_its_spec_and_cap():
-    tasks = registry.suite("babyai")
-    assert [t.name for t in tasks] == sorted(babyai.task_name(g) for g in babyai.LEVELS)
+    names = {t.name for t in registry.suite("babyai")}  # other levels may be resolved by now
+    assert names >= {babyai.task_name(g) for g in babyai.LEVELS}
     for gym_id in babyai.LEVELS:
         assert babyai.episode_cap(gym_id) == babyai.CAPS[gym_id], gym_id
     env = registry.get("babyai-synth").make_env(4)
