@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from gato.config import complete
 from gato.eval.agent import ModelAgent
 from gato.eval.config import default_eval_config, validate
 from gato.eval.evaluator import Evaluator
@@ -233,8 +234,8 @@ def test_evaluator_records_the_requested_return(model, tmp_path):
     config.update({"episodes": 2, "batch_size": 2, "prompt": "none", "gif": False,
                    "return_target": "6.5"})
     evaluator = Evaluator(config, net, tasks=[counter_task(length=4)], workdir=tmp_path,
-                          data_config={"returns": {"enabled": True,
-                                                 "ranges": {"test-counter": [0, 12]}}})
+                          data_config=complete({"data": {"returns": {
+                              "enabled": True, "ranges": {"test-counter": [0, 12]}}}}).data)
     evaluator.run(params, step=1)
     import json
 

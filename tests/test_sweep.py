@@ -29,7 +29,7 @@ def test_sweep_trains_each_seed_once_and_aggregates(tmp_path, monkeypatch):
         (workdir / "checkpoints" / str(config.train.total_steps)).mkdir(parents=True)
         return {}
 
-    def fake_evaluate(path, config_for, out=None, reuse=False):
+    def fake_evaluate(path, config_for, out=None, step=None, reuse=False):
         config = config_for({})
         protocol = eval_protocol(config)
         evaluated.append((path.name, reuse))
