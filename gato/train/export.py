@@ -112,11 +112,11 @@ def abstract_batch(config: Any, mesh: Any) -> dict[str, jax.ShapeDtypeStruct]:
     shapes["task_id"] = ((tc.batch_size,), jnp.int32)
     groups = mesh.shape["data"] * mesh.shape["fsdp"]
     lists = []
-    if tc.get("loss_on_targets_only", True):
+    if tc.loss_on_targets_only:
         lists.append(positions.TARGET_INDEX)
         if loop.split_actions(tc):
             lists.append(positions.ACTION_INDEX)
-    if int(tc.get("image_buckets", 4)) > 0:
+    if int(tc.image_buckets) > 0:
         lists.append(positions.IMAGE_INDEX)
     for key in lists:
         shapes[key] = ((groups, tc.batch_size // groups * (tc.seq_len - 1)), jnp.int32)

@@ -38,7 +38,7 @@ def resolve(target: str) -> Callable[..., Any]:
 def make_iterator(data_config: Any, *, batch_size: int, seq_len: int, seed: int,
                   process_index: int = 0, process_count: int = 1) -> Any:
     """Builds the iterator of the source named by `data_config.source` for this host."""
-    name = data_config.get("source") if hasattr(data_config, "get") else None
+    name = data_config.source
     if name not in SOURCES:
         raise ValueError(
             f"unknown data source {name!r} (config key data.source); "
