@@ -82,8 +82,7 @@ def _walk(node: Any, prefix: str = "") -> list[str]:
 
 def unknown_keys(config: Any) -> list[str]:
     """Dotted keys of `config` that the defaults do not have (outside open fields), in order."""
-    known = set(defaults.RULES) | {key.rpartition(".")[0] for key in defaults.RULES}
-    known |= {k for key in defaults.RULES for k in _parents(key)}
+    known = set(defaults.RULES) | {k for key in defaults.RULES for k in _parents(key)}
     return [key for key in _walk(config) if key not in known]
 
 

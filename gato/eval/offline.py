@@ -83,6 +83,15 @@ def episode_windows(spec: TimestepSpec, episodes: Any, *, count: int, seq_len: i
     return out
 
 
+def random_cycle(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation [n] that is one random cycle through all n items: perm[i] != i for n >= 2
+    (every window or episode gets another's return tokens or instruction)."""
+    order = rng.permutation(n)
+    perm = np.empty(n, np.int64)
+    perm[order] = np.roll(order, -1)
+    return perm
+
+
 def swap_missions(spec: TimestepSpec, episodes: list[tuple[dict, int]],
                   rng: np.random.Generator) -> list[tuple[dict, int]]:
     """Copies of (episode, length) pairs whose text observations come from another episode: each
@@ -91,10 +100,7 @@ def swap_missions(spec: TimestepSpec, episodes: list[tuple[dict, int]],
     keys = [k for k, kind in spec.observation.items() if kind == "text"]
     if not keys:
         raise ValueError("--missions shuffled needs a task with text observations (BabyAI)")
-    n = len(episodes)
-    order = rng.permutation(n)
-    perm = np.empty(n, np.int64)
-    perm[order] = np.roll(order, -1)
+    perm = random_cycle(len(episodes), rng)
     out = []
     for i, (episode, length) in enumerate(episodes):
         observation = dict(episode["observation"])
@@ -110,10 +116,7 @@ def shuffle_returns(seqs: list[seqlib.TokenSequence],
     """Copies of `seqs` whose return-to-go tokens come from other windows: window i takes, in
     order, the return tokens of window perm(i) (one random cycle through the windows, so none
     keeps its own when there are two or more), as many as both hold; the rest is unchanged."""
-    n = len(seqs)
-    order = rng.permutation(n)
-    perm = np.empty(n, np.int64)
-    perm[order] = np.roll(order, -1)  # one random cycle through all windows: perm[i] != i
+    perm = random_cycle(len(seqs), rng)
     where = [np.flatnonzero(s["modality"] == seqlib.Modality.RETURN) for s in seqs]
     out = []
     for i, seq in enumerate(seqs):

@@ -73,18 +73,13 @@ def format_table(suite: dict, rows: Sequence[dict]) -> str:
     body = [[_fmt(r.get(c)) for c in cols] for r in rows]
     body.append(["[suite mean]", _fmt(suite["episodes"]), _fmt(suite["errors"]), "", "",
                  _fmt(suite["mean_expert_normalized"]), _fmt(suite["mean_human_normalized"]),
-                 *([_fmt(_mean_success(rows))] if "success_rate" in cols else [])])
+                 *([_fmt(suite.get("mean_success_rate"))] if "success_rate" in cols else [])])
     widths = [max(len(c), *(len(line[i]) for line in body)) for i, c in enumerate(cols)]
     lines = [f"== suite {suite['suite']}: {suite['scored_tasks']}/{suite['tasks']} tasks scored, "
              f"{suite['tasks_at_50pct']} at >= 50% of expert =="]
     for line in [list(cols), *body]:
         lines.append("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
     return "\n".join(lines)
-
-
-def _mean_success(rows: Sequence[dict]) -> float | None:
-    rates = [r["success_rate"] for r in rows if r.get("success_rate") is not None]
-    return float(np.mean(rates)) if rates else None
 
 
 def write_gif(path: pathlib.Path, frames: Sequence[np.ndarray], fps: int = 20) -> pathlib.Path:

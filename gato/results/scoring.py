@@ -102,6 +102,7 @@ def suite_summary(suite: str, rows: Sequence[dict]) -> dict:
     """Aggregate of one suite's task rows: mean/median normalized score and threshold counts."""
     norm = [r["expert_normalized"] for r in rows if r.get("expert_normalized") is not None]
     human = [r["human_normalized"] for r in rows if r.get("human_normalized") is not None]
+    success = [r["success_rate"] for r in rows if r.get("success_rate") is not None]
     return {
         "suite": suite,
         "tasks": len(rows),
@@ -111,6 +112,7 @@ def suite_summary(suite: str, rows: Sequence[dict]) -> dict:
         "mean_expert_normalized": float(np.mean(norm)) if norm else None,
         "median_expert_normalized": float(np.median(norm)) if norm else None,
         "mean_human_normalized": float(np.mean(human)) if human else None,
+        "mean_success_rate": float(np.mean(success)) if success else None,
         "tasks_at_50pct": tasks_at_or_above(norm, (0.5,))[0],
         "tasks_at_100pct": tasks_at_or_above(norm, (1.0,))[0],
     }

@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from gato.data.formats import episodes as episodes_lib
-from gato.data.formats.load import parse_split
+from gato.data.formats.load import parse_split, sliced
 from gato.data.formats.rlds import EpisodeSource, file_format, find_builder_dir
 from gato.tokenizers.vocab import PATCH_SIZE
 
@@ -147,10 +146,4 @@ def load_image_text(name: str, data_dir: str | Path | None, split: str = "train"
     splits. Returns a random-access source (len, [i] -> ImageText)."""
     base, part = parse_split(split)
     source = ImageTextSource(find_builder_dir(data_dir, [dataset_name(name)]), base, image_size)
-    if part is None:
-        return source
-    indices = range(len(source))[part]
-    if not indices:
-        raise ValueError(f"split {split!r} of {name} holds no examples (the split has "
-                         f"{len(source)})")
-    return episodes_lib.SubsetSource(source, indices)
+    return sliced(source, part, split, name, "examples")

@@ -35,6 +35,18 @@ def parse_split(split: str) -> tuple[str, slice | None]:
     return base, slice(int(start) if start else None, int(stop) if stop else None)
 
 
+def sliced(source: Any, part: slice | None, split: str, name: str, unit: str) -> Any:
+    """`source` restricted to the slice `part` of `split` (None: all of it); ValueError naming
+    `name` when the slice holds no `unit` (episodes, examples)."""
+    if part is None:
+        return source
+    indices = range(len(source))[part]
+    if not indices:
+        raise ValueError(f"split {split!r} of {name} holds no {unit} (the split has "
+                         f"{len(source)})")
+    return episodes_lib.SubsetSource(source, indices)
+
+
 def load_episodes(task_name: str, data_dir: str | Path | None,
                   split: str = "train") -> episodes_lib.EpisodeSourceLike:
     """The episodes of `task_name` (or an RL Unplugged "rlu_*/config" name) in data_dir; split
@@ -47,14 +59,7 @@ def load_episodes(task_name: str, data_dir: str | Path | None,
     read only when named explicitly. Returns a random-access source (len, [i] -> Episode).
     """
     base, part = parse_split(split)
-    source = _load_split(task_name, data_dir, base)
-    if part is None:
-        return source
-    indices = range(len(source))[part]
-    if not indices:
-        raise ValueError(f"split {split!r} of {task_name} holds no episodes (the split has "
-                         f"{len(source)})")
-    return episodes_lib.SubsetSource(source, indices)
+    return sliced(_load_split(task_name, data_dir, base), part, split, task_name, "episodes")
 
 
 def _load_split(task_name: str, data_dir: str | Path | None,

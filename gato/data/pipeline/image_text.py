@@ -24,7 +24,6 @@ from gato.tokenizers import sequence as seqlib
 from gato.tokenizers.vision_language import tokenize_image_text
 
 SUITE = "vision_language"
-DEFAULT_DATASET = "minigrid-scenes"
 _ORDER_SALT = 0x1A7E
 
 
