@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "Compare two evaluated runs: per-task differences, P(A > B)."),
     "finetune": ("gato.workflows.finetune",
                  "Fine-tune a checkpoint on the first N episodes of a task; best by held-out nll."),
+    "transfer": ("gato.workflows.transfer",
+                 "Gato's Fig. 9: pretraining variants fine-tuned on a held-out task."),
     "sweep": ("gato.workflows.sweep",
               "Train a config over several seeds, evaluate and aggregate them."),
     "offline": ("gato.eval.offline", "Teacher-forced action metrics on recorded episodes."),

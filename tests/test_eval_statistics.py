@@ -8,8 +8,9 @@ from rliable import library as rly
 from rliable import metrics
 
 from gato.cli import main as gato_main
-from gato.envs import protocol, registry, scores
+from gato.envs import protocol, registry
 from gato.results import compare, runs, scoring, statistics
+from gato.testing.results import fixed_results
 
 CAP1000 = protocol.get("cap1000")
 REPS = 300
@@ -17,19 +18,7 @@ REPS = 300
 
 def _results(label: str, normalized: dict[str, list[float]], failed: dict[str, int] | None = None,
              run_protocol: protocol.Protocol = CAP1000) -> dict:
-    """results.json of one run whose episodes score `normalized[task]` (expert-normalized), the
-    first failed[task] episodes of a task ending in an environment error."""
-    rows, episodes = [], {}
-    for name, values in normalized.items():
-        ref = scores.reference(name, run_protocol)
-        low, high = ref["random_mean"], ref["expert_mean"]
-        eps = [{"seed": i, "return": low + v * (high - low), "length": 10,
-                "error": "RuntimeError at step 3: boom" if i < (failed or {}).get(name, 0)
-                else None} for i, v in enumerate(values)]
-        episodes[name] = eps
-        rows.append(scoring.task_summary(name, registry.get(name).suite, eps, run_protocol))
-    return {"checkpoint": label, "step": 1, "protocol": run_protocol.to_dict(), "tasks": rows,
-            "episodes": episodes}
+    return fixed_results(label, normalized, failed, run_protocol)
 
 
 @pytest.mark.filterwarnings("ignore:random_state is deprecated:FutureWarning")

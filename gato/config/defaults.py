@@ -35,6 +35,7 @@ from gato.config.rules import (
     integer,
     names_among,
     number,
+    numbers_list,
     of_type,
     optional,
 )
@@ -249,6 +250,37 @@ SCHEMA: dict[str, dict[str, Any]] = {
                              "reset)"),
         "every": F(50, "steps between held-out scoring and kept checkpoints", POSITIVE),
         "windows": F(32, "held-out windows per task", POSITIVE),
+    },
+    "transfer": {
+        "heldout": F("cartpole-swingup", "held-out task(s), comma-separated: in no pretraining "
+                     "mixture, fine-tuned on", NAME),
+        "variants": F("all,same_domain,non_control,scratch", "pretraining variants (Fig. 9): "
+                      "all data but the held-out task, its suite only, text and "
+                      "vision-language only, none",
+                      names_among("all", "same_domain", "non_control", "scratch")),
+        "sizes": F("tiny,small", "model sizes (gato.model), each pretrained per variant", NAME),
+        "pretrain_steps": F(1500, "pretraining steps per variant and size (train.* otherwise)",
+                            POSITIVE),
+        "episodes": F("1,5,10,20", "N: demonstrations of the held-out task fine-tuned on",
+                      numbers_list(1, integers=True)),
+        "seeds": F("0,1,2", "fine-tuning seeds (data order; init for scratch)",
+                   numbers_list(0, integers=True)),
+        "learning_rates": F("1e-4,3e-4,1e-3", "each variant's own sweep, chosen by held-out "
+                            "nll at sweep_episodes and the first seed", numbers_list(0.0)),
+        "shared_learning_rate": F(3e-4, "the one schedule every variant also runs (as Fig. 9)",
+                                  number(0.0, open_low=True)),
+        "sweep_episodes": F(5, "N at which the learning rates are swept", POSITIVE),
+        "finetune_steps": F(200, "fine-tuning steps (warm-up: finetune_warmup, then cosine)",
+                            POSITIVE),
+        "finetune_warmup": F(20, "fine-tuning warm-up steps", COUNT),
+    },
+    "scaling": {
+        "sizes": OPEN({}, "label -> ModelConfig fields over model.name ('name': another "
+                      "base size), e.g. {'xs': {'name': 'tiny'}, 'm': {'embed_dim': 192}}"),
+        "heldout_episodes": F(3, "each task's last episodes: held-out action nll, never trained "
+                              "on", POSITIVE),
+        "windows": F(32, "held-out windows per task", POSITIVE),
+        "seeds": F("0", "training seeds per size", numbers_list(0, integers=True)),
     },
     "study": {
         "arms": F("bc,filtered,returns", "return study arms: BC on all, %BC, "

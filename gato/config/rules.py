@@ -68,6 +68,20 @@ def names_among(*options: str) -> Rule:
     return Rule(ok, f"comma-separated names among {', '.join(map(repr, options))}")
 
 
+def numbers_list(low: float = 0.0, *, integers: bool = False) -> Rule:
+    """A comma-separated list of numbers >= low (integers when asked), at least one."""
+    def ok(v: Any) -> bool:
+        try:
+            items = [float(x) for x in v.split(",") if x.strip()] if isinstance(v, str) else []
+        except ValueError:
+            return False
+        whole = all(x.is_integer() for x in items) if integers else True
+        return bool(items) and whole and min(items) >= low
+
+    kind = "integers" if integers else "numbers"
+    return Rule(ok, f"comma-separated {kind} >= {low:g}, e.g. '1,5,10'")
+
+
 BOOL = Rule(lambda v: isinstance(v, bool), "True or False")
 TEXT = Rule(lambda v: isinstance(v, str), "a string")
 NAME = Rule(lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")

@@ -119,12 +119,12 @@ def format_curves(curves: Curves) -> str:
 def plot_curves(path: pathlib.Path, title: str, curves: Curves) -> pathlib.Path:
     """A panel per curve, a line per task against steps (intervals as error bars); a
     "{prefix}/marginal_nll" curve is drawn dashed in its "{prefix}/nll" panel."""
-    from gato.results.figures import COLORS, _pyplot, _save
+    from gato.results.figures import COLORS, pyplot, save_figure
 
     bars = {name[:-len("marginal_nll")] + "nll": tasks for name, tasks in curves.items()
             if name.endswith("/marginal_nll")}
     panels = {name: tasks for name, tasks in curves.items() if not name.endswith("/marginal_nll")}
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8), squeeze=False)
     for ax, (name, tasks) in zip(axes[0], panels.items(), strict=True):
         for k, (task, points) in enumerate(tasks.items()):
@@ -147,7 +147,7 @@ def plot_curves(path: pathlib.Path, title: str, curves: Curves) -> pathlib.Path:
         ax.set_title(name, fontsize=10)
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,8 @@ from gato.results.statistics import ALL, METRIC_NAMES, describe_unit
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no display)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,11 +29,12 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: pathlib.Path) -> pathlib.Path:
+def save_figure(fig, path: pathlib.Path) -> pathlib.Path:
+    """Writes `fig` to `path` (folders made), closes it, returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -40,7 +42,7 @@ def plot_task_intervals(path: pathlib.Path, title: str, tasks: Sequence[str],
                         series: Mapping[str, Mapping[str, dict]]) -> pathlib.Path:
     """Grouped bars: for each task, one bar per series {label: {task: {"value", "ci"}}} with
     its interval; a task missing from a series is marked excluded."""
-    plt = _pyplot()
+    plt = pyplot()
     width = 0.8 / max(1, len(series))
     fig, ax = plt.subplots(figsize=(max(6.5, 0.6 * len(tasks) * max(1, len(series)) + 2), 4.5))
     for k, (label, estimates) in enumerate(series.items()):
@@ -64,13 +66,13 @@ def plot_task_intervals(path: pathlib.Path, title: str, tasks: Sequence[str],
     ax.set_title(title, fontsize=10)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_profiles(path: pathlib.Path, title: str,
                   profiles: Mapping[str, Mapping[str, Sequence[float]]]) -> pathlib.Path:
     """One curve per {label: profile} (statistics.performance_profile) with its band."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for k, (label, p) in enumerate(profiles.items()):
         color = COLORS[k % len(COLORS)]
@@ -82,14 +84,14 @@ def plot_profiles(path: pathlib.Path, title: str,
     ax.set_ylabel("fraction of scores > x")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_aggregates(path: pathlib.Path, title: str,
                     groups: Mapping[str, Mapping[str, dict] | None]) -> pathlib.Path:
     """One panel per metric (IQM, mean, median, optimality gap): an interval per {label:
     metrics} row, the point estimate marked."""
-    plt = _pyplot()
+    plt = pyplot()
     labels = [label for label, m in groups.items() if m]
     fig, axes = plt.subplots(1, len(METRIC_NAMES), figsize=(3.2 * len(METRIC_NAMES),
                                                             1.0 + 0.45 * max(1, len(labels))))
@@ -104,7 +106,7 @@ def plot_aggregates(path: pathlib.Path, title: str,
         ax.set_title(metric.replace("_", " "), fontsize=10)
         ax.set_xlabel("% of expert")
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _tasks_of(summary: Mapping[str, Any], suite: str | None = None) -> list[str]:

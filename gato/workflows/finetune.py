@@ -113,10 +113,29 @@ def best_step(metrics: list[dict[str, Any]]) -> tuple[int, dict[int, float]]:
     return min(means, key=lambda s: (means[s], s)), means
 
 
-def run(args: argparse.Namespace) -> int:
+def finetune(config: ml_collections.ConfigDict, train_dir: pathlib.Path) -> dict[str, Any]:
+    """Trains finetune_config(config) in train_dir (resuming a partial run) and writes
+    train_dir/best.json: the step with the lowest held-out nll and that nll by step. A run
+    whose best.json records the same train.total_steps is not trained again."""
     from gato.train import train_and_evaluate
     from gato.train.metrics import read_jsonl
 
+    done = train_dir / "best.json"
+    if done.is_file():
+        best = json.loads(done.read_text())
+        if best.get("total_steps") == int(config.train.total_steps):
+            return best
+    train_and_evaluate(finetune_config(config), train_dir)
+    step, means = best_step(read_jsonl(RunDir(train_dir).metrics))
+    best = {"step": step, "heldout_nll": means[step], "heldout_nll_by_step": means,
+            "checkpoint": str(RunDir(train_dir).checkpoints / str(step)),
+            "pretrained": str(config.finetune.checkpoint), "episodes": config.finetune.episodes,
+            "total_steps": int(config.train.total_steps)}
+    done.write_text(json.dumps(best, indent=1) + "\n")
+    return json.loads(done.read_text())  # step keys as JSON writes them, as a reread gives
+
+
+def run(args: argparse.Namespace) -> int:
     for flag, key in ((args.checkpoint, "finetune.checkpoint"),
                       (args.episodes, "finetune.episodes")):
         if flag is not None:
@@ -135,13 +154,9 @@ def run(args: argparse.Namespace) -> int:
     train_dir = workdir / "train"
     common.banner(f"2/4 fine-tuning on {config.finetune.episodes} episodes of {', '.join(tasks)}"
                   f" for {config.train.total_steps} steps -> {train_dir}")
-    train_and_evaluate(finetune_config(config), train_dir)
-    step, means = best_step(read_jsonl(RunDir(train_dir).metrics))
-    best = {"step": step, "heldout_nll": means[step], "heldout_nll_by_step": means,
-            "checkpoint": str(RunDir(train_dir).checkpoints / str(step)),
-            "pretrained": str(config.finetune.checkpoint), "episodes": config.finetune.episodes}
-    (train_dir / "best.json").write_text(json.dumps(best, indent=1) + "\n")
-    common.banner(f"3/4 best checkpoint by held-out nll: step {step} ({means[step]:.3f})")
+    best = finetune(config, train_dir)
+    step = int(best["step"])
+    common.banner(f"3/4 best checkpoint by held-out nll: step {step} ({best['heldout_nll']:.3f})")
     common.banner(f"4/4 evaluation of step {step}")
     if config.eval.suites or config.eval.tasks:
         common.evaluate(config, train_dir, step=step)

@@ -50,20 +50,28 @@ def text_chunks(documents: list[str], seq_len: int) -> TextChunks:
     return TextChunks([tokenizer.tokenize_document(d) for d in documents], seq_len)
 
 
+def selected_tasks(data_config: Any) -> list[Any]:
+    """The registry Tasks a data section trains on: selected by suites and tasks, with a
+    positive suite and task weight (zero-weight tasks are not read)."""
+    from gato.data.formats import minari
+    from gato.envs import registry
+
+    minari.register_named(data_config.tasks or None)
+    tasks = registry.select(data_config.suites or None, data_config.tasks or None)
+    return [t for t in tasks if _weight(data_config.mixture, t.suite) > 0
+            and _weight(data_config.task_weights, t.name) > 0]
+
+
 def resolve_tasks(data_config: Any, seq_len: int) -> list[TaskData]:
     """TaskData for every selected task with a positive weight (zero-weight tasks are not read)."""
     from gato.data import formats
-    from gato.data.formats import minari
     from gato.data.formats.manifest import manifest_of
     from gato.data.pipeline import filtering
-    from gato.envs import registry, specs
+    from gato.envs import specs
 
     split = data_config.split
     data_dir = data_config.data_dir
-    minari.register_named(data_config.tasks or None)
-    tasks = registry.select(data_config.suites or None, data_config.tasks or None)
-    tasks = [t for t in tasks if _weight(data_config.mixture, t.suite) > 0
-             and _weight(data_config.task_weights, t.name) > 0]
+    tasks = selected_tasks(data_config)
     if not tasks:
         raise ValueError("every selected task has mixture weight 0 "
                          "(data.mixture, data.task_weights)")
