@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "Fine-tune a checkpoint on the first N episodes of a task; best by held-out nll."),
     "transfer": ("gato.workflows.transfer",
                  "Gato's Fig. 9: pretraining variants fine-tuned on a held-out task."),
+    "scaling": ("gato.workflows.scaling",
+                "Gato's Fig. 8: model sizes on one token budget, with a power-law fit."),
     "sweep": ("gato.workflows.sweep",
               "Train a config over several seeds, evaluate and aggregate them."),
     "offline": ("gato.eval.offline", "Teacher-forced action metrics on recorded episodes."),

@@ -37,6 +37,14 @@ def test_each_variant_pretrains_without_the_heldout_task():
         assert p.data.tasks.split(",") == tasks[variant] and p.model.name == "tiny"
 
 
+def test_presets_pass_the_study_checks():
+    for variant in ("", ":quick", ":cluster"):
+        transfer.check_study(load_config(f"transfer{variant}"))
+    cluster = load_config("transfer:cluster")
+    assert cluster.transfer.sizes == "364m,1.18b" and cluster.train.batch_size == 512
+    assert "minigrid-scenes" in transfer.pretraining_tasks(cluster, "non_control")
+
+
 def test_a_pretraining_config_that_reads_the_heldout_task_is_refused():
     c = _config()
     c.data.tasks = "cartpole-balance,cartpole-swingup"

@@ -99,3 +99,24 @@ def evaluate(config: ml_collections.ConfigDict, train_dir: pathlib.Path, *,
     settings = eval_config(config, **changes)
     return evaluator.evaluate_checkpoint(train_dir, lambda _: settings, out=out, step=step,
                                          reuse=True)
+
+
+def step_seconds(train_dir: pathlib.Path, tokens_per_step: int) -> float | None:
+    """The median seconds per step of a run, from its metrics' tokens per second."""
+    from gato.rundir import RunDir
+    from gato.train.metrics import read_jsonl
+
+    path = RunDir(train_dir).metrics
+    rates = sorted(r["train/tokens_per_s"] for r in (read_jsonl(path) if path.is_file() else [])
+                   if r.get("train/tokens_per_s"))
+    return tokens_per_step / rates[len(rates) // 2] if rates else None
+
+
+def numbers(text: str, kind: type = int) -> list:
+    """[1, 5, 10] from "1,5,10" (a config key whose rule has checked the form)."""
+    return [kind(float(x)) if kind is int else kind(x) for x in text.split(",") if x.strip()]
+
+
+def names(text: str) -> list[str]:
+    """["a", "b"] from "a, b,"."""
+    return [n.strip() for n in text.split(",") if n.strip()]

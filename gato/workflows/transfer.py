@@ -45,15 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_run_arguments(parser, config="transfer", workdir="runs/transfer")
 
 
-def numbers(text: str, kind: type = int) -> list:
-    """[1, 5, 10] from "1,5,10" (the key's rule has checked the form)."""
-    return [kind(float(x)) if kind is int else kind(x) for x in text.split(",") if x.strip()]
-
-
-def names(text: str) -> list[str]:
-    return [n.strip() for n in text.split(",") if n.strip()]
-
-
 def heldout_tasks(config: ml_collections.ConfigDict) -> list[Any]:
     """The held-out registry Tasks; ConfigError (one line) for an unknown name."""
     from gato.envs import registry
@@ -166,12 +157,12 @@ def choose_learning_rates(config: ml_collections.ConfigDict, workdir: pathlib.Pa
     """{(size, variant): {"lr", "heldout_nll": {lr: nll}}}: each variant's learning rate with
     the lowest held-out nll at transfer.sweep_episodes and the first seed."""
     t = config.transfer
-    n, seed = int(t.sweep_episodes), numbers(t.seeds)[0]
+    n, seed = int(t.sweep_episodes), common.numbers(t.seeds)[0]
     chosen = {}
-    for size in names(t.sizes):
-        for variant in names(t.variants):
+    for size in common.names(t.sizes):
+        for variant in common.names(t.variants):
             nll = {}
-            for lr in numbers(t.learning_rates, float):
+            for lr in common.numbers(t.learning_rates, float):
                 c = finetune_config(config, size, variant, lr, n, seed, workdir)
                 best = finetune.finetune(c, cell_dir(workdir, size, variant, lr, n, seed))
                 nll[lr] = float(best["heldout_nll"])
@@ -188,7 +179,7 @@ def check_study(config: ml_collections.ConfigDict) -> None:
     if not config.eval.suites and not config.eval.tasks:
         raise ConfigError("the transfer study scores the held-out task in its environment: "
                           "set eval.tasks (e.g. to transfer.heldout)")
-    need = max(numbers(t.episodes) + [int(t.sweep_episodes)]) + int(
+    need = max(common.numbers(t.episodes) + [int(t.sweep_episodes)]) + int(
         config.finetune.heldout_episodes)
     held = [h.name for h in heldout_tasks(config)]
     overrides = config.generate.task_overrides
@@ -198,20 +189,10 @@ def check_study(config: ml_collections.ConfigDict) -> None:
             raise ConfigError(f"held-out task {name!r} is recorded with {have} episodes, fewer "
                               f"than the largest N + finetune.heldout_episodes = {need}: set "
                               f"generate.task_overrides['{name}'].episodes")
-    for size in names(t.sizes):
-        for variant in names(t.variants):
+    for size in common.names(t.sizes):
+        for variant in common.names(t.variants):
             if variant != "scratch":
                 pretrain_config(config, size, variant)
-
-
-def step_seconds(train_dir: pathlib.Path, tokens_per_step: int) -> float | None:
-    """The median seconds per step of a run, from its metrics' tokens per second."""
-    from gato.train.metrics import read_jsonl
-
-    path = RunDir(train_dir).metrics
-    rates = sorted(r["train/tokens_per_s"] for r in (read_jsonl(path) if path.is_file() else [])
-                   if r.get("train/tokens_per_s"))
-    return tokens_per_step / rates[len(rates) // 2] if rates else None
 
 
 def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[dict]:
@@ -221,11 +202,11 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
 
     started = time.perf_counter()
     t = config.transfer
-    sizes, variants = names(t.sizes), names(t.variants)
+    sizes, variants = common.names(t.sizes), common.names(t.variants)
     common.banner(f"1/5 data -> {common.data_dir(config, workdir)}")
     if config.generate.tasks:
         common.record(config, pathlib.Path(config.data.data_dir))
-    largest = max(numbers(t.episodes) + [int(t.sweep_episodes)])
+    largest = max(common.numbers(t.episodes) + [int(t.sweep_episodes)])
     finetune.check_episodes(finetune_config(config, sizes[0], "scratch",
                                             float(t.shared_learning_rate), largest, 0, workdir))
     timing = {}
@@ -237,7 +218,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
                           f"{c.train.total_steps} steps -> {train_dir}")
             if not finished(train_dir, int(c.train.total_steps)):
                 train_and_evaluate(c, train_dir)
-            timing[f"{size}/{variant}"] = step_seconds(
+            timing[f"{size}/{variant}"] = common.step_seconds(
                 train_dir, int(c.train.batch_size) * int(c.train.seq_len))
     common.banner(f"3/5 learning-rate sweep at N={t.sweep_episodes}: {t.learning_rates}")
     chosen = choose_learning_rates(config, workdir)
@@ -248,8 +229,8 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
     runs: dict[tuple, dict] = {}
     for size in sizes:
         for variant in variants:
-            for n in numbers(t.episodes):
-                for seed in numbers(t.seeds):
+            for n in common.numbers(t.episodes):
+                for seed in common.numbers(t.seeds):
                     for schedule, lr in (("own", chosen[(size, variant)]["lr"]),
                                          ("shared", shared)):
                         done = finetune_cell(config, workdir, size, variant, lr, n, seed)
@@ -262,7 +243,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
     heldout = ", ".join(h.name for h in heldout_tasks(config))
     lines = [f"# Transfer to {heldout} ({workdir})", "",
              f"Expert-normalized score of the best checkpoint by held-out nll, mean over "
-             f"{len(numbers(t.seeds))} fine-tuning seeds [95% interval], "
+             f"{len(common.numbers(t.seeds))} fine-tuning seeds [95% interval], "
              f"{config.eval.episodes or 'the protocol'} episodes per seed (protocol "
              f"{config.eval.protocol}); {t.finetune_steps} fine-tuning steps; pretraining "
              f"{t.pretrain_steps} steps per variant.", "",
