@@ -164,7 +164,9 @@ def choose_learning_rates(config: ml_collections.ConfigDict, workdir: pathlib.Pa
             nll = {}
             for lr in common.numbers(t.learning_rates, float):
                 c = finetune_config(config, size, variant, lr, n, seed, workdir)
-                best = finetune.finetune(c, cell_dir(workdir, size, variant, lr, n, seed))
+                train_dir = cell_dir(workdir, size, variant, lr, n, seed)
+                best = finetune.finetune(c, train_dir)
+                keep_only(train_dir, int(best["step"]))
                 nll[lr] = float(best["heldout_nll"])
             lr = min(nll, key=lambda x: (nll[x], x))
             chosen[(size, variant)] = {"lr": lr, "heldout_nll": nll}
