@@ -20,10 +20,9 @@ e.g. one game given the whole budget), quick (a smoke run).
 import ml_collections
 
 from gato.config import default_config, parse_variant
-from gato.config.presets import heldout_curve, suite_eval
+from gato.config.presets import ATARI_TASKS, heldout_curve, suite_eval
 from gato.errors import ConfigError
 
-ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
 HELD_OUT = 3  # last episodes of each game kept out of training
 # key -> type
 VARIANTS = {"steps": int, "episodes": int, "channels": int, "frames": int, "motion": bool,

@@ -12,10 +12,8 @@ state over N devices; 1.18b needs it on 80 GB GPUs with batch 512), batch=N, ste
 import ml_collections
 
 from gato.config import default_config, parse_variant
+from gato.config.presets import ATARI_TASKS, CONTROL_TASKS
 
-CONTROL_TASKS = ("cartpole-balance", "cartpole-swingup", "pendulum-swingup", "point_mass-easy",
-                 "reacher-easy", "reacher-hard")
-ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
 VARIANTS = {"size": str, "fsdp": int, "batch": int, "steps": int}  # variant key -> type
 
 

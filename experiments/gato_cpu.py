@@ -12,10 +12,8 @@ docs/EXPERIMENTS.md. Everything not set here is the default (gato/config/default
 import ml_collections
 
 from gato.config import default_config, parse_variant
+from gato.config.presets import ATARI_TASKS, CONTROL_TASKS
 
-CONTROL_TASKS = ("cartpole-balance", "cartpole-swingup", "pendulum-swingup", "point_mass-easy",
-                 "reacher-easy", "reacher-hard")
-ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
 VARIANTS = {"steps": int, "batch": int, "size": str, "control_episodes": int,
             "atari_episodes": int, "quick": bool}  # variant key -> type
 

@@ -11,11 +11,9 @@ over seeds shows that this one costs its tasks nothing.
 import ml_collections
 
 from gato.config import default_config, parse_variant
+from gato.config.presets import ATARI_TASKS, CONTROL_TASKS
 from gato.envs.babyai import LEVELS, task_name
 
-CONTROL = ("cartpole-balance", "cartpole-swingup", "pendulum-swingup", "point_mass-easy",
-           "reacher-easy", "reacher-hard")
-ATARI = ("boxing", "breakout", "freeway", "pong")
 BABYAI = tuple(task_name(gym_id) for gym_id in LEVELS)
 VARIANTS = {"steps": int, "quick": bool}
 
@@ -23,7 +21,7 @@ VARIANTS = {"steps": int, "quick": bool}
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     variant = parse_variant(arg, VARIANTS)
     quick = bool(variant.get("quick", False))
-    acting = ",".join((*CONTROL, *ATARI, *BABYAI, "mt10"))
+    acting = ",".join((*CONTROL_TASKS, *ATARI_TASKS, *BABYAI, "mt10"))
     c = default_config()
 
     c.generate.tasks = acting + ",minigrid-scenes"

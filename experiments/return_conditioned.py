@@ -23,9 +23,8 @@ and 393 (0.85) of 978), so each task has its own levels.
 import ml_collections
 
 from gato.config import default_config, parse_variant
+from gato.config.presets import CONTROL_TASKS
 
-CONTROL_TASKS = ("cartpole-balance", "cartpole-swingup", "pendulum-swingup", "point_mass-easy",
-                 "reacher-easy", "reacher-hard")
 TINY_TASKS = ("cartpole-swingup", "pendulum-swingup")
 VARIANTS = {"steps": int, "episodes": int, "tiny": bool, "size": str, "batch": int,
             "fsdp": int}  # variant key -> type

@@ -1,6 +1,7 @@
-"""Groups of keys that several experiments set together, as functions over a config.
+"""Task lists and groups of keys that several experiments share.
 
     c = default_config()
+    c.data.tasks = ",".join((*CONTROL_TASKS, *ATARI_TASKS, "pydocs"))   # the main job's
     heldout_curve(c, held_out=3, every=250, windows=64, rollout_every=500, rollout_episodes=5)
     suite_eval(c, "pong,breakout", protocol="cap1000", episodes=10, batch_size=10)
 
@@ -8,6 +9,12 @@ They write ordinary keys (nothing hidden): an experiment file stays its list of 
 """
 
 import ml_collections
+
+# the main job's tasks: six Control Suite tasks from easy to hard and four Atari games that
+# span random-level to near-expert clones (docs/EXPERIMENTS.md)
+CONTROL_TASKS = ("cartpole-balance", "cartpole-swingup", "pendulum-swingup", "point_mass-easy",
+                 "reacher-easy", "reacher-hard")
+ATARI_TASKS = ("boxing", "breakout", "freeway", "pong")
 
 
 def heldout_curve(c: ml_collections.ConfigDict, *, held_out: int, every: int, windows: int,
