@@ -34,8 +34,8 @@ def test_sizes_are_fields_over_the_base_and_bad_ones_are_one_line():
     bad = apply_overrides(c, ["scaling.sizes={'x': {'name': 'tiny', 'depth': 3}}"])
     with pytest.raises(ConfigError, match=r"scaling.sizes\['x'\]: unknown ModelConfig fields"):
         scaling.check_sizes(bad)
-    with pytest.raises(ConfigError, match="scaling.sizes is empty"):
-        scaling.check_sizes(apply_overrides(c, ["scaling.sizes={}"]))
+    with pytest.raises(ConfigError, match="names 1 model size"):
+        scaling.check_sizes(apply_overrides(c, ["scaling.sizes={'x': {'name': 'tiny'}}"]))
 
 
 def test_cluster_preset_runs_the_papers_three_sizes():

@@ -49,11 +49,13 @@ def model_section(config: ml_collections.ConfigDict, label: str) -> ml_collectio
 
 
 def check_sizes(config: ml_collections.ConfigDict) -> dict[str, Any]:
-    """{label: ModelConfig}; ConfigError (one line) for no sizes or a size the model refuses."""
+    """{label: ModelConfig}; ConfigError (one line) for fewer than two sizes or a size the model
+    refuses."""
     from gato.model.build import model_config_from
 
-    if not config.scaling.sizes:
-        raise ConfigError("scaling.sizes is empty: name at least two model sizes")
+    if len(config.scaling.sizes) < 2:
+        raise ConfigError(f"scaling.sizes names {len(config.scaling.sizes)} model size(s): a "
+                          "scaling curve needs at least two")
     models = {}
     for label in config.scaling.sizes:
         try:
