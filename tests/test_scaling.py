@@ -31,7 +31,7 @@ def test_sizes_are_fields_over_the_base_and_bad_ones_are_one_line():
     assert [models[k].embed_dim for k in ("w64", "w128", "w192", "w256")] == [64, 128, 192, 256]
     assert models["w128"].num_layers == 2 and models["w192"].num_layers == 4
     assert models["w64"].position_bias == "alibi"  # the config's own overrides are kept
-    bad = apply_overrides(c, ["scaling.sizes={'x': {'name': 'tiny', 'depth': 3}}"])
+    bad = apply_overrides(c, ["scaling.sizes={'x': {'name': 'tiny', 'depth': 3}, 'y': {}}"])
     with pytest.raises(ConfigError, match=r"scaling.sizes\['x'\]: unknown ModelConfig fields"):
         scaling.check_sizes(bad)
     with pytest.raises(ConfigError, match="names 1 model size"):
