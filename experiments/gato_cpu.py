@@ -5,7 +5,8 @@
 Train only, on data generated before:
     gato train --config gato_cpu --workdir runs/main/train --set data.data_dir=runs/main/data
 Variants (comma separated): steps=N, batch=N, size=tiny|small, control_episodes=N,
-atari_episodes=N, quick (a smoke run). Why each choice, with the runs that chose it:
+atari_episodes=N, vl (adds experiments/vision_language.py's image-text pairs at weight 0.25),
+quick (a smoke run). Why each choice, with the runs that chose it:
 docs/EXPERIMENTS.md. Everything not set here is the default (gato/config/defaults.py).
 """
 
@@ -15,7 +16,7 @@ from gato.config import default_config, parse_variant
 from gato.config.presets import ATARI_TASKS, CONTROL_TASKS
 
 VARIANTS = {"steps": int, "batch": int, "size": str, "control_episodes": int,
-            "atari_episodes": int, "quick": bool}  # variant key -> type
+            "atari_episodes": int, "vl": bool, "quick": bool}  # variant key -> type
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -45,6 +46,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.tasks = ",".join((*CONTROL_TASKS, *ATARI_TASKS, "pydocs"))
     # text is light: a text window holds ~6x the loss targets of a control window
     c.data.mixture = {"control": 4.0, "atari": 0.5, "text": 0.25}
+    if variant.get("vl", False):
+        c.generate.tasks += ",minigrid-scenes"
+        c.generate.suite_overrides["vision_language"] = {"episodes": 40 if quick else 2000}
+        c.data.tasks += ",minigrid-scenes"
+        c.data.mixture["vision_language"] = 0.25
 
     c.optimizer.learning_rate = 1e-3  # the paper's 1e-4 is for batch 512 at 1.18B scale
     c.optimizer.warmup_steps = 10 if quick else 50

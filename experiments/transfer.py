@@ -4,10 +4,10 @@ domain only, on non-control data only, or not at all; each variant at its own le
 
     gato transfer --config transfer --workdir runs/transfer            # the 2-core preset
     gato transfer --config transfer:cluster --workdir $RUN --set data.data_dir=$DATA
-The data and model are the main job's (experiments/gato_cpu.py; gato_cluster.py for the
-cluster), plus the vision-language pairs of experiments/vision_language.py as non-control data
-beside text. cartpole-swingup is held out while cartpole-balance is trained on, as in the
-paper; it is recorded with 30 episodes, enough for N up to 20 plus the held-out nll's episodes.
+The data and model are the main job's with its vision-language pairs as non-control data
+beside text (experiments/gato_cpu.py:vl; gato_cluster.py for the cluster). cartpole-swingup
+is held out while cartpole-balance is trained on, as in the paper; it is recorded with 30
+episodes, enough for N up to 20 plus the held-out nll's episodes.
 Variants: heldout=TASK, quick (a smoke run), cluster (the paper's 364M beside 1.18B, N up to
 1000, the cluster recipe).
 """
@@ -23,17 +23,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     variant = parse_variant(arg, VARIANTS)
     quick, cluster = bool(variant.get("quick", False)), bool(variant.get("cluster", False))
     heldout = str(variant.get("heldout", "cartpole-swingup"))
-    c = load_config("gato_cluster" if cluster else "gato_cpu:quick" if quick else "gato_cpu")
-
-    scenes = 40 if quick else 2000
-    if cluster:
-        c.data.tasks += ",minigrid-scenes"  # the cluster's data_dir is recorded by hand
-    else:
-        c.generate.tasks += ",minigrid-scenes"
+    c = load_config("gato_cluster" if cluster else "gato_cpu:quick,vl" if quick else
+                    "gato_cpu:vl")
+    if cluster:  # the cluster's data_dir is recorded by hand
         c.data.tasks += ",minigrid-scenes"
-        c.generate.suite_overrides["vision_language"] = {"episodes": scenes}
+        c.data.mixture["vision_language"] = 0.25
+    else:
         c.generate.task_overrides[heldout] = {"episodes": 8 if quick else 30}
-    c.data.mixture["vision_language"] = 0.25
 
     t = c.transfer
     t.heldout = heldout

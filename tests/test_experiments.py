@@ -13,7 +13,8 @@ from gato.train import evaluators
 from gato.workflows import common
 
 EXPERIMENTS = sorted((pathlib.Path(__file__).parents[1] / "experiments").glob("[!_]*.py"))
-VARIANTS = {"gato_cpu.py": ["", "quick"], "gato_cluster.py": ["", "size=364m,fsdp=4"],
+VARIANTS = {"gato_cpu.py": ["", "quick", "vl", "quick,vl"],
+            "gato_cluster.py": ["", "size=364m,fsdp=4"],
             "return_conditioned.py": ["", "tiny", "size=79m,batch=64,fsdp=2"],
             "transfer.py": ["", "quick", "cluster"], "scaling.py": ["", "quick", "cluster"],
             "atari.py": ["", "quick", "channels=32", "frames=2,motion,noise=0.75",
