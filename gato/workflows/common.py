@@ -17,6 +17,7 @@ import importlib
 import logging
 import os
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 import ml_collections
@@ -61,6 +62,18 @@ def start(args: argparse.Namespace, level: int = logging.WARNING) -> ml_collecti
         raise ConfigError(str(e)) from None
     register_evaluators()
     return config
+
+
+def run_study(args: argparse.Namespace, check: Callable[[ml_collections.ConfigDict], Any],
+              study: Callable[[ml_collections.ConfigDict, pathlib.Path], Any]) -> int:
+    """A study command's run: start-up, `check(config)` before anything is written, the
+    workdir made, then `study(config, workdir)`; exit status 0."""
+    config = start(args)
+    check(config)
+    workdir = pathlib.Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    study(config, workdir)
+    return 0
 
 
 def banner(text: str) -> None:

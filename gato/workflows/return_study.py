@@ -177,9 +177,4 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[
 
 
 def run(args: argparse.Namespace) -> int:
-    config = common.start(args)
-    check_study(config)
-    workdir = pathlib.Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    run_study(config, workdir)
-    return 0
+    return common.run_study(args, check_study, run_study)
