@@ -226,18 +226,24 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
     chosen = choose_learning_rates(config, workdir)
     (workdir / "schedules.json").write_text(json.dumps(
         {f"{s}/{v}": x for (s, v), x in chosen.items()}, indent=1) + "\n")
-    common.banner("4/5 fine-tuning: sizes x variants x N x seeds, own and shared schedule")
     shared = float(t.shared_learning_rate)
+    plan = [(size, schedule, variant, n, seed, lr)
+            for size in sizes for variant in variants for n in common.numbers(t.episodes)
+            for seed in common.numbers(t.seeds)
+            for schedule, lr in (("own", chosen[(size, variant)]["lr"]), ("shared", shared))]
+    cells = list(dict.fromkeys((size, variant, lr, n, seed)
+                               for size, _, variant, n, seed, lr in plan))
+    common.banner(f"4/5 fine-tuning: {len(cells)} runs (sizes x variants x N x seeds, own and "
+                  "shared schedule; a run both share counted once)")
+    done = {}
+    for i, cell in enumerate(cells):
+        print(f"[{i + 1}/{len(cells)}, {(time.perf_counter() - started) / 60:.0f} min]",
+              end=" ", flush=True)
+        done[cell] = finetune_cell(config, workdir, *cell)["results"]
     runs: dict[tuple, dict] = {}
-    for size in sizes:
-        for variant in variants:
-            for n in common.numbers(t.episodes):
-                for seed in common.numbers(t.seeds):
-                    for schedule, lr in (("own", chosen[(size, variant)]["lr"]),
-                                         ("shared", shared)):
-                        done = finetune_cell(config, workdir, size, variant, lr, n, seed)
-                        runs.setdefault((size, schedule, variant, n), {})[
-                            f"seed{seed}"] = done["results"]
+    for size, schedule, variant, n, seed, lr in plan:
+        runs.setdefault((size, schedule, variant, n), {})[f"seed{seed}"] = done[
+            (size, variant, lr, n, seed)]
     common.banner("5/5 report")
     reps = int(config.eval.bootstrap_reps)
     rows = transfer_report.score_rows(runs, reps)
