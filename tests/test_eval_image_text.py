@@ -35,7 +35,9 @@ def test_evaluator_reports_every_variant_and_the_prior(config, tmp_path):
     metrics = evaluator.run(params, 5)
     for variant in ("image", "shuffled"):
         for kind in ("all", "caption", "vqa"):
-            assert 0.0 <= metrics[f"image_text/{variant}/{kind}/token_accuracy"] <= 1.0
+            name = f"image_text/{variant}/{kind}/token_accuracy"
+            assert 0.0 <= metrics[f"{name}_low"] <= metrics[name] <= metrics[f"{name}_high"] <= 1
+            assert 0.0 <= metrics[name] <= 1.0
             assert metrics[f"image_text/{variant}/{kind}/nll"] > 0
     assert "image_text/prior/vqa/exact_match" in metrics
     with pytest.raises(ValueError, match="variants among"):

@@ -7,7 +7,8 @@ Scores the held-out split of data.vision_language with the image as trained, zer
 and shuffled between examples (`gato.data.pipeline.image_text_scoring`), and beside them the
 text-only prior: for each held-out question, the answer most often given to that question in
 the training split (what a model that never looks at the image can reach). Metrics:
-{prefix}/{variant}/{all,caption,vqa}/{token_accuracy,exact_match,nll} and
+{prefix}/{variant}/{all,caption,vqa}/{token_accuracy,exact_match,nll}, each with its 95%
+bootstrap interval over the examples as {name}_low and {name}_high, and
 {prefix}/prior/vqa/exact_match; the image's worth is "image" minus the others.
 """
 
@@ -65,7 +66,9 @@ class ImageTextEvaluator:
         for variant, kinds in self.results(params).items():
             for kind, m in kinds.items():
                 for key in ("token_accuracy", "exact_match", "nll"):
-                    out[f"{prefix}/{variant}/{kind}/{key}"] = float(m[key])
+                    name = f"{prefix}/{variant}/{kind}/{key}"
+                    out[name] = float(m[key])
+                    out[f"{name}_low"], out[f"{name}_high"] = map(float, m[f"{key}_interval"])
         out[f"{prefix}/prior/vqa/exact_match"] = self.prior["exact_match"]
         log.info("step %d %s: %s", step, prefix, {k: round(v, 3) for k, v in out.items()
                                                   if k.endswith("exact_match")})

@@ -82,23 +82,27 @@ def _score_batch(log_probs: np.ndarray, batch: dict[str, np.ndarray]) -> list[Ro
     return rows
 
 
-def _interval(values: np.ndarray, seed: int, resamples: int = 1000) -> list[float]:
-    """95% percentile-bootstrap interval of the mean of `values` [n]."""
-    idx = np.random.default_rng(seed).integers(0, values.size, (resamples, values.size))
-    return [float(q) for q in np.quantile(values[idx].mean(axis=1), [0.025, 0.975])]
+def _interval(num: np.ndarray, den: np.ndarray, seed: int, resamples: int = 1000
+              ) -> list[float]:
+    """95% percentile-bootstrap interval of sum(num) / sum(den) over examples resampled."""
+    idx = np.random.default_rng(seed).integers(0, num.size, (resamples, num.size))
+    ratios = num[idx].sum(axis=1) / den[idx].sum(axis=1)
+    return [float(q) for q in np.quantile(ratios, [0.025, 0.975])]
 
 
 def summarize(rows: Sequence[Row], seed: int = 0) -> dict[str, Any]:
-    """Metrics of per-example (nll, right, targets) rows, with bootstrap intervals."""
+    """Metrics of per-example (nll, right, targets) rows: token accuracy and nll per target
+    token, exact match per example, each with the bootstrap interval of that same ratio."""
     nll, right, count = (np.asarray(c, np.float64) for c in zip(*rows, strict=True))
     exact = (right == count).astype(np.float64)
-    token_acc = right / count
+    ones = np.ones_like(exact)
     return {"examples": int(count.size), "targets": int(count.sum()),
             "token_accuracy": float(right.sum() / count.sum()),
-            "token_accuracy_interval": _interval(token_acc, seed),
+            "token_accuracy_interval": _interval(right, count, seed),
             "nll": float(nll.sum() / count.sum()),
-            "nll_interval": _interval(nll / count, seed),
-            "exact_match": float(exact.mean()), "exact_match_interval": _interval(exact, seed)}
+            "nll_interval": _interval(nll, count, seed),
+            "exact_match": float(exact.mean()),
+            "exact_match_interval": _interval(exact, ones, seed)}
 
 
 def score(log_probs_fn: LogProbsFn, examples: Sequence[tuple[seqlib.TokenSequence, str]], *,
