@@ -52,6 +52,15 @@ def offline_curves(records: list[Mapping[str, Any]]) -> Curves:
             for curve, tasks in sorted(points.items())}
 
 
+def mean_over_tasks(curves: Curves, curve: str) -> dict[int, float]:
+    """{step: mean over the tasks scored at that step} of one curve, e.g. "heldout/nll"."""
+    by_step: dict[int, list[float]] = {}
+    for points in curves.get(curve, {}).values():
+        for p in points:
+            by_step.setdefault(p["step"], []).append(p["value"])
+    return {step: float(np.mean(values)) for step, values in sorted(by_step.items())}
+
+
 def _estimate(step: int, scores: list[float], reps: int) -> dict[str, Any]:
     """{"step", "value", "ci", "episodes"}: the mean of `scores` and its bootstrap interval."""
     data = np.asarray(scores, np.float64)[:, None]  # [episodes, 1]

@@ -100,14 +100,16 @@ def finetune_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigD
     return c
 
 
+def heldout_nll_by_step(metrics: list[dict[str, Any]]) -> dict[int, float]:
+    """{step: mean over tasks of the held-out evaluator's action nll} from metrics.jsonl rows."""
+    from gato.results.curve import mean_over_tasks, offline_curves
+
+    return mean_over_tasks(offline_curves(metrics), f"{HELDOUT}/nll")
+
+
 def best_step(metrics: list[dict[str, Any]]) -> tuple[int, dict[int, float]]:
     """(the step with the lowest mean held-out action nll over tasks, {step: that mean})."""
-    means = {}
-    for row in metrics:
-        nll = [v for k, v in row.items() if k.startswith(f"{HELDOUT}/") and k.endswith("/nll")
-               and not k.endswith("marginal_nll")]
-        if nll:
-            means[int(row["step"])] = float(sum(nll) / len(nll))
+    means = heldout_nll_by_step(metrics)
     if not means:
         raise ValueError("no held-out nll was recorded: nothing to choose a checkpoint by")
     return min(means, key=lambda s: (means[s], s)), means

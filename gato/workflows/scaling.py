@@ -29,10 +29,9 @@ import numpy as np
 
 from gato.errors import ConfigError
 from gato.rundir import RunDir
-from gato.workflows import common
+from gato.workflows import common, finetune
+from gato.workflows.finetune import HELDOUT
 from gato.workflows.sweep import finished
-
-HELDOUT = "heldout"  # the metric prefix of the held-out evaluator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,13 +83,8 @@ def heldout_nll(train_dir: pathlib.Path) -> float | None:
     """The mean over tasks of the held-out action nll at the run's last scoring."""
     from gato.train.metrics import read_jsonl
 
-    rows = [r for r in read_jsonl(RunDir(train_dir).metrics)
-            if any(k.startswith(f"{HELDOUT}/") for k in r)]
-    if not rows:
-        return None
-    values = [v for k, v in rows[-1].items() if k.startswith(f"{HELDOUT}/")
-              and k.endswith("/nll") and not k.endswith("marginal_nll")]
-    return float(np.mean(values)) if values else None
+    means = finetune.heldout_nll_by_step(read_jsonl(RunDir(train_dir).metrics))
+    return means[max(means)] if means else None
 
 
 def point(config: ml_collections.ConfigDict, label: str, model: Any,
