@@ -119,9 +119,10 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
 
     started = time.perf_counter()
     models = check_sizes(config)
-    common.banner(f"1/4 data -> {common.data_dir(config, workdir)}")
+    data_dir = common.data_dir(config, workdir)
+    common.banner(f"1/4 data -> {data_dir}")
     if config.generate.tasks:
-        common.record(config, pathlib.Path(config.data.data_dir))
+        common.record(config, data_dir)
     seeds = common.numbers(config.scaling.seeds)
     points = []
     from gato.model.params import count_params

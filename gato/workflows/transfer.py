@@ -175,19 +175,25 @@ def choose_learning_rates(config: ml_collections.ConfigDict, workdir: pathlib.Pa
     return chosen
 
 
+def largest_episodes(config: ml_collections.ConfigDict) -> int:
+    """The largest N any fine-tuning run of the study reads (the grid's or the sweep's)."""
+    t = config.transfer
+    return max(common.numbers(t.episodes) + [int(t.sweep_episodes)])
+
+
 def check_study(config: ml_collections.ConfigDict) -> None:
     """ConfigError (one line) for a study that cannot run, before any work."""
     t = config.transfer
     if not config.eval.suites and not config.eval.tasks:
         raise ConfigError("the transfer study scores the held-out task in its environment: "
                           "set eval.tasks (e.g. to transfer.heldout)")
-    need = max(common.numbers(t.episodes) + [int(t.sweep_episodes)]) + int(
-        config.finetune.heldout_episodes)
-    held = [h.name for h in heldout_tasks(config)]
-    overrides = config.generate.task_overrides
-    for name in held:
-        have = int((overrides.get(name) or {}).get("episodes", config.generate.episodes))
-        if config.generate.tasks and have < need:
+    from gato.data.recording.plan import task_settings
+
+    need = largest_episodes(config) + int(config.finetune.heldout_episodes)
+    recorded = task_settings(config.generate)  # per task, suite and task overrides applied
+    for name in [h.name for h in heldout_tasks(config)]:
+        have = int(recorded.get(name, {}).get("episodes", need))
+        if have < need:
             raise ConfigError(f"held-out task {name!r} is recorded with {have} episodes, fewer "
                               f"than the largest N + finetune.heldout_episodes = {need}: set "
                               f"generate.task_overrides['{name}'].episodes")
@@ -205,12 +211,13 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
     started = time.perf_counter()
     t = config.transfer
     sizes, variants = common.names(t.sizes), common.names(t.variants)
-    common.banner(f"1/5 data -> {common.data_dir(config, workdir)}")
+    data_dir = common.data_dir(config, workdir)
+    common.banner(f"1/5 data -> {data_dir}")
     if config.generate.tasks:
-        common.record(config, pathlib.Path(config.data.data_dir))
-    largest = max(common.numbers(t.episodes) + [int(t.sweep_episodes)])
+        common.record(config, data_dir)
     finetune.check_episodes(finetune_config(config, sizes[0], "scratch",
-                                            float(t.shared_learning_rate), largest, 0, workdir))
+                                            float(t.shared_learning_rate),
+                                            largest_episodes(config), 0, workdir))
     timing = {}
     for size in sizes:
         for variant in [v for v in variants if v != "scratch"]:
