@@ -2,7 +2,7 @@
 pretraining variant, schedule and model size.
 
     rows = score_rows(runs, reps)     # runs: {(size, schedule, variant, n): {label: results}}
-    text = format_tables(rows, learning_rates)
+    text = format_tables(rows, learning_rates, shared)  # {(size, variant): lr}, shared lr
     plot_transfer(path, rows, size)   # two panels: each variant's own schedule, the shared one
 
 A cell's score is the expert-normalized mean over the held-out task(s) of its fine-tuning seeds,

@@ -64,8 +64,8 @@ def start(args: argparse.Namespace, level: int = logging.WARNING) -> ml_collecti
     return config
 
 
-def run_study(args: argparse.Namespace, check: Callable[[ml_collections.ConfigDict], Any],
-              study: Callable[[ml_collections.ConfigDict, pathlib.Path], Any]) -> int:
+def run_command(args: argparse.Namespace, check: Callable[[ml_collections.ConfigDict], Any],
+                study: Callable[[ml_collections.ConfigDict, pathlib.Path], Any]) -> int:
     """A study command's run: start-up, `check(config)` before anything is written, the
     workdir made, then `study(config, workdir)`; exit status 0."""
     config = start(args)

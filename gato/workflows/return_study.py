@@ -177,4 +177,4 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[
 
 
 def run(args: argparse.Namespace) -> int:
-    return common.run_study(args, check_study, run_study)
+    return common.run_command(args, check_study, run_study)

@@ -87,16 +87,15 @@ def heldout_nll(train_dir: pathlib.Path) -> float | None:
     return means[max(means)] if means else None
 
 
-def point(config: ml_collections.ConfigDict, label: str, model: Any,
+def point(config: ml_collections.ConfigDict, label: str, model: Any, counts: dict[str, int],
           runs: dict[str, pathlib.Path], results: dict[str, dict]) -> dict[str, Any]:
-    """One size's entry of the report (gato.results.scaling_report)."""
+    """One size's entry of the report (gato.results.scaling_report); `counts` is
+    gato.model.params.param_breakdown(model)."""
     from gato.model.flops import flops_per_token
-    from gato.model.params import param_breakdown
     from gato.results import statistics
 
     tc = config.train
     tokens = int(tc.total_steps) * int(tc.batch_size) * int(tc.seq_len)
-    counts = param_breakdown(model)
     nll = [x for x in (heldout_nll(d) for d in runs.values()) if x is not None]
     steps = [x for x in (common.step_seconds(d, int(tc.batch_size) * int(tc.seq_len))
                          for d in runs.values()) if x]
@@ -114,6 +113,7 @@ def point(config: ml_collections.ConfigDict, label: str, model: Any,
 
 def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[dict]:
     """Steps 1-4 of the module docstring; returns the points of the report."""
+    from gato.model.params import param_breakdown
     from gato.results import scaling_report
     from gato.train import train_and_evaluate
 
@@ -125,9 +125,8 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
         common.record(config, data_dir)
     seeds = common.numbers(config.scaling.seeds)
     points = []
-    from gato.model.params import count_params
-
-    order = sorted(models, key=lambda label: count_params(models[label]))
+    counts = {label: param_breakdown(m) for label, m in models.items()}  # eval_shape, once
+    order = sorted(models, key=lambda label: counts[label]["total"])
     for i, label in enumerate(order):
         runs, results = {}, {}
         for seed in seeds:
@@ -139,7 +138,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
                 train_and_evaluate(c, train_dir)
             common.banner(f"3/4 evaluation of {label} seed {seed}")
             results[f"seed{seed}"] = common.evaluate(c, train_dir)
-        points.append(point(config, label, models[label], runs, results))
+        points.append(point(config, label, models[label], counts[label], runs, results))
     common.banner("4/4 report")
     fitted = scaling_report.fits(points)
     minutes = (time.perf_counter() - started) / 60
@@ -161,4 +160,4 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
 
 
 def run(args: argparse.Namespace) -> int:
-    return common.run_study(args, check_sizes, run_study)
+    return common.run_command(args, check_sizes, run_study)

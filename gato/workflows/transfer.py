@@ -190,7 +190,8 @@ def check_study(config: ml_collections.ConfigDict) -> None:
     from gato.data.recording.plan import task_settings
 
     need = largest_episodes(config) + int(config.finetune.heldout_episodes)
-    recorded = task_settings(config.generate)  # per task, suite and task overrides applied
+    # per task, suite and task overrides applied; nothing is recorded without generate.tasks
+    recorded = task_settings(config.generate) if config.generate.tasks else {}
     for name in [h.name for h in heldout_tasks(config)]:
         have = int(recorded.get(name, {}).get("episodes", need))
         if have < need:
@@ -283,4 +284,4 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
 
 
 def run(args: argparse.Namespace) -> int:
-    return common.run_study(args, check_study, run_study)
+    return common.run_command(args, check_study, run_study)
