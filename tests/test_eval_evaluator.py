@@ -10,7 +10,7 @@ import pytest
 from gato.config import complete
 from gato.envs import registry
 from gato.envs.scores import ProtocolMismatchError
-from gato.eval.config import default_eval_config
+from gato.eval.config import default_eval_config, run_settings
 from gato.eval.evaluator import Evaluator
 from gato.eval.rollout import run_batch
 from gato.eval.scripted import PolicyAgent, TokenReplayAgent, expert_factory
@@ -147,6 +147,23 @@ def test_rollout_evaluator_from_the_config_registry(tmp_path):
     assert "eval/control/cartpole-balance/return" in metrics
     saved = json.loads((tmp_path / "eval" / "step_10" / "results.json").read_text())
     assert [e["length"] for e in saved["episodes"]["cartpole-balance"]] == [4, 4]
+
+
+def test_run_settings_layer_the_run_and_its_data_then_the_changes():
+    """One assembly of eval settings for `gato eval`, the workflows and the rollout evaluator:
+    defaults <- the run's eval section <- its data section where eval left the default <- the
+    changes; an unknown key is named."""
+    run = complete({"data": {"data_dir": "/runs/a/data", "on_bad_episode": "fail"},
+                    "eval": {"episodes": 3, "tasks": "pong"}})
+    got = run_settings(run, {"tasks": "boxing", "seed": 7})
+    assert (got.episodes, got.tasks, got.seed) == (3, "boxing", 7)
+    assert (got.data_dir, got.on_bad_episode) == ("/runs/a/data", "fail")
+    assert run_settings(run, {"on_bad_episode": "skip"}).on_bad_episode == "skip"
+    run.eval.data_dir = "/elsewhere"
+    assert run_settings(run).data_dir == "/elsewhere"
+    assert (run.eval.seed, run.eval.tasks) == (-1, "pong")  # the run's config is not changed
+    with pytest.raises(ValueError, match="unknown eval setting key 'episode'"):
+        run_settings(run, {"episode": 2})
 
 
 def test_protocol_mismatch_is_refused_before_any_episode(tmp_path):

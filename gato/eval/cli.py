@@ -12,8 +12,8 @@ are kept unless --force) and scalars to WORKDIR/tensorboard; with several checkp
 aggregate (IQM, mean, median, optimality gap with 95% intervals over runs;
 `gato.results.runs`) goes
 to --out. Episodes run under the evaluation protocol (--protocol, `gato.envs.protocol`). The
-eval settings start from `default_eval_config()`, take the run's config.json `eval` section,
-then these flags.
+eval settings are the run's (`gato.eval.config.run_settings`: the defaults, the run's config.json
+`eval` section, its data section's data_dir and on_bad_episode) with these flags on top.
 """
 
 import argparse
@@ -24,7 +24,7 @@ import pathlib
 import ml_collections
 
 from gato.envs.protocol import PROTOCOLS
-from gato.eval.config import PROMPT_MODES, default_eval_config
+from gato.eval.config import PROMPT_MODES, run_settings
 from gato.eval.decoding import DECODING_MODES
 from gato.rundir import RESULTS_JSON, RunDir
 
@@ -94,21 +94,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def eval_config(args: argparse.Namespace,
                 run_config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """The run's eval section (its full config, `gato.config.run_config`), with its training
-    data.on_bad_episode, <- command-line flags."""
-    config = default_eval_config()
-    for key, value in run_config.eval.items():
-        if value is not None:
-            config[key] = type(config[key])(value)
-    if run_config.eval.on_bad_episode == default_eval_config().on_bad_episode:
-        config.on_bad_episode = run_config.data.on_bad_episode  # the eval section left it
-    for flag, key in _OVERRIDES.items():
-        if getattr(args, flag, None) is not None:
-            config[key] = getattr(args, flag)
+    """The run's eval settings (`gato.eval.config.run_settings`) <- command-line flags."""
+    changes = {key: getattr(args, flag) for flag, key in _OVERRIDES.items()
+               if getattr(args, flag, None) is not None}
     if args.tasks is not None and args.suite is None:
-        config.suites = ""
+        changes["suites"] = ""
     if args.greedy:
-        config.decoding = "greedy"
+        changes["decoding"] = "greedy"
+    config = run_settings(run_config, changes)
     config.gif = bool(config.gif and not args.no_gif)
     return config
 

@@ -1,5 +1,8 @@
 """The `eval` section of an experiment config: how checkpoints are rolled out and scored."""
 
+from collections.abc import Mapping
+from typing import Any
+
 import ml_collections
 
 from gato.config import defaults
@@ -14,6 +17,32 @@ PROMPT_MODES = ("none", "start", "end")
 def default_eval_config() -> ml_collections.ConfigDict:
     """The eval section's defaults (`gato.config.defaults`)."""
     return defaults.section("eval")
+
+
+def run_settings(run_config: ml_collections.ConfigDict,
+                 changes: Mapping[str, Any] | None = None) -> ml_collections.ConfigDict:
+    """The eval settings of a run: the defaults <- the run's `eval` section <- `changes`.
+
+    What the eval section leaves at its default comes from the run's data section: the
+    demonstrations' data_dir ('' means the run's data.data_dir) and on_bad_episode. The one
+    place where `gato eval`, the workflows and the in-training "rollout" evaluator assemble
+    their settings; an unknown key raises ValueError naming it."""
+    config = default_eval_config()
+    for source, items in (("eval section", run_config.eval.items()),
+                          ("eval setting", (changes or {}).items())):
+        for key, value in items:
+            if key not in config:
+                raise ValueError(f"unknown {source} key {key!r}; known: "
+                                 f"{', '.join(sorted(config))}")
+            if value is not None:
+                config[key] = type(config[key])(value)
+    data = run_config.get("data", {})
+    if not config.data_dir and data.get("data_dir"):
+        config.data_dir = str(data.data_dir)
+    if "on_bad_episode" not in (changes or {}) and data.get("on_bad_episode") and \
+            run_config.eval.get("on_bad_episode") in (None, default_eval_config().on_bad_episode):
+        config.on_bad_episode = data.on_bad_episode
+    return config
 
 
 def validate(config: ml_collections.ConfigDict) -> None:

@@ -246,15 +246,13 @@ def rollout_evaluator(config: ml_collections.ConfigDict, options: Mapping[str, A
                       workdir: pathlib.Path) -> Evaluator:
     """The "rollout" in-training evaluator: the Evaluator of `config.eval`'s settings (updated
     with `options`) on `config.model`; reports go to `workdir/eval/step_N/`."""
-    from gato.eval.config import default_eval_config
+    from gato.eval.config import run_settings
     from gato.model.build import build_model
 
-    eval_config = default_eval_config()
-    for name, value in {**dict(config.eval), **dict(options)}.items():
-        if name not in eval_config:
-            raise ValueError(f"rollout evaluator: unknown eval setting {name!r}; "
-                             f"known: {', '.join(sorted(eval_config))}")
-        eval_config[name] = value
+    try:
+        eval_config = run_settings(config, options)
+    except ValueError as e:
+        raise ValueError(f"rollout evaluator: {e}") from None
     model, _ = build_model(config.model)
     return Evaluator(eval_config, model, workdir=workdir, data_config=config.data)
 

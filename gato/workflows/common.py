@@ -12,7 +12,6 @@ the modules that register the in-training evaluator types (rollout, offline, tex
 """
 
 import argparse
-import copy
 import importlib
 import logging
 import os
@@ -95,11 +94,10 @@ def record(config: ml_collections.ConfigDict, directory: pathlib.Path) -> dict[s
 
 
 def eval_config(config: ml_collections.ConfigDict, **changes: Any) -> ml_collections.ConfigDict:
-    """The config's eval section with `changes`, reading demonstrations from the run's data."""
-    out = copy.deepcopy(config.eval)
-    out.data_dir = out.data_dir or str(config.data.data_dir or "")
-    out.update(changes)
-    return out
+    """The config's eval settings (`gato.eval.config.run_settings`) with `changes`."""
+    from gato.eval.config import run_settings
+
+    return run_settings(config, changes)
 
 
 def evaluate(config: ml_collections.ConfigDict, train_dir: pathlib.Path, *,
