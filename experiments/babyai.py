@@ -6,7 +6,8 @@ last 10 episodes of each level held out; a learning curve of held-out action nll
 success, then the final checkpoint over 20 episodes per level (cap1000):
     gato main --config babyai --workdir runs/babyai
     gato curve runs/babyai/train
-Variants: steps=N, episodes=N (recorded per level), quick (a smoke run).
+Variants: steps=N, episodes=N (recorded per level), cells (the view one token per cell:
+`data.grid_cells`), quick (a smoke run).
 """
 
 import ml_collections
@@ -16,7 +17,7 @@ from gato.config.presets import heldout_curve, suite_eval
 from gato.envs.babyai import LEVELS, task_name
 
 HELD_OUT = 10  # last episodes of each level kept out of training
-VARIANTS = {"steps": int, "episodes": int, "quick": bool}
+VARIANTS = {"steps": int, "episodes": int, "cells": bool, "quick": bool}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -31,8 +32,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.generate.action_noise = 0.1  # P(random action) executed while recording
 
     c.model.name = "tiny" if quick else "small"
-    # a timestep is ~160-180 tokens (147 grid cells, direction, mission, action): 3 per window
+    # a timestep is ~160-180 tokens (147 view components, direction, mission, action): 3 per
+    # window; ~60 with one token per cell (49): 8 per window
     c.train.seq_len = c.model.overrides.max_len = 256 if quick else 512
+    c.data.grid_cells = bool(variant.get("cells", False))
     c.data.suites = ""
     c.data.tasks = levels
     c.data.mixture = {"babyai": 1.0}

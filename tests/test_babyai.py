@@ -1,5 +1,7 @@
 """BabyAI: the timestep's tokens, dm_env conformance, the bot as expert, replay and recording."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from absl.testing import absltest
@@ -42,6 +44,33 @@ def test_timestep_tokens_in_key_order_with_exact_ids():
     assert seq["local_pos"][:154].tolist() == list(range(154))
     assert seq["loss_mask"].tolist() == [False] * 155 + [True]
     assert seq["is_action"][-1] and not seq["is_action"][:-1].any()
+
+
+def test_grid_cells_one_token_per_cell_with_exact_ids():
+    """data.grid_cells: the view as 49 cell ids (object + 11 colour + 66 state), the token count
+    the manifests use agrees, and the radix is minigrid's."""
+    from minigrid.core import constants
+
+    from gato.config import section
+    from gato.envs.specs import task_spec
+    from gato.tokenizers.timestep import tokens_per_timestep
+
+    minigrid_radix = (max(constants.OBJECT_TO_IDX.values()) + 1, len(constants.COLOR_TO_IDX),
+                      len(constants.STATE_TO_IDX))
+    assert minigrid_radix == babyai.CELL_RADIX
+    data = section("data")
+    data.grid_cells = True
+    spec = task_spec(registry.get(RED_BALL), data)
+    seq = tokenize_timestep(spec, _observation(3), np.int32(2))
+    cell_ids = [0] * 49
+    cell_ids[0], cell_ids[-1] = 2 + 11 * 5, 6
+    assert seq["tokens"].tolist() == [3, *cell_ids, *MISSION_IDS, SEPARATOR_ID, 2]
+    assert seq["local_pos"][:56].tolist() == list(range(56))
+    shapes = {"direction": (1,), "image": (7, 7, 3)}
+    no_text = dataclasses.replace(spec, observation={"direction": "discrete",
+                                                     "image": "discrete"})
+    assert tokens_per_timestep(no_text, shapes) == 1 + 49 + 2
+    assert tokens_per_timestep(no_text.with_cells(False), shapes) == 1 + 147 + 2
 
 
 def test_episode_tokens_equal_timesteps_with_text_as_stored_bytes():

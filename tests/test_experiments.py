@@ -17,6 +17,7 @@ VARIANTS = {"gato_cpu.py": ["", "quick", "vl", "quick,vl"],
             "gato_cluster.py": ["", "size=364m,fsdp=4"],
             "return_conditioned.py": ["", "tiny", "size=79m,batch=64,fsdp=2"],
             "transfer.py": ["", "quick", "cluster"], "scaling.py": ["", "quick", "cluster"],
+            "babyai.py": ["", "quick", "cells"],
             "atari.py": ["", "quick", "channels=32", "frames=2,motion,noise=0.75",
                          "noise=0.5,noise_games=pong+breakout", "games=pong,noise=0.75",
                          "games=pong+breakout,noise=0.5,noise_games=pong"]}

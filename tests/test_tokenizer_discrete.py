@@ -44,3 +44,13 @@ def test_detokenize_checks_ids_and_shape():
         discrete.detokenize(np.array([2000]), (1,))
     with pytest.raises(ValueError, match="reshaped"):
         discrete.detokenize(np.array([1, 2, 3]), (2, 2))
+
+
+def test_cells_combine_components_in_mixed_radix():
+    """BabyAI's cells (object, colour, state; radix 11, 6, 3) as one id each; bad input named."""
+    view = np.array([[[2, 5, 0], [6, 0, 0]], [[4, 1, 2], [10, 5, 2]]], np.uint8)
+    assert discrete.cells(view, (11, 6, 3)).tolist() == [[57, 6], [4 + 11 + 132, 197]]
+    with pytest.raises(ValueError, match="'image'.*component value 6"):
+        discrete.cells(np.array([[1, 6, 0]]), (11, 6, 3), key="image")
+    with pytest.raises(ValueError, match="'image'.*last axis of 3"):
+        discrete.cells(np.zeros((7, 7)), (11, 6, 3), key="image")

@@ -109,6 +109,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "frame_stack": F(1, "grayscale frames shown with their predecessors: 1 (Gato), 2, 3",
                          integer(1, 3)),
         "frame_motion": F(False, "with frame_stack 2: the frame twice and its change"),
+        "grid_cells": F(False, "grid views (BabyAI's 7 x 7 x 3) as one token per cell (object, "
+                        "colour, state combined: 49 tokens) instead of one per component (147)"),
         "filter": {
             "top_fraction": F(1.0, "%BC: each task's top fraction of episodes by return",
                               number(0.0, 1.0, open_low=True)),

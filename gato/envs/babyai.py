@@ -34,6 +34,8 @@ SUITE = "babyai"
 NUM_ACTIONS = 7
 VIEW = 7  # agent view size in cells
 MAX_CELL_VALUE = 10  # the largest index minigrid encodes (OBJECT_TO_IDX["agent"])
+# a view cell's components: object (11 kinds), colour (6), state (open, closed, locked)
+CELL_RADIX = (MAX_CELL_VALUE + 1, 6, 3)
 
 # The default levels, easy to hard (bot success measured: see reference_scores.json).
 LEVELS = ("BabyAI-GoToRedBall-v0", "BabyAI-GoToLocal-v0", "BabyAI-PickupLoc-v0",
@@ -227,10 +229,12 @@ def make_env(gym_id: str, seed: int) -> BabyAIEnv:
 
 
 def make_spec() -> TimestepSpec:
-    """Direction and view as discrete tokens, the mission as text, one of 7 actions."""
+    """Direction and view as discrete tokens (the view's cells combinable: `data.grid_cells`),
+    the mission as text, one of 7 actions."""
     return TimestepSpec(observation={"direction": "discrete", "image": "discrete",
                                      "mission": "text"},
-                        action_kind="discrete", action_shape=(), num_actions=NUM_ACTIONS)
+                        action_kind="discrete", action_shape=(), num_actions=NUM_ACTIONS,
+                        cell_radix=(("image", CELL_RADIX),))
 
 
 def _task(gym_id: str, cap: int) -> Task:

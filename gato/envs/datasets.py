@@ -35,6 +35,7 @@ DOMAINS = ("atari", "babyai", "metaworld", "mujoco")
 ATARI_ACTIONS = 18
 BABYAI_ACTIONS = 7
 BABYAI_VIEW = (7, 7, 3)  # JAT's 148 discrete values: the direction, then this grid
+BABYAI_CELL_RADIX = (11, 6, 3)  # minigrid's object, colour, state (gato.envs.babyai.CELL_RADIX)
 METAWORLD_STATE, METAWORLD_ACTIONS = 39, 4
 # MuJoCo config -> (gymnasium id, observation size, action size, action bound) of JAT's v4 envs
 MUJOCO: dict[str, tuple[str, int, int, float]] = {
@@ -93,7 +94,8 @@ def spec(task_name: str) -> TimestepSpec:
     if dom == "babyai":
         return TimestepSpec(observation={"direction": "discrete", "image": "discrete",
                                          "mission": "text"},
-                            action_kind="discrete", action_shape=(), num_actions=BABYAI_ACTIONS)
+                            action_kind="discrete", action_shape=(), num_actions=BABYAI_ACTIONS,
+                            cell_radix=(("image", BABYAI_CELL_RADIX),))
     size, bound = METAWORLD_ACTIONS, 1.0
     if dom == "mujoco":
         _, _, size, bound = MUJOCO[config.split("-", 1)[1]]

@@ -25,6 +25,23 @@ def tokenize(values: Any, key: str = "value") -> np.ndarray:
     return flat.astype(np.int32)
 
 
+def cells(values: Any, radix: tuple[int, ...], key: str = "value") -> np.ndarray:
+    """Component values [..., K] -> one id per cell [...]: v_0 + r_0 * (v_1 + r_1 * (v_2 ...)),
+    K = len(radix) (e.g. BabyAI's object, colour, state: radix (11, 6, 3), ids < 198). A value
+    outside [0, r_k) raises a ValueError naming the key, as would a wrong last axis."""
+    values = np.asarray(values)
+    if values.shape[-1:] != (len(radix),):
+        raise ValueError(f"discrete {key!r}: cells of {len(radix)} components (radix {radix}) "
+                         f"need a last axis of {len(radix)}, got shape {values.shape}")
+    flat = values.astype(np.int64)
+    bad = (flat < 0) | (flat >= np.asarray(radix))
+    if bad.any():
+        raise ValueError(f"discrete {key!r}: component value {flat[bad][0]} outside its radix "
+                         f"{radix}")
+    weights = np.cumprod((1,) + tuple(radix[:-1]), dtype=np.int64)
+    return (flat * weights).sum(-1)
+
+
 def detokenize(ids: Any, shape: tuple[int, ...], dtype: Any = np.int32) -> np.ndarray:
     """Ids -> integer array of `shape` (exact inverse of `tokenize`)."""
     ids = np.asarray(ids)

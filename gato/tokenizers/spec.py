@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from gato.tokenizers.returns import ReturnSpec
-from gato.tokenizers.vocab import IMAGE_CHANNELS
+from gato.tokenizers.vocab import DISCRETE_VOCAB_SIZE, IMAGE_CHANNELS
 
 KINDS = ("image", "discrete", "continuous", "text")
 ACTION_KINDS = ("discrete", "continuous")
@@ -51,6 +51,11 @@ class TimestepSpec:
         the previous frame in the third (128 + (f_t - f_t-1) / 2), instead of the previous frame:
         the current frame keeps two thirds of the patch encoder's input, as in Gato's repeated
         grayscale, and what moved is nonzero where the rest is flat (`data.frame_motion`).
+      cell_radix: ((key, radix), ...): discrete keys whose last axis holds the components of
+        one cell (BabyAI's view: object, colour, state, radix (11, 6, 3)); declared by the env.
+      cells: show each such cell as one token (`gato.tokenizers.discrete.cells`: 49 tokens for
+        BabyAI's 7 x 7 view instead of 147) rather than one token per component (Gato's and
+        JAT's layout, the default); `data.grid_cells` sets it per run.
     """
 
     observation: Mapping[str, str]
@@ -62,6 +67,8 @@ class TimestepSpec:
     returns: ReturnSpec | None = None
     frame_stack: int = 1
     frame_motion: bool = False
+    cell_radix: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    cells: bool = False
 
     def __post_init__(self):
         bad = {k: v for k, v in self.observation.items() if v not in KINDS}
@@ -74,6 +81,12 @@ class TimestepSpec:
         if self.returns is not None and not isinstance(self.returns, ReturnSpec):
             raise ValueError(f"returns must be a ReturnSpec or None, got {self.returns!r}")
         check_frames(self.frame_stack, self.frame_motion)
+        for key, radix in self.cell_radix:
+            if self.observation.get(key) != "discrete":
+                raise ValueError(f"cell_radix names {key!r}, which is not a discrete observation")
+            if int(np.prod(radix, dtype=np.int64)) > DISCRETE_VOCAB_SIZE:
+                raise ValueError(f"cell_radix of {key!r}: {radix} makes more than "
+                                 f"{DISCRETE_VOCAB_SIZE} ids")
 
     def with_returns(self, returns: ReturnSpec | None) -> "TimestepSpec":
         """This spec with return-to-go tokens `returns` (None: without)."""
@@ -83,6 +96,14 @@ class TimestepSpec:
         """This spec with grayscale images shown as their last `frame_stack` frames (with
         `motion`: the frame and its change since the previous one)."""
         return dataclasses.replace(self, frame_stack=int(frame_stack), frame_motion=bool(motion))
+
+    def with_cells(self, cells: bool) -> "TimestepSpec":
+        """This spec with its cell_radix keys shown one token per cell (or per component)."""
+        return dataclasses.replace(self, cells=bool(cells))
+
+    def radix(self, key: str) -> tuple[int, ...] | None:
+        """The radix `key`'s cells are combined with under this spec, else None."""
+        return dict(self.cell_radix).get(key) if self.cells else None
 
     @property
     def observation_keys(self) -> list[str]:

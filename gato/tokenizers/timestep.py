@@ -14,7 +14,8 @@ target of modality RETURN (local_pos 0, not an action), sits after the observati
 
 Observations are (nested) dicts; they are flattened to "/"-joined key paths, must have exactly the
 spec's keys, and are tokenized in lexicographic path order. Per kind: "image" -> one token per
-16x16 patch (id 0, modality IMAGE, raw pixels in `patches`); "discrete" -> ids in [0, 1024);
+16x16 patch (id 0, modality IMAGE, raw pixels in `patches`); "discrete" -> ids in [0, 1024)
+(with `spec.cells`, one id per cell of a key in `spec.cell_radix`: `discrete.cells`);
 "continuous" -> mu-law bins in [32000, 33024); "text" -> SentencePiece ids (modality TEXT, no
 loss: only actions are targets inside timesteps; documents carry the text loss). Continuous
 actions are binned without mu-law (they lie in [-1, 1]; values outside are clipped), so decoded
@@ -96,6 +97,12 @@ def _check_stacked(spec: TimestepSpec, flat: Mapping[str, Any]) -> None:
                              f"observation_steps), got shape {np.shape(flat[key])}")
 
 
+def _cells(spec: TimestepSpec, key: str, value: Any) -> Any:
+    """A discrete key's values with its cells combined when the spec says so (`spec.cells`)."""
+    radix = spec.radix(key)
+    return value if radix is None else discrete.cells(value, radix, key)
+
+
 def _ids(ids: np.ndarray, modality: Modality) -> TokenSequence:
     seq = sequence.empty(len(ids))
     seq["tokens"][:] = ids
@@ -136,9 +143,8 @@ def tokenize_observation(spec: TimestepSpec, observation: Mapping[str, Any]) -> 
     flat = flatten(observation)
     _check_keys(spec, flat)
     _check_stacked(spec, flat)
-    seq = sequence.concat(
-        [OBSERVATION_TOKENIZERS[spec.observation[k]](flat[k], k) for k in spec.observation_keys]
-    )
+    seq = sequence.concat([OBSERVATION_TOKENIZERS[spec.observation[k]](_cells(spec, k, flat[k]), k)
+                           for k in spec.observation_keys])
     seq["local_pos"][:] = np.arange(sequence.length(seq), dtype=np.int32)
     seq["loss_mask"][:] = False
     return seq
@@ -248,7 +254,7 @@ def tokenize_episode(spec: TimestepSpec, observations: Mapping[str, Any], action
                               None if values is None else values[t])
             for t in range(steps)
         ])
-    obs_blocks = [_episode_block(spec.observation[k], np.asarray(flat[k]), k)
+    obs_blocks = [_episode_block(spec.observation[k], _cells(spec, k, np.asarray(flat[k])), k)
                   for k in spec.observation_keys]
     obs = {name: np.concatenate([b[name] for b in obs_blocks], axis=1)
            for name in sequence.FIELDS}
@@ -321,5 +327,7 @@ def tokens_per_timestep(spec: TimestepSpec, observation_shapes: Mapping[str, Any
     """Tokens in one timestep given each observation key path's shape (no text keys)."""
     flat = flatten(observation_shapes)
     _check_keys(spec, flat)
-    n_obs = sum(_observation_size(spec.observation[k], tuple(flat[k]), k) for k in flat)
+    n_obs = sum(_observation_size(spec.observation[k],
+                                  tuple(flat[k])[:-1] if spec.radix(k) else tuple(flat[k]), k)
+                for k in flat)
     return n_obs + (spec.returns is not None) + 1 + spec.action_size
