@@ -31,7 +31,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         "control": {"action_noise": 0.5, "noise_correlation": 0.9},
         "atari": {"max_episode_steps": 50 if quick else 1000},
         "babyai": {"episodes": 4 if quick else 300, "action_noise": 0.1},
-        "metaworld": {"action_noise": 0.1},
+        "metaworld": {"episodes": 4 if quick else 100, "action_noise": 0.1},
         "vision_language": {"episodes": 40 if quick else 2000}}
     reacher = {"episodes": 100, "max_episode_steps": 200}
     c.generate.task_overrides = {} if quick else {"reacher-easy": reacher,
