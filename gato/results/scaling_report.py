@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from gato.results import statistics
 from gato.results.figures import pyplot, save_figure
 
 AXES = {"transformer_params": "transformer parameters (non-embedding)",
@@ -47,11 +48,6 @@ def fits(points: Sequence[Mapping[str, Any]]) -> dict[str, dict | None]:
             for axis in AXES}
 
 
-def _score(p: Mapping[str, Any]) -> str:
-    s = p.get("score")
-    return "n/a" if not s else f"{s['value']:.2f} [{s['ci'][0]:.2f}, {s['ci'][1]:.2f}]"
-
-
 def format_table(points: Sequence[Mapping[str, Any]], fitted: Mapping[str, dict | None]) -> str:
     """Markdown: one row per size, then the fitted exponents."""
     lines = ["| size | params | transformer params | tokens | training FLOPs | s / step | "
@@ -59,9 +55,10 @@ def format_table(points: Sequence[Mapping[str, Any]], fitted: Mapping[str, dict 
     for p in points:
         step = f"{p['step_seconds']:.2f}" if p.get("step_seconds") else "-"
         nll = f"{p['heldout_nll']:.3f}" if p.get("heldout_nll") is not None else "-"
+        score = statistics.format_estimate(p.get("score"), 2, "n/a")
         lines.append(f"| {p['label']} | {p['params'] / 1e6:.2f}M | "
                      f"{p['transformer_params'] / 1e6:.2f}M | {p['tokens']:.3g} | "
-                     f"{p['train_flops']:.3g} | {step} | {nll} | {_score(p)} |")
+                     f"{p['train_flops']:.3g} | {step} | {nll} | {score} |")
     lines.append("")
     for axis, fit in fitted.items():
         if fit:

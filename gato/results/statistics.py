@@ -285,12 +285,14 @@ def success_summary(runs: Mapping[str, Mapping[str, Any]], reps: int, unit: str)
 # ---------------------------------------------------------------- text
 
 
-def format_estimate(estimate: dict | None) -> str:
-    """E.g. "0.512 [0.401, 0.623]": the value and its 95% interval; "-" when there is none."""
+def format_estimate(estimate: Mapping[str, Any] | None, digits: int = 3,
+                    missing: str = "-") -> str:
+    """E.g. "0.512 [0.401, 0.623]": the value and its 95% interval ("ci"); `missing` when there
+    is none."""
     if not estimate or estimate.get("value") is None or not math.isfinite(estimate["value"]):
-        return "-"
+        return missing
     lo, hi = estimate["ci"]
-    return f"{estimate['value']:.3f} [{lo:.3f}, {hi:.3f}]"
+    return f"{estimate['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def describe_unit(summary: Mapping[str, Any]) -> str:

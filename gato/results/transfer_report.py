@@ -44,9 +44,7 @@ def score_rows(runs: Mapping[Key, Mapping[str, Mapping[str, Any]]], reps: int
 def _cell(row: Mapping[str, Any] | None) -> str:
     if row is None:
         return "-"
-    if row["mean"] is None:
-        return "n/a"
-    return f"{row['mean']:.2f} [{row['ci'][0]:.2f}, {row['ci'][1]:.2f}]"
+    return statistics.format_estimate({"value": row["mean"], "ci": row["ci"]}, 2, "n/a")
 
 
 def format_tables(rows: Sequence[Mapping[str, Any]],
