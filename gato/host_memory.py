@@ -11,12 +11,22 @@ kernel. With one arena, no mmap'd blocks and no trimming, the next step reuses t
 `configure()` sets that through `mallopt` and must run before JAX starts its threads; the `gato`
 command calls it first. GATO_MALLOC=default leaves glibc's settings alone. Elsewhere than glibc
 (macOS, musl) it does nothing.
+
+Compiled programs: XLA:CPU keeps each compiled program's code in memory mappings of its own,
+~2k for a tiny model's train step and ~20k for the main job's programs, until JAX's caches drop
+it. A process that trains and evaluates many models (`gato scaling`, `gato transfer`, sweeps)
+reaches Linux's per-process limit (vm.max_map_count, 65530 by default) and the next compile
+fails ("LLVM compilation error: Cannot allocate memory"; seen 2026-12-07 in the scaling preset's
+4th size). `release_compiled()`, called before each run and evaluation, drops the caches once
+the mappings pass a share of the limit.
 """
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
+import pathlib
 
 # mallopt parameters (glibc's malloc.h)
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX, M_ARENA_MAX = -1, -2, -4, -8
@@ -42,3 +52,36 @@ def configure() -> bool:
     if not ok:
         logging.getLogger(__name__).warning("glibc mallopt refused a setting; malloc unchanged")
     return ok
+
+
+def mappings() -> int | None:
+    """This process's memory mappings (lines of /proc/self/maps); None where there is none."""
+    try:
+        with open("/proc/self/maps", "rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return None
+
+
+def mapping_limit() -> int | None:
+    """Linux's per-process limit on memory mappings (vm.max_map_count), else None."""
+    try:
+        return int(pathlib.Path("/proc/sys/vm/max_map_count").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def release_compiled(share: float = 0.4) -> bool:
+    """Drops JAX's compiled programs (`jax.clear_caches`) when this process holds more than
+    `share` of the mapping limit, so that the next compile has room; True if it did. Programs
+    still in use are compiled again on their next call."""
+    count, limit = mappings(), mapping_limit()
+    if count is None or limit is None or count <= share * limit:
+        return False
+    import jax
+
+    jax.clear_caches()
+    gc.collect()
+    logging.getLogger(__name__).info("compiled programs released: %d of %d memory mappings "
+                                     "in use, %s after", count, limit, mappings())
+    return True

@@ -40,3 +40,23 @@ def test_large_temporaries_stop_faulting_in_fresh_pages(subprocess_env):
     assert not untouched
     assert default > 8000  # 64 MiB of 4 KiB pages mapped afresh each call (16384)
     assert tuned < default / 100
+
+
+def test_compiled_programs_released_past_the_share_of_the_mapping_limit(monkeypatch):
+    """Past `share` of vm.max_map_count JAX's caches are dropped (a jitted function compiles
+    again); below it nothing is touched."""
+    import jax
+    import jax.numpy as jnp
+
+    from gato import host_memory
+
+    if host_memory.mappings() is None or host_memory.mapping_limit() is None:
+        pytest.skip("no /proc mapping counts on this platform")
+    f = jax.jit(lambda x: x * 2)
+    f(jnp.ones(3))
+    assert f._cache_size() == 1
+    assert not host_memory.release_compiled(share=1.0)
+    assert f._cache_size() == 1
+    monkeypatch.setattr(host_memory, "mapping_limit", lambda: 10)
+    assert host_memory.release_compiled(share=0.5)
+    assert f._cache_size() == 0

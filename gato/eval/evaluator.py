@@ -24,6 +24,7 @@ from typing import Any
 import ml_collections
 import tqdm
 
+from gato import host_memory
 from gato.envs import registry, specs
 from gato.envs.instruction import with_other_instruction
 from gato.envs.registry import Task
@@ -275,6 +276,7 @@ def evaluate_checkpoint(path: str | pathlib.Path,
     from gato.eval import checkpoints
     from gato.model import Gato
 
+    host_memory.release_compiled()  # a long study's earlier programs (gato.host_memory)
     loaded = checkpoints.load_checkpoint(path, step)
     config = config_for(loaded.config)
     done = out / RESULTS_JSON if out else RunDir(loaded.workdir).results(loaded.step)

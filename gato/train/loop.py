@@ -33,6 +33,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from gato import host_memory
 from gato.envs.returns import check_model as check_returns
 from gato.errors import TrainingStopped
 from gato.model.build import build_model
@@ -209,6 +210,7 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path) -> dict[str, fl
     process on it is refused with RunDirInUseError before anything is written.
     """
     validate.validate_config(config)
+    host_memory.release_compiled()  # a long study's earlier programs (gato.host_memory)
     run = RunDir(workdir)
     with run.hold(enabled=jax.process_index() == 0):
         with contextlib.ExitStack() as resources:  # closed in reverse, on errors too
