@@ -90,6 +90,8 @@ def plot_scaling(path: pathlib.Path, points: Sequence[Mapping[str, Any]],
             ax.legend()
         ax.set_xlabel(name)
         ax.set_ylabel("held-out action nll")
+        ax.yaxis.set_major_formatter(plt.matplotlib.ticker.FormatStrFormatter("%.2f"))
+        ax.yaxis.set_minor_formatter(plt.matplotlib.ticker.FormatStrFormatter("%.2f"))
         ax.grid(alpha=0.3, which="both")
     ax = axes[-1]
     scored = [p for p in points if p.get("score")]
