@@ -26,6 +26,7 @@ import functools
 import json
 from pathlib import Path
 
+from gato.envs import babyai
 from gato.envs.registry import Task, register
 from gato.tokenizers.spec import TimestepSpec
 
@@ -35,7 +36,6 @@ DOMAINS = ("atari", "babyai", "metaworld", "mujoco")
 ATARI_ACTIONS = 18
 BABYAI_ACTIONS = 7
 BABYAI_VIEW = (7, 7, 3)  # JAT's 148 discrete values: the direction, then this grid
-BABYAI_CELL_RADIX = (11, 6, 3)  # minigrid's object, colour, state (gato.envs.babyai.CELL_RADIX)
 METAWORLD_STATE, METAWORLD_ACTIONS = 39, 4
 # MuJoCo config -> (gymnasium id, observation size, action size, action bound) of JAT's v4 envs
 MUJOCO: dict[str, tuple[str, int, int, float]] = {
@@ -95,7 +95,7 @@ def spec(task_name: str) -> TimestepSpec:
         return TimestepSpec(observation={"direction": "discrete", "image": "discrete",
                                          "mission": "text"},
                             action_kind="discrete", action_shape=(), num_actions=BABYAI_ACTIONS,
-                            cell_radix=(("image", BABYAI_CELL_RADIX),))
+                            cell_radix=(("image", babyai.CELL_RADIX),))
     size, bound = METAWORLD_ACTIONS, 1.0
     if dom == "mujoco":
         _, _, size, bound = MUJOCO[config.split("-", 1)[1]]

@@ -28,6 +28,7 @@ def run_settings(run_config: ml_collections.ConfigDict,
     place where `gato eval`, the workflows and the in-training "rollout" evaluator assemble
     their settings; an unknown key raises ValueError naming it."""
     config = default_eval_config()
+    default_bad_episode = config.on_bad_episode
     for source, items in (("eval section", run_config.eval.items()),
                           ("eval setting", (changes or {}).items())):
         for key, value in items:
@@ -36,12 +37,12 @@ def run_settings(run_config: ml_collections.ConfigDict,
                                  f"{', '.join(sorted(config))}")
             if value is not None:
                 config[key] = type(config[key])(value)
-    data = run_config.get("data", {})
+    data = run_config.get("data") or {}
     if not config.data_dir and data.get("data_dir"):
-        config.data_dir = str(data.data_dir)
+        config.data_dir = str(data["data_dir"])
     if "on_bad_episode" not in (changes or {}) and data.get("on_bad_episode") and \
-            run_config.eval.get("on_bad_episode") in (None, default_eval_config().on_bad_episode):
-        config.on_bad_episode = data.on_bad_episode
+            run_config.eval.get("on_bad_episode") in (None, default_bad_episode):
+        config.on_bad_episode = data["on_bad_episode"]
     return config
 
 
