@@ -14,7 +14,7 @@ from gato.envs import registry
 from gato.errors import ConfigError
 from gato.results import transfer_report
 from gato.testing.results import fixed_results
-from gato.workflows import transfer
+from gato.workflows import common, transfer
 
 HELDOUT = "cartpole-swingup"
 
@@ -124,5 +124,20 @@ def test_study_runs_every_cell_keeps_best_checkpoints_and_resumes(tmp_path):
     assert (workdir / "transfer_tiny.png").is_file() and "same_domain" in (
         workdir / "transfer.md").read_text()
     metrics = (cell / "metrics.jsonl").read_text()
+    first = json.loads((workdir / "clock.json").read_text())
+    assert first["calls"] == 1 and first["seconds"] == pytest.approx(report["study_seconds"])
     assert cli.main(args) == 0  # everything reused: nothing trained again
     assert (cell / "metrics.jsonl").read_text() == metrics
+    second = json.loads((workdir / "clock.json").read_text())  # the time adds up over calls
+    assert second["calls"] == 2 and first["seconds"] <= second["seconds"] < 2 * first["seconds"]
+    assert "over 2 calls" in (workdir / "transfer.md").read_text()
+
+
+def test_study_clock_adds_calls_and_keeps_what_was_saved(tmp_path, monkeypatch):
+    now = iter([100.0, 130.0, 500.0, 510.0, 512.0])
+    monkeypatch.setattr(common.time, "perf_counter", lambda: next(now))
+    first = common.StudyClock(tmp_path)  # started at 100
+    first.save()  # 30 s
+    second = common.StudyClock(tmp_path)  # a second call starts at 500, from the saved 30 s
+    assert second.calls == 2 and second.seconds() == 40.0  # at 510
+    assert second.summary() == "the study has taken 0.7 min over 2 calls (this call 0.2 min)"

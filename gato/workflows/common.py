@@ -13,9 +13,11 @@ the modules that register the in-training evaluator types (rollout, offline, tex
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import pathlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -121,6 +123,38 @@ def step_seconds(train_dir: pathlib.Path, tokens_per_step: int) -> float | None:
     rates = sorted(r["train/tokens_per_s"] for r in (read_jsonl(path) if path.is_file() else [])
                    if r.get("train/tokens_per_s"))
     return tokens_per_step / rates[len(rates) // 2] if rates else None
+
+
+class StudyClock:
+    """Wall-clock seconds a resumable study has spent over all its calls, kept in
+    WORKDIR/clock.json and saved after each finished unit of work (`save`): a call cut short
+    loses at most the time of the unit it was in; a unit reused from disk adds ~nothing."""
+
+    def __init__(self, workdir: pathlib.Path):
+        self.path = pathlib.Path(workdir) / "clock.json"
+        saved = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        self.before = float(saved.get("seconds", 0.0))
+        self.calls = int(saved.get("calls", 0)) + 1
+        self.started = time.perf_counter()
+
+    def this_call(self) -> float:
+        """Seconds since this call started."""
+        return time.perf_counter() - self.started
+
+    def seconds(self) -> float:
+        """Seconds over every call so far, this one included."""
+        return self.before + self.this_call()
+
+    def save(self) -> None:
+        self.path.write_text(json.dumps({"seconds": round(self.seconds(), 1),
+                                         "calls": self.calls}) + "\n")
+
+    def summary(self) -> str:
+        """e.g. "the study has taken 241.3 min over 2 calls (this call 120.0 min)"."""
+        this_call = self.this_call()
+        return (f"the study has taken {(self.before + this_call) / 60:.1f} min over "
+                f"{self.calls} call{'s' if self.calls > 1 else ''} (this call "
+                f"{this_call / 60:.1f} min)")
 
 
 def numbers(text: str, kind: type = int) -> list:

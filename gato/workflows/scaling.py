@@ -21,7 +21,6 @@ import argparse
 import copy
 import json
 import pathlib
-import time
 from typing import Any
 
 import ml_collections
@@ -117,7 +116,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
     from gato.results import scaling_report
     from gato.train import train_and_evaluate
 
-    started = time.perf_counter()
+    clock = common.StudyClock(workdir)
     models = check_sizes(config)
     data_dir = common.data_dir(config, workdir)
     common.banner(f"1/4 data -> {data_dir}")
@@ -138,10 +137,11 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
                 train_and_evaluate(c, train_dir)
             common.banner(f"3/4 evaluation of {label} seed {seed}")
             results[f"seed{seed}"] = common.evaluate(c, train_dir)
+            clock.save()
         points.append(point(config, label, models[label], counts[label], runs, results))
     common.banner("4/4 report")
     fitted = scaling_report.fits(points)
-    minutes = (time.perf_counter() - started) / 60
+    clock.save()
     text = "\n".join([
         f"# Scaling ({workdir})", "",
         f"{len(order)} sizes x {len(seeds)} seed(s), {config.train.total_steps} steps of "
@@ -149,10 +149,11 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
         f"task's last {config.scaling.heldout_episodes} episodes; score: expert-normalized IQM "
         f"over tasks (protocol {config.eval.protocol}).", "",
         scaling_report.format_table(points, fitted), "",
-        f"This call took {minutes:.1f} min.", ""])
+        f"Time: {clock.summary()}.", ""])
     (workdir / "scaling.md").write_text(text)
     (workdir / "scaling.json").write_text(json.dumps(
-        {"points": points, "fits": fitted, "config": config.to_dict()}, indent=1,
+        {"points": points, "fits": fitted, "study_seconds": round(clock.seconds(), 1),
+         "config": config.to_dict()}, indent=1,
         default=str) + "\n")
     scaling_report.plot_scaling(workdir / "scaling.png", points, fitted)
     print(text, flush=True)

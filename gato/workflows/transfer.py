@@ -27,7 +27,6 @@ import copy
 import json
 import pathlib
 import shutil
-import time
 from typing import Any
 
 import ml_collections
@@ -152,10 +151,12 @@ def finetune_cell(config: ml_collections.ConfigDict, workdir: pathlib.Path, size
     return {"best": best, "results": results}
 
 
-def choose_learning_rates(config: ml_collections.ConfigDict, workdir: pathlib.Path
+def choose_learning_rates(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+                          clock: common.StudyClock | None = None
                           ) -> dict[tuple[str, str], dict[str, Any]]:
     """{(size, variant): {"lr", "heldout_nll": {lr: nll}}}: each variant's learning rate with
-    the lowest held-out nll at transfer.sweep_episodes and the first seed."""
+    the lowest held-out nll at transfer.sweep_episodes and the first seed (`clock` saved after
+    each run)."""
     t = config.transfer
     n, seed = int(t.sweep_episodes), common.numbers(t.seeds)[0]
     chosen = {}
@@ -168,6 +169,8 @@ def choose_learning_rates(config: ml_collections.ConfigDict, workdir: pathlib.Pa
                 best = finetune.finetune(c, train_dir)
                 keep_only(train_dir, int(best["step"]))
                 nll[lr] = float(best["heldout_nll"])
+                if clock:
+                    clock.save()
             lr = min(nll, key=lambda x: (nll[x], x))
             chosen[(size, variant)] = {"lr": lr, "heldout_nll": nll}
             print(f"{size}/{variant}: learning rate {lr:g} (held-out nll "
@@ -209,7 +212,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
     from gato.results import transfer_report
     from gato.train import train_and_evaluate
 
-    started = time.perf_counter()
+    clock = common.StudyClock(workdir)
     t = config.transfer
     sizes, variants = common.names(t.sizes), common.names(t.variants)
     data_dir = common.data_dir(config, workdir)
@@ -228,10 +231,11 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
                           f"{c.train.total_steps} steps -> {train_dir}")
             if not finished(train_dir, int(c.train.total_steps)):
                 train_and_evaluate(c, train_dir)
+            clock.save()
             timing[f"{size}/{variant}"] = common.step_seconds(
                 train_dir, int(c.train.batch_size) * int(c.train.seq_len))
     common.banner(f"3/5 learning-rate sweep at N={t.sweep_episodes}: {t.learning_rates}")
-    chosen = choose_learning_rates(config, workdir)
+    chosen = choose_learning_rates(config, workdir, clock)
     (workdir / "schedules.json").write_text(json.dumps(
         {f"{s}/{v}": x for (s, v), x in chosen.items()}, indent=1) + "\n")
     shared = float(t.shared_learning_rate)
@@ -245,9 +249,9 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
                   "shared schedule; a run both share counted once)")
     done = {}
     for i, cell in enumerate(cells):
-        print(f"[{i + 1}/{len(cells)}, {(time.perf_counter() - started) / 60:.0f} min]",
-              end=" ", flush=True)
+        print(f"[{i + 1}/{len(cells)}, {clock.seconds() / 60:.0f} min]", end=" ", flush=True)
         done[cell] = finetune_cell(config, workdir, *cell)["results"]
+        clock.save()
     runs: dict[tuple, dict] = {}
     for size, schedule, variant, n, seed, lr in plan:
         runs.setdefault((size, schedule, variant, n), {})[f"seed{seed}"] = done[
@@ -270,14 +274,15 @@ def run_study(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[
                      f"{' > '.join(order['own']) or 'no normalized scores'}; shared: "
                      f"{' > '.join(order['shared']) or 'no normalized scores'}")
         transfer_report.plot_transfer(workdir / f"transfer_{size}.png", rows, size)
-    minutes = (time.perf_counter() - started) / 60
+    clock.save()
     lines.append("- pretraining seconds per step: " + ", ".join(
-        f"{k} {v:.2f}" for k, v in timing.items() if v) + f"; this call took {minutes:.1f} min")
+        f"{k} {v:.2f}" for k, v in timing.items() if v) + f"; {clock.summary()}")
     text = "\n".join(lines) + "\n"
     (workdir / "transfer.md").write_text(text)
     (workdir / "transfer.json").write_text(json.dumps(
         {"rows": rows, "learning_rates": {f"{s}/{v}": x for (s, v), x in chosen.items()},
          "shared_learning_rate": shared, "pretrain_step_seconds": timing,
+         "study_seconds": round(clock.seconds(), 1),
          "config": config.to_dict()}, indent=1, default=str) + "\n")
     print(text, flush=True)
     return rows
