@@ -36,6 +36,7 @@ VIEW = 7  # agent view size in cells
 MAX_CELL_VALUE = 10  # the largest index minigrid encodes (OBJECT_TO_IDX["agent"])
 # a view cell's components: object (11 kinds), colour (6), state (open, closed, locked)
 CELL_RADIX = (MAX_CELL_VALUE + 1, 6, 3)
+VIEW_SHAPE = (VIEW, VIEW, len(CELL_RADIX))  # the "image" observation: rows, columns, components
 
 # The default levels, easy to hard (bot success measured: see reference_scores.json).
 LEVELS = ("BabyAI-GoToRedBall-v0", "BabyAI-GoToLocal-v0", "BabyAI-PickupLoc-v0",
@@ -163,7 +164,7 @@ class BabyAIEnv(dm_env.Environment):
     def observation_spec(self) -> dict[str, specs.Array]:
         return {
             "direction": specs.BoundedArray((1,), np.uint8, 0, 3, name="direction"),
-            "image": specs.BoundedArray((VIEW, VIEW, 3), np.uint8, 0, MAX_CELL_VALUE,
+            "image": specs.BoundedArray(VIEW_SHAPE, np.uint8, 0, MAX_CELL_VALUE,
                                         name="image"),
             "mission": specs.StringArray((), name="mission"),
         }

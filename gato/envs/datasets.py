@@ -34,8 +34,6 @@ PREFIX = "jat/"
 SCORES_PATH = Path(__file__).with_name("jat_scores.json")
 DOMAINS = ("atari", "babyai", "metaworld", "mujoco")
 ATARI_ACTIONS = 18
-BABYAI_ACTIONS = 7
-BABYAI_VIEW = (7, 7, 3)  # JAT's 148 discrete values: the direction, then this grid
 METAWORLD_STATE, METAWORLD_ACTIONS = 39, 4
 # MuJoCo config -> (gymnasium id, observation size, action size, action bound) of JAT's v4 envs
 MUJOCO: dict[str, tuple[str, int, int, float]] = {
@@ -79,7 +77,7 @@ def observation_sizes(task_name: str) -> dict[str, tuple[int, ...]]:
     if dom == "atari":
         return {"pixels": (80, 80, 1)}
     if dom == "babyai":
-        return {"direction": (1,), "image": BABYAI_VIEW}
+        return {"direction": (1,), "image": babyai.VIEW_SHAPE}  # JAT's 148 values, split
     if dom == "metaworld":
         return {"state": (METAWORLD_STATE,)}
     return {"state": (MUJOCO[config.split("-", 1)[1]][1],)}
@@ -92,10 +90,7 @@ def spec(task_name: str) -> TimestepSpec:
         return TimestepSpec(observation={"pixels": "image"}, action_kind="discrete",
                             action_shape=(), num_actions=ATARI_ACTIONS)
     if dom == "babyai":
-        return TimestepSpec(observation={"direction": "discrete", "image": "discrete",
-                                         "mission": "text"},
-                            action_kind="discrete", action_shape=(), num_actions=BABYAI_ACTIONS,
-                            cell_radix=(("image", babyai.CELL_RADIX),))
+        return babyai.make_spec()
     size, bound = METAWORLD_ACTIONS, 1.0
     if dom == "mujoco":
         _, _, size, bound = MUJOCO[config.split("-", 1)[1]]
