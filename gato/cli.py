@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from gato import host_memory
+from gato import compile_cache, host_memory
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     command = argv[0]
     debug = "--debug" in argv[1:]
     host_memory.configure()  # before JAX starts its threads (gato.host_memory)
+    compile_cache.configure()  # before JAX is imported (gato.compile_cache)
     try:
         module = importlib.import_module(COMMANDS[command][0])
         module.add_arguments(sub.choices[command])

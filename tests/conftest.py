@@ -4,14 +4,24 @@ Fakes, tiny configs and runners live in the `gato.testing` package (one module p
 tests, benchmarks and subprocesses share them; this file holds only pytest fixtures and hooks.
 """
 
+import atexit
 import os
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 
 # MuJoCo renders offscreen with software OpenGL (Debian's libosmesa6, from apt.txt).
 os.environ.setdefault("MUJOCO_GL", "osmesa")
 os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+
+# One compilation cache for the session (gato.compile_cache), set before JAX is imported: tests
+# that compile the same tiny programs read them back; nothing is written to ~/.cache.
+if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    _CACHE = tempfile.mkdtemp(prefix="gato-test-jax-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
