@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments(sub.choices[command])
         sub.choices[command].add_argument(
             "--debug", action="store_true", help="show the traceback of an error")
-        args = parser.parse_args(argv)
+        # --debug is the command's, wherever it stands (after a sub-action too)
+        args = parser.parse_args([a for a in argv if a != "--debug"])
+        args.debug = debug
         return int(module.run(args) or 0)
     except KeyboardInterrupt as error:  # Ctrl-C, or training stopped by a signal (saved)
         detail = f": {error}" if str(error) else ""

@@ -118,6 +118,11 @@ def test_debug_shows_the_traceback():
         cli.main(["generate", "--tasks", "nope", "--debug"])
 
 
+def test_debug_is_taken_after_a_sub_action_too(tmp_path, capsys):
+    assert cli.main(["data", "describe", str(tmp_path / "none"), "--debug"]) == 1
+    assert "no directory" in capsys.readouterr().err
+
+
 def test_library_entry_point_validates_too(tmp_path):
     from gato.train.loop import train_and_evaluate
 

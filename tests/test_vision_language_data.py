@@ -2,6 +2,7 @@
 tfrecord, read without TensorFlow) and the project's MiniGrid scenes dataset."""
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -117,3 +118,24 @@ def test_scenes_dataset_round_trip(tmp_path):
     assert (version_dir / "dataset_info.json").stat().st_mtime_ns == stamp
     scene_builder.build_scenes(tmp_path, train=4, validation=3, seed=2)  # other settings
     assert len(captions.load_image_text("minigrid-scenes", tmp_path, "train")) == 4
+
+
+def test_data_describe_counts_each_split_as_trained(tmp_path, capsys):
+    from gato import cli
+    from gato.tokenizers.vision_language import tokenize_image_text
+
+    scene_builder.build_scenes(tmp_path, train=3, validation=2, seed=1)
+    capsys.readouterr()
+    assert cli.main(["data", "describe", str(tmp_path), "--json"]) == 0
+    manifests = {m["split"]: m for m in json.loads(capsys.readouterr().out)}
+    assert set(manifests) == {"train", "validation"}
+    for split, m in manifests.items():
+        source = captions.load_image_text("minigrid-scenes", tmp_path, split)
+        pairs = [(x.image, p, t) for x in (source[i] for i in range(len(source)))
+                 for p, t in x.texts()]
+        layouts = [tokenize_image_text(*pair) for pair in pairs]
+        assert m["examples"] == len(source) and m["captions"] + m["questions"] == len(pairs)
+        assert m["tokens"] == sum(len(s["modality"]) for s in layouts)
+        assert m["target_tokens"] == sum(int(s["loss_mask"].sum()) for s in layouts)
+    assert cli.main(["data", "describe", str(tmp_path)]) == 0
+    assert "minigrid-scenes [validation] (vision_language): 2 images" in capsys.readouterr().out

@@ -9,7 +9,9 @@ A dataset's manifest (`gato.data.formats.manifest`) is read when `gato generate`
 computed from its episodes. Outside data under DIR is described too, each split apart, computed
 and never written beside its files: a local copy of the JAT dataset (`<config>/<split>-*.parquet`
 under DIR or DIR/jat-dataset, `gato.data.formats.jat`) and Minari datasets (`<id>/data/` under
-DIR, a Minari store such as $MINARI_DATASETS_PATH, `gato.data.formats.minari`).
+DIR, a Minari store such as $MINARI_DATASETS_PATH, `gato.data.formats.minari`). Image-text
+datasets (`gato_vision_language/minigrid-scenes`, captions and question/answer pairs) are
+described per split: images, captions, pairs and tokens as trained (computed, never written).
 """
 
 import argparse
@@ -42,15 +44,31 @@ def dataset_dirs(root: str | Path) -> list[Path]:
             and "staging" not in d.parts and not d.name.startswith("incomplete")]
 
 
-def describe(directory: Path, write: bool = False) -> dict:
-    """The manifest of one version folder: read, or computed (and written with `write`)."""
+def describe(directory: Path, write: bool = False) -> list[dict]:
+    """The manifests of one version folder: an episode dataset's, read or computed (and written
+    with `write`); an image-text dataset's, computed per split."""
+    from gato.data.formats import captions
+
+    task, data_dir = directory.parent.name, directory.parents[2]
+    if directory.parent.parent.name == captions.dataset_name(task).split("/")[0]:
+        from gato.envs import registry
+
+        suite = registry.get(task).suite
+        return [manifest_lib.image_text_manifest(
+            task, suite, captions.load_image_text(task, data_dir, split), split)
+            for split in splits(directory)]
     manifest = manifest_lib.read_manifest(directory)
     if manifest is None:
-        task, data_dir = directory.parent.name, directory.parents[2]
         manifest, _ = manifest_lib.dataset_manifest(task, data_dir)
         if write:
             manifest_lib.write_manifest(directory, manifest)
-    return manifest
+    return [manifest]
+
+
+def splits(directory: Path) -> list[str]:
+    """The splits a TFDS version folder holds, in dataset_info.json's order."""
+    info = json.loads((directory / "dataset_info.json").read_text())
+    return [s["name"] for s in info.get("splits", [])]
 
 
 def describe_outside(root: str | Path) -> list[dict]:
@@ -76,7 +94,8 @@ def describe_outside(root: str | Path) -> list[dict]:
 def run(args: argparse.Namespace) -> int:
     try:
         dirs = dataset_dirs(args.dir)
-        manifests = [describe(d, args.write) for d in dirs] + describe_outside(args.dir)
+        manifests = [m for d in dirs for m in describe(d, args.write)] + describe_outside(
+            args.dir)
         if not manifests:
             raise FileNotFoundError(f"no gato_<suite>/<task>, JAT or Minari datasets under "
                                     f"{args.dir!r}")

@@ -10,6 +10,11 @@
     policies: {label: {episodes, timesteps, returns: {...}}} per behaviour policy label,
     episode_returns, episode_policies: per episode, in dataset order (what `data.filter` and
     `--return-target q<quantile>` read instead of the episodes), generation: how it was made.
+
+Image-text datasets (captions, question/answer pairs: no episodes, no returns) are described by
+`image_text_manifest` instead, per split, computed and never written: kind "image_text",
+examples (images), captions, questions, tokens (every pair laid out as trained: patches, prompt,
+target, EOS) and target_tokens (those with loss).
 """
 
 import json
@@ -107,11 +112,36 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def image_text_manifest(task: str, suite: str, source: Any, split: str) -> dict[str, Any]:
+    """The manifest of one split of an image-text source (len, [i] -> `ImageText`): every
+    example is read once and its texts tokenized as `gato.tokenizers.vision_language` lays
+    them out."""
+    from gato.tokenizers.text import default_tokenizer
+    from gato.tokenizers.vision_language import example_length, text_ids
+
+    tokenizer = default_tokenizer()
+    captions = questions = tokens = targets = 0
+    for i in range(len(source)):
+        example = source[i]
+        captions, questions = captions + len(example.captions), questions + len(example.questions)
+        for prompt, target in example.texts():
+            tokens += example_length(example.image.shape, prompt, target, tokenizer)
+            targets += len(text_ids(prompt, target, tokenizer)[1])
+    return {"task": task, "suite": suite, "kind": "image_text", "split": split,
+            "examples": len(source), "captions": captions, "questions": questions,
+            "tokens": tokens, "target_tokens": targets}
+
+
 def format_manifest(manifest: Mapping[str, Any]) -> str:
-    """A few lines: totals, then the return quantiles overall and per policy label."""
+    """A few lines: totals, then the return quantiles overall and per policy label (one line
+    for an image-text manifest)."""
     m = manifest
     tokens = "?" if m.get("tokens") is None else f"{m['tokens']:,}"
     name = f"{m['task']} [{m['split']}]" if m.get("split") else m["task"]
+    if m.get("kind") == "image_text":
+        return (f"{name} ({m['suite']}): {m['examples']:,} images, {m['captions']:,} captions, "
+                f"{m['questions']:,} question/answer pairs, {tokens} tokens "
+                f"({m['target_tokens']:,} of them targets)")
     lines = [f"{name} ({m['suite']}): {m['episodes']} episodes, {m['timesteps']:,} "
              f"timesteps ({m['steps']:,} steps), {m.get('tokens_per_timestep')} tokens per "
              f"timestep, {tokens} tokens"]
