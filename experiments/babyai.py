@@ -1,13 +1,14 @@
 """BabyAI alone: an instruction (text) and a grid view (discrete) in one timestep.
 
 The 7 default levels (gato.envs.babyai.LEVELS, easy to hard), recorded with minigrid's bot as
-the expert, a random action executed 10% of the time (DART; the bot's own action stored), the
-last 10 episodes of each level held out; a learning curve of held-out action nll and rollout
-success, then the final checkpoint over 20 episodes per level (cap1000):
+the expert, a random action executed 10% of the time (DART; the bot's own action stored), ~30k
+timesteps per level (EPISODES: the bot's GoTo and Pickup episodes are ~6 steps, the maze
+levels' 60-100), the last 10 episodes of each level held out; a learning curve of held-out
+action nll and rollout success, then the final checkpoint over 20 episodes per level (cap1000):
     gato main --config babyai --workdir runs/babyai
     gato curve runs/babyai/train
-Variants: steps=N, episodes=N (recorded per level), cells (the view one token per cell:
-`data.grid_cells`), quick (a smoke run).
+Variants: steps=N, episodes=N (the same for every level; episodes=300 is the first run's data),
+cells (the view one token per cell: `data.grid_cells`), quick (a smoke run).
 """
 
 import ml_collections
@@ -17,6 +18,11 @@ from gato.config.presets import heldout_curve, suite_eval
 from gato.envs.babyai import LEVELS, task_name
 
 HELD_OUT = 10  # last episodes of each level kept out of training
+# episodes recorded per level: ~30k timesteps each at the bot's mean episode length with 10%
+# random actions (300 episodes each: 5.9, 6.0, 7.1, 13.5, 75, 63 and 100 steps, in LEVELS' order)
+EPISODES = {"BabyAI-GoToRedBall-v0": 5000, "BabyAI-GoToLocal-v0": 5000,
+            "BabyAI-PickupLoc-v0": 4000, "BabyAI-PutNextLocal-v0": 2200,
+            "BabyAI-GoToObjMaze-v0": 400, "BabyAI-Synth-v0": 500, "BabyAI-BossLevel-v0": 300}
 VARIANTS = {"steps": int, "episodes": int, "cells": bool, "quick": bool}
 
 
@@ -28,6 +34,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
     c.generate.tasks = levels
     c.generate.episodes = int(variant.get("episodes", 12 if quick else 300))
+    if not quick and "episodes" not in variant:
+        c.generate.task_overrides = {task_name(k): {"episodes": n} for k, n in EPISODES.items()}
     c.generate.max_episode_steps = 64 if quick else 0
     c.generate.action_noise = 0.1  # P(random action) executed while recording
 

@@ -10,7 +10,7 @@ over seeds shows that this one costs its tasks nothing.
 
 import ml_collections
 
-from gato.config import default_config, parse_variant
+from gato.config import default_config, load_config, parse_variant
 from gato.config.presets import ATARI_TASKS, CONTROL_TASKS
 from gato.envs.babyai import LEVELS, task_name
 
@@ -34,8 +34,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         "metaworld": {"episodes": 4 if quick else 100, "action_noise": 0.1},
         "vision_language": {"episodes": 40 if quick else 2000}}
     reacher = {"episodes": 100, "max_episode_steps": 200}
-    c.generate.task_overrides = {} if quick else {"reacher-easy": reacher,
-                                                   "reacher-hard": reacher}
+    c.generate.task_overrides = {} if quick else {
+        "reacher-easy": reacher, "reacher-hard": reacher,
+        **load_config("babyai").generate.task_overrides.to_dict()}  # episodes per level
 
     c.model.name = "tiny" if quick else "small"
     c.train.seq_len = c.model.overrides.max_len = 256 if quick else 512
