@@ -4,7 +4,7 @@ options, jax and XLA versions, device) is read from disk the next time instead o
 A study compiles the same train, held-out and decode programs in every run it makes
 (`gato transfer`: ~200 fine-tuning runs of two models; `gato sweep`, `gato scaling`), and again
 after `gato.host_memory.release_compiled()` drops JAX's in-memory caches. Measured on the 2-core
-VM beside a training run (2026-12-08, docs/EXPERIMENTS.md "Compiling once"): the transfer
+VM beside a training run (2026-12-07, docs/EXPERIMENTS.md "Compiling once"): the transfer
 study's test (tests/test_transfer.py, two calls) took 90 s without the cache, 70 s with an
 empty one and 39 s with a warm one.
 
