@@ -4,7 +4,8 @@ The 7 default levels (gato.envs.babyai.LEVELS, easy to hard), recorded with mini
 the expert, a random action executed 10% of the time (DART; the bot's own action stored), ~30k
 timesteps per level (EPISODES: the bot's GoTo and Pickup episodes are ~6 steps, the maze
 levels' 60-100), the last 10 episodes of each level held out; a learning curve of held-out
-action nll and rollout success, then the final checkpoint over 20 episodes per level (cap1000):
+action nll (beside the same windows with each episode's mission another's) and rollout success,
+then the final checkpoint over 20 episodes per level (cap1000):
     gato main --config babyai --workdir runs/babyai
     gato curve runs/babyai/train
 Variants: steps=N, episodes=N (the same for every level; episodes=300 is the first run's data),
@@ -60,4 +61,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                batch_size=2 if quick else 10, max_steps=64 if quick else 0)
     heldout_curve(c, held_out=HELD_OUT, every=10 if quick else 250, windows=8 if quick else 64,
                   rollout_every=20 if quick else 1000, rollout_episodes=2 if quick else 5)
+    # the same held-out windows with each episode's mission another's: does the clone read it?
+    shuffled = c.evaluators["heldout"].to_dict()
+    shuffled["options"] |= {"missions": "shuffled", "prefix": "heldout_shuffled"}
+    c.evaluators["heldout_shuffled"] = shuffled
     return c

@@ -16,10 +16,15 @@ TASK = "babyai-go-to-local"
 
 
 @pytest.fixture(scope="module")
-def episodes(tmp_path_factory):
+def data_dir(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("babyai")
     generate_datasets([registry.get(TASK)], data_dir, episodes=4, shard_size=4,
                       max_episode_steps=12)
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def episodes(data_dir):
     return load_episodes(TASK, data_dir)
 
 
@@ -53,6 +58,33 @@ def test_offline_scores_the_same_actions_under_shuffled_missions(episodes):
     assert own["nll"] != other["nll"]  # the windows' text differs, so the model's input does
     with pytest.raises(ValueError, match="text observations"):
         offline.swap_missions(registry.get("cartpole-swingup").spec, [], np.random.default_rng())
+
+
+def test_in_training_evaluator_scores_the_same_windows_with_shuffled_missions(data_dir,
+                                                                             episodes):
+    """The "offline" evaluator's missions option: a learning curve of how much the actions
+    read the instruction, on exactly the windows `gato offline --missions shuffled` scores."""
+    from gato.config import complete
+    from gato.model.build import build_model
+    from gato.testing.model import init_params
+    from gato.train import evaluators
+
+    config = complete({"model": {"name": "tiny", "overrides": {"max_len": 256}},
+                       "data": {"data_dir": str(data_dir), "suites": "", "tasks": TASK}})
+    factory = evaluators.get("offline")
+    model, model_config = build_model(config.model)
+    params = init_params(model_config)
+    got = {}
+    for missions in offline.MISSION_MODES:
+        run = factory(config, {"windows": 4, "at_start": True, "missions": missions,
+                               "prefix": missions}, data_dir).run(params, 0)
+        got[missions] = run[f"{missions}/babyai/{TASK}/nll"]
+        want = offline.evaluate_task(model, params, registry.get(TASK).spec, episodes, count=4,
+                                     seq_len=256, at_start=True, missions=missions)
+        assert got[missions] == pytest.approx(want["nll"], rel=1e-6)
+    assert got["recorded"] != got["shuffled"]
+    with pytest.raises(ValueError, match="missions 'other' is not one of recorded, shuffled"):
+        factory(config, {"missions": "other"}, data_dir)
 
 
 def test_offline_windows_with_one_token_per_cell_hold_more_timesteps(episodes):

@@ -320,7 +320,8 @@ def marginal_entropy(seqs: list[seqlib.TokenSequence]) -> float:
 
 
 OFFLINE_OPTIONS = {"data_dir": "", "split": "train", "tasks": "", "windows": 64,
-                   "batch_size": 16, "seed": 0, "at_start": False, "prefix": "offline"}
+                   "batch_size": 16, "seed": 0, "at_start": False, "missions": "recorded",
+                   "prefix": "offline"}
 
 
 class OfflineEvaluator:
@@ -358,8 +359,10 @@ def offline_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Pat
                       ) -> OfflineEvaluator:
     """The "offline" in-training evaluator. options (defaults in OFFLINE_OPTIONS): data_dir (of
     the episodes; "": the run's data.data_dir), split, tasks (comma-separated; "": the run's
-    trained tasks with environments), windows (per task), batch_size, seed, at_start, prefix
-    (of the metric names: two offline evaluators, e.g. train and held-out, need two)."""
+    trained tasks with environments), windows (per task), batch_size, seed, at_start, missions
+    (MISSION_MODES: "shuffled" scores the same windows, same seed, with each episode's
+    instruction another's), prefix (of the metric names: two offline evaluators, e.g. train and
+    held-out, need two)."""
     from gato.model.build import build_model
 
     del workdir  # metrics only
@@ -370,14 +373,18 @@ def offline_evaluator(config: Any, options: dict[str, Any], workdir: pathlib.Pat
         raise ValueError("offline evaluator: no data_dir in its options or in data.data_dir")
     if int(o["windows"]) < 1 or int(o["batch_size"]) < 1:
         raise ValueError("offline evaluator: windows and batch_size must be >= 1")
+    if o["missions"] not in MISSION_MODES:
+        raise ValueError(f"offline evaluator: missions {o['missions']!r} is not one of "
+                         f"{', '.join(MISSION_MODES)}")
     model, model_config = build_model(config.model)
     tasks = _tasks(o["tasks"] or None, config)
     readers = task_readers(tasks, data_dir, o["split"], data.on_bad_episode,
                            data)
     rng = np.random.default_rng(int(o["seed"]))
+    swap = np.random.default_rng([int(o["seed"]), 2]) if o["missions"] == "shuffled" else None
     specs = {t.name: (t.suite, readers[t.name].spec) for t in tasks}
     windows_by_task = {t.name: episode_windows(
         readers[t.name].spec, readers[t.name].source, count=int(o["windows"]),
         seq_len=model_config.max_len, at_start=bool(o["at_start"]), rng=rng,
-        reader=readers[t.name]) for t in tasks}
+        reader=readers[t.name], swap_text=swap) for t in tasks}
     return OfflineEvaluator(model, specs, windows_by_task, int(o["batch_size"]), o["prefix"])
