@@ -126,3 +126,21 @@ def test_any_solvable_level_resolves_by_name_where_a_task_name_goes():
     assert [t.name for t in registry.select(None, "BabyAI-GoToDoor-v0")] == ["babyai-go-to-door"]
     with pytest.raises(ValueError, match="cannot solve"):
         registry.get("babyai-key-in-box")
+
+
+def test_manifest_counts_each_timestep_with_its_mission(data_dir, episodes):
+    """Timesteps with text differ in length: the manifest counts the tokens Gato's layout
+    makes of every episode (what `gato data describe` prints)."""
+    from gato.data.formats import manifest
+    from gato.tokenizers.timestep import tokenize_episode
+
+    spec = registry.get(TASK).spec
+    got, _ = manifest.dataset_manifest(TASK, data_dir)
+    want = 0
+    for i in range(len(episodes)):
+        e = episodes[i]
+        steps = len(e["action"]) - 1  # the last RLDS step holds only the final observation
+        obs = {k: np.asarray(v)[:steps] for k, v in e["observation"].items()}
+        want += len(tokenize_episode(spec, obs, np.asarray(e["action"])[:steps])["tokens"])
+    assert got["tokens_per_timestep"] is None and got["tokens"] == want > 0
+    assert "tokens per timestep" in manifest.format_manifest(got)

@@ -142,6 +142,8 @@ def test_describe_lists_each_task_and_split(root, capsys):
                  "jat/metaworld-assembly [train]", "jat/mujoco-hopper [train]"):
         assert name in out
     assert "3 episodes, 12 timesteps" in out  # atari-pong train: 3 + 5 + 4 steps
+    babyai = next(line for line in out.splitlines() if line.startswith("jat/babyai-go-to [train]"))
+    assert "? tokens" not in babyai  # timesteps counted with their missions
 
 
 def test_missing_extra_names_it(root, monkeypatch):

@@ -28,6 +28,7 @@ tokenizers refuse an unstacked frame, so no path can silently show one frame whe
 showed several.
 """
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -331,3 +332,25 @@ def tokens_per_timestep(spec: TimestepSpec, observation_shapes: Mapping[str, Any
                                   tuple(flat[k])[:-1] if spec.radix(k) else tuple(flat[k]), k)
                 for k in flat)
     return n_obs + (spec.returns is not None) + 1 + spec.action_size
+
+
+def episode_tokens(spec: TimestepSpec, observations: Mapping[str, Any], steps: int) -> int:
+    """Tokens `tokenize_episode` makes of the first `steps` timesteps of `observations`
+    ((nested) dict of [T, ...] leaves, T >= steps), counted without laying them out: the fixed
+    part of a timestep times `steps`, plus each step's text tokens (each distinct text encoded
+    once). For specs with text keys, whose timesteps differ in length."""
+    flat = flatten(observations)
+    _check_keys(spec, flat)
+    text = [k for k in flat if spec.observation[k] == "text"]
+    fixed = dataclasses.replace(spec, observation={
+        k: kind for k, kind in spec.observation.items() if kind != "text"})
+    total = steps * tokens_per_timestep(fixed, {k: np.shape(v)[1:] for k, v in flat.items()
+                                                if k not in text})
+    lengths: dict[Any, int] = {}
+    for key in text:
+        for value in list(flat[key])[:steps]:
+            value = value.item() if isinstance(value, np.ndarray) else value
+            if value not in lengths:
+                lengths[value] = len(_text(value, key)["tokens"])
+            total += lengths[value]
+    return total

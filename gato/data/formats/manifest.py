@@ -5,7 +5,8 @@
 
     task, suite, episodes, steps (RLDS steps), timesteps (steps with an action: the last RLDS
     step of an episode holds only the final observation), tokens_per_timestep (Gato's layout;
-    one more with return tokens), tokens (timesteps x tokens_per_timestep),
+    one more with return tokens; None where text observations make timesteps differ), tokens
+    (timesteps x tokens_per_timestep, or each timestep counted with its text),
     returns: {min, p10, p25, median, p75, p90, max, mean, std} of the episode returns,
     policies: {label: {episodes, timesteps, returns: {...}}} per behaviour policy label,
     episode_returns, episode_policies: per episode, in dataset order (what `data.filter` and
@@ -40,14 +41,26 @@ def return_quantiles(returns: Sequence[float]) -> dict[str, float | None]:
     return out | {"mean": float(r.mean()), "std": float(r.std())}
 
 
-def episode_record(episode: Mapping[str, Any], policy: str) -> dict[str, Any]:
-    """{policy, return, steps, timesteps} of one RLDS-layout episode."""
+def episode_record(episode: Mapping[str, Any], policy: str, spec: Any = None
+                   ) -> dict[str, Any]:
+    """{policy, return, steps, timesteps} of one RLDS-layout episode, and its tokens in Gato's
+    layout when `spec` has text observations (timesteps of such a spec differ in length)."""
     rewards = np.asarray(episode["reward"], np.float64)
     steps = int(rewards.shape[0])
     is_last = np.asarray(episode.get("is_last", np.zeros(steps, bool)))
     timesteps = steps - 1 if steps > 1 and is_last.shape == (steps,) and is_last[-1] else steps
-    return {"policy": str(policy), "return": float(rewards.sum()), "steps": steps,
-            "timesteps": timesteps}
+    record = {"policy": str(policy), "return": float(rewards.sum()), "steps": steps,
+              "timesteps": timesteps}
+    if has_text(spec):
+        from gato.tokenizers.timestep import episode_tokens
+
+        record["tokens"] = episode_tokens(spec, episode["observation"], timesteps)
+    return record
+
+
+def has_text(spec: Any) -> bool:
+    """Whether a TimestepSpec (or None) has text observations."""
+    return spec is not None and "text" in spec.observation.values()
 
 
 def build_manifest(task: str, suite: str, records: Sequence[Mapping[str, Any]],
@@ -57,6 +70,9 @@ def build_manifest(task: str, suite: str, records: Sequence[Mapping[str, Any]],
     returns = [float(r["return"]) for r in records]
     policies = [str(r["policy"]) for r in records]
     timesteps = int(sum(r["timesteps"] for r in records))
+    tokens = None if tokens_per_timestep is None else timesteps * int(tokens_per_timestep)
+    if records and all("tokens" in r for r in records):  # timesteps of different lengths
+        tokens = int(sum(r["tokens"] for r in records))
     per_policy = {}
     for label in sorted(set(policies)):
         mine = [r for r in records if r["policy"] == label]
@@ -67,23 +83,24 @@ def build_manifest(task: str, suite: str, records: Sequence[Mapping[str, Any]],
         "task": task, "suite": suite, "episodes": len(records),
         "steps": int(sum(r["steps"] for r in records)), "timesteps": timesteps,
         "tokens_per_timestep": tokens_per_timestep,
-        "tokens": None if tokens_per_timestep is None else timesteps * int(tokens_per_timestep),
+        "tokens": tokens,
         "returns": return_quantiles(returns), "policies": per_policy,
         "episode_returns": returns, "episode_policies": policies,
         "generation": dict(generation or {}),
     }
 
 
-def source_records(source: Any) -> list[dict[str, Any]]:
+def source_records(source: Any, spec: Any = None) -> list[dict[str, Any]]:
     """`episode_record` of every episode of a random-access source (len, [i], and optionally
-    metadata(i) with a "policy" field; "unknown" without one)."""
+    metadata(i) with a "policy" field; "unknown" without one), with tokens for a `spec` with
+    text observations."""
     records = []
     metadata = getattr(source, "metadata", None)
     for i in range(len(source)):
         policy = "unknown"
         if callable(metadata):
             policy = str(metadata(i).get("policy", "unknown"))
-        records.append(episode_record(source[i], policy))
+        records.append(episode_record(source[i], policy, spec))
     return records
 
 
@@ -142,9 +159,12 @@ def format_manifest(manifest: Mapping[str, Any]) -> str:
         return (f"{name} ({m['suite']}): {m['examples']:,} images, {m['captions']:,} captions, "
                 f"{m['questions']:,} question/answer pairs, {tokens} tokens "
                 f"({m['target_tokens']:,} of them targets)")
+    per_step = m.get("tokens_per_timestep")
+    if per_step is None and m.get("tokens") is not None and m["timesteps"]:
+        per_step = f"{m['tokens'] / m['timesteps']:.1f} (mean)"
     lines = [f"{name} ({m['suite']}): {m['episodes']} episodes, {m['timesteps']:,} "
-             f"timesteps ({m['steps']:,} steps), {m.get('tokens_per_timestep')} tokens per "
-             f"timestep, {tokens} tokens"]
+             f"timesteps ({m['steps']:,} steps), {per_step} tokens per timestep, {tokens} "
+             "tokens"]
     head = f"  {'policy':<44}{'episodes':>9}" + "".join(f"{n:>9}" for n, _ in QUANTILES) + \
         f"{'mean':>9}"
     lines.append(head)
@@ -173,9 +193,9 @@ def dataset_manifest(task_name: str, data_dir: str | Path | None, split: str = "
     directory = getattr(source, "builder_dir", None)
     if directory is None:
         raise ValueError(f"{source!r} is not one of the project's datasets: no manifest")
-    records = source_records(source)
+    records = source_records(source, task.spec)
     per_step = None
-    if len(source) and task.spec is not None and "text" not in task.spec.observation.values():
+    if len(source) and task.spec is not None and not has_text(task.spec):
         shapes = {k: np.shape(v)[1:] for k, v in source[0]["observation"].items()}
         per_step = tokens_per_timestep(task.spec, shapes)
     return build_manifest(task_name, task.suite, records, per_step, generation), Path(directory)
@@ -195,13 +215,14 @@ def source_manifest(task: str, suite: str, spec: Any, source: Any, split: str,
                     generation: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of an outside source (JAT, Minari: nothing is written beside their files),
     with its split; per-episode records from `source.episode_records()` when the source has
-    that fast path (JAT: the rewards column alone), else from every episode."""
+    that fast path (JAT: the rewards column alone) and no text observations to count, else
+    from every episode."""
     from gato.tokenizers.timestep import tokens_per_timestep
 
-    fast = getattr(source, "episode_records", None)
-    records = fast() if callable(fast) else source_records(source)
+    fast = None if has_text(spec) else getattr(source, "episode_records", None)
+    records = fast() if callable(fast) else source_records(source, spec)
     per_step = None
-    if len(source) and spec is not None and "text" not in spec.observation.values():
+    if len(source) and spec is not None and not has_text(spec):
         shapes = {k: np.shape(v)[1:] for k, v in source[0]["observation"].items()}
         per_step = tokens_per_timestep(spec, shapes)
     return build_manifest(task, suite, records, per_step, generation) | {"split": split}
