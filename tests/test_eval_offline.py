@@ -192,6 +192,36 @@ def test_offline_evaluator_scores_fixed_held_out_windows(tmp_path, monkeypatch):
         factory(config, {"window": 3}, tmp_path)
 
 
+def test_gato_eval_runs_one_in_training_evaluator_on_a_checkpoint(tmp_path, monkeypatch, capsys):
+    """`gato eval --evaluator NAME`: the run's entry of that name (type and options), or a
+    registered type with its defaults and --evaluator-options; metrics printed and written."""
+    task, data = _counter_data(tmp_path, monkeypatch, episodes=4)
+    run = tmp_path / "run"
+    save_random_checkpoint(run, steps=(3,), data={"source": "rlds", "suites": "",
+                                                  "tasks": task.name, "data_dir": str(data)})
+    config_path = run / "checkpoints" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["evaluators"] = {"heldout": {"type": "offline", "every": 10, "options": {
+        "split": "train[2:]", "windows": 3, "prefix": "heldout"}}}
+    config_path.write_text(json.dumps(config))
+    assert gato_main(["eval", "--checkpoint", str(run), "--evaluator", "heldout"]) == 0
+    written = json.loads((run / "eval" / "step_3" / "evaluator_heldout.json").read_text())
+    model, params = tiny_model(seed=0, max_len=32)
+    want = offline.evaluate_task(model, params, task.spec,
+                                 load_episodes(task.name, data, "train[2:]"), count=3,
+                                 seq_len=32, seed=0)
+    key = f"heldout/test/{task.name}/nll"
+    assert written["step"] == 3 and written["metrics"][key] == pytest.approx(want["nll"], 1e-5)
+    assert key in capsys.readouterr().out
+    assert gato_main(["eval", "--checkpoint", str(run), "--evaluator", "offline",
+                      "--evaluator-options", '{"windows": 2}', "--out", str(tmp_path / "o")]) == 0
+    assert f"offline/test/{task.name}/nll" in json.loads(
+        (tmp_path / "o" / "evaluator_offline.json").read_text())["metrics"]
+    assert gato_main(["eval", "--checkpoint", str(run), "--evaluator", "held"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "'held' is not an evaluator of the run (heldout)" in err and "\n" not in err
+
+
 def test_marginal_entropy_counts_the_scored_actions_only():
     def window(tokens, actions):
         return {"tokens": np.asarray(tokens, np.int32), "is_action": np.asarray(actions, bool)}

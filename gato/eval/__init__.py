@@ -23,6 +23,16 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
+# modules whose import registers the in-training evaluator types that ship (gato.train.evaluators)
+EVALUATOR_MODULES = ("gato.eval.evaluator", "gato.eval.offline", "gato.eval.text",
+                     "gato.eval.image_text")
+
+
+def register_evaluators() -> None:
+    """Imports EVALUATOR_MODULES, registering the types "rollout", "offline", "text" and
+    "image_text"."""
+    for module in EVALUATOR_MODULES:
+        importlib.import_module(module)
 
 
 def __getattr__(name: str):

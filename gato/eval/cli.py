@@ -5,6 +5,7 @@
     gato eval --run WORKDIR --suite control        # every checkpoint, newest first, unscored only
     gato eval --checkpoint runs/s0 runs/s1 runs/s2 --out runs/seeds   # runs x tasks aggregate
     gato eval --checkpoint WORKDIR --tasks pendulum-swingup --return-target 0.9xexpert
+    gato eval --checkpoint WORKDIR --evaluator captions   # one in-training evaluator, post hoc
 
 Outputs go to WORKDIR/eval/step_<step>/ (results.json, tasks.csv, suites.csv, PNG plots, GIFs;
 see `gato.results.report`; results there from a different evaluation, such as the run's own,
@@ -14,9 +15,16 @@ aggregate (IQM, mean, median, optimality gap with 95% intervals over runs;
 to --out. Episodes run under the evaluation protocol (--protocol, `gato.envs.protocol`). The
 eval settings are the run's (`gato.eval.config.run_settings`: the defaults, the run's config.json
 `eval` section, its data section's data_dir and on_bad_episode) with these flags on top.
+
+--evaluator NAME runs one in-training evaluator on the checkpoint instead of rollouts: an entry
+of the run's `evaluators` (its type and options), or a registered type with its default options
+(`--evaluator image_text`, `--evaluator offline --evaluator-options '{"missions": "shuffled"}'`
+to change them). Its metrics are printed and written to WORKDIR/eval/step_<step>/evaluator_NAME.json
+(--out: there).
 """
 
 import argparse
+import json
 import logging
 import os
 import pathlib
@@ -84,6 +92,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instruction", choices=("own", "other"),
                         help="text observations (BabyAI missions): each episode's own, or "
                              "another episode's (how much the agent reads its instruction)")
+    parser.add_argument("--evaluator", help="run this in-training evaluator (the run's entry of "
+                        "that name, or a registered type) instead of rollouts")
+    parser.add_argument("--evaluator-options", type=json.loads, default={}, metavar="JSON",
+                        help="options over the evaluator's, e.g. '{\"examples\": 200}'")
     parser.add_argument("--no-gif", action="store_true", help="do not render rollout GIFs")
     parser.add_argument("--out", help="output directory (default WORKDIR/eval/step_<step>); "
                                       "with several checkpoints: the aggregate's (required)")
@@ -152,9 +164,47 @@ def _run_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_evaluator(args: argparse.Namespace) -> dict[str, float]:
+    """`--evaluator`: one in-training evaluator on one checkpoint; its metrics (printed and
+    written as JSON)."""
+    from gato.eval import checkpoints, register_evaluators
+    from gato.train import evaluators
+
+    if args.run or len(args.checkpoint) > 1:
+        raise ValueError("--evaluator takes one --checkpoint")
+    if not isinstance(args.evaluator_options, dict):
+        raise ValueError("--evaluator-options must be a JSON object, e.g. '{\"examples\": 200}'")
+    register_evaluators()
+    loaded = checkpoints.load_checkpoint(args.checkpoint[0], args.step)
+    entries = dict(loaded.config.evaluators)
+    entry = entries.get(args.evaluator)
+    kind = entry["type"] if entry else args.evaluator
+    try:
+        factory = evaluators.get(kind)
+    except ValueError as e:
+        raise ValueError(f"--evaluator {args.evaluator!r} is not an evaluator of the run "
+                         f"({', '.join(sorted(entries)) or 'it has none'}) and {e}") from None
+    options = (dict(entry.get("options", {})) if entry else {}) | args.evaluator_options
+    evaluator = factory(loaded.config, options, loaded.workdir)
+    metrics = {k: float(v) for k, v in sorted(evaluator.run(loaded.params, loaded.step).items())}
+    out = pathlib.Path(args.out) if args.out else RunDir(loaded.workdir).eval_dir(loaded.step)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"evaluator_{args.evaluator.replace(':', '_').replace('.', '_')}.json"
+    path.write_text(json.dumps({"checkpoint": str(loaded.path), "step": loaded.step,
+                                "evaluator": args.evaluator, "type": kind, "options": options,
+                                "metrics": metrics}, indent=1) + "\n")
+    width = max((len(k) for k in metrics), default=0)
+    print("\n".join(f"{k:<{width}}  {v:.4f}" for k, v in metrics.items()))
+    print(f"step {loaded.step}: {len(metrics)} metrics of evaluator {args.evaluator!r} -> {path}")
+    return metrics
+
+
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MUJOCO_GL", "osmesa")  # headless rendering of the rollout GIFs
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.evaluator:
+        run_evaluator(args)
+        return 0
     if args.run:
         return _run_all(args)
     if len(args.checkpoint) > 1:

@@ -6,7 +6,7 @@ Each entry runs `every` steps; `type` names a factory registered with `@register
 per run as `factory(config, options, workdir)` and returning an `Evaluator`, whose `run(params,
 step)` returns named metrics (and may write reports under the run's workdir). Types register
 themselves when their module is imported: the workflows import the ones that ship ("rollout",
-"offline", "text" in `gato.eval`; `gato.workflows.common.EVALUATOR_MODULES`); code of your own
+"offline", "text", "image_text" in `gato.eval`; `gato.eval.EVALUATOR_MODULES`); code of your own
 registers a type with `register` before training, or names it "package.module:type", which
 imports that module first (e.g. the test drills "gato.testing.train:sleep").
 """

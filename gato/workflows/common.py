@@ -12,7 +12,6 @@ the modules that register the in-training evaluator types (rollout, offline, tex
 """
 
 import argparse
-import importlib
 import json
 import logging
 import os
@@ -22,10 +21,6 @@ from collections.abc import Callable
 from typing import Any
 
 import ml_collections
-
-# modules whose import registers the evaluator types that ship (gato.train.evaluators)
-EVALUATOR_MODULES = ("gato.eval.evaluator", "gato.eval.offline", "gato.eval.text",
-                     "gato.eval.image_text")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, config: str | None,
@@ -42,8 +37,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, config: str | None,
 
 
 def register_evaluators() -> None:
-    for module in EVALUATOR_MODULES:
-        importlib.import_module(module)
+    """The evaluator types that ship (`gato.eval.register_evaluators`)."""
+    from gato.eval import register_evaluators as register
+
+    register()
 
 
 def start(args: argparse.Namespace, level: int = logging.WARNING) -> ml_collections.ConfigDict:
