@@ -7,10 +7,10 @@ import pytest
 from gato.config import load_config
 from gato.data.pipeline.sources import SOURCES
 from gato.envs import registry
+from gato.eval import register_evaluators
 from gato.eval.config import validate as validate_eval
 from gato.model.build import build_model
 from gato.train import evaluators
-from gato.workflows import common
 
 EXPERIMENTS = sorted((pathlib.Path(__file__).parents[1] / "experiments").glob("[!_]*.py"))
 VARIANTS = {"gato_cpu.py": ["", "quick", "vl", "quick,vl"],
@@ -41,7 +41,7 @@ def test_experiment_config_is_consistent(path, variant):
     if config.data.source == "mixture":
         tasks = registry.select(config.data.suites or None, config.data.tasks or None)
         assert tasks, f"{path.name} trains on no task"
-    common.register_evaluators()
+    register_evaluators()
     for name, entry in config.evaluators.items():
         assert evaluators.get(entry.type), f"{path.name}: evaluators.{name}"
     settings = dict(kv.split("=") for kv in variant.split(",") if "=" in kv)

@@ -54,7 +54,7 @@ def test_types_register_through_their_own_modules(tmp_path):
                                  "options": {"seconds": 0.0}}}
     [scheduled] = evaluators.build(config, tmp_path)
     assert scheduled.evaluator.run(None, 3) == {}
-    from gato.workflows import common
+    from gato.eval import register_evaluators
 
-    common.register_evaluators()
+    register_evaluators()
     assert {"rollout", "offline", "text"} <= set(evaluators._REGISTRY)

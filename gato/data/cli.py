@@ -50,7 +50,7 @@ def describe(directory: Path, write: bool = False) -> list[dict]:
     from gato.data.formats import captions
 
     task, data_dir = directory.parent.name, directory.parents[2]
-    if directory.parent.parent.name == captions.dataset_name(task).split("/")[0]:
+    if task in captions.OWN_DATASETS:
         from gato.envs import registry
 
         suite = registry.get(task).suite

@@ -81,10 +81,15 @@ def tokenize_vqa(image: Any, question: str, answer: str,
     return tokenize_image_text(image, question, answer, tokenizer)
 
 
+def patch_count(image_shape: tuple[int, ...] | None) -> int:
+    """Patch tokens of an image of `image_shape` [H, W, C] (None: no image)."""
+    if image_shape is None:
+        return 0
+    return (image_shape[0] // PATCH_SIZE) * (image_shape[1] // PATCH_SIZE)
+
+
 def example_length(image_shape: tuple[int, ...] | None, prompt: str, target: str,
                    tokenizer: TextTokenizer | None = None) -> int:
     """Tokens `tokenize_image_text` makes for an image of `image_shape` [H, W, C] (None: none)."""
     head, tail = text_ids(prompt, target, tokenizer)
-    patches = 0 if image_shape is None else (
-        (image_shape[0] // PATCH_SIZE) * (image_shape[1] // PATCH_SIZE))
-    return patches + len(head) + len(tail)
+    return patch_count(image_shape) + len(head) + len(tail)

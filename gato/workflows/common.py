@@ -36,19 +36,13 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, config: str | None,
                         metavar="KEY=VALUE", help="override a config key, e.g. train.seed=1")
 
 
-def register_evaluators() -> None:
-    """The evaluator types that ship (`gato.eval.register_evaluators`)."""
-    from gato.eval import register_evaluators as register
-
-    register()
-
-
 def start(args: argparse.Namespace, level: int = logging.WARNING) -> ml_collections.ConfigDict:
     """The run's config (loaded, `--set` applied, validated before any work)."""
     os.environ.setdefault("MUJOCO_GL", "osmesa")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from gato.config import apply_overrides, load_config
     from gato.errors import ConfigError
+    from gato.eval import register_evaluators
     from gato.eval.config import validate as validate_eval
     from gato.train.validate import validate_config
 

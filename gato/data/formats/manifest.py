@@ -134,16 +134,18 @@ def image_text_manifest(task: str, suite: str, source: Any, split: str) -> dict[
     example is read once and its texts tokenized as `gato.tokenizers.vision_language` lays
     them out."""
     from gato.tokenizers.text import default_tokenizer
-    from gato.tokenizers.vision_language import example_length, text_ids
+    from gato.tokenizers.vision_language import patch_count, text_ids
 
     tokenizer = default_tokenizer()
     captions = questions = tokens = targets = 0
     for i in range(len(source)):
         example = source[i]
         captions, questions = captions + len(example.captions), questions + len(example.questions)
+        patches = patch_count(example.image.shape)
         for prompt, target in example.texts():
-            tokens += example_length(example.image.shape, prompt, target, tokenizer)
-            targets += len(text_ids(prompt, target, tokenizer)[1])
+            head, tail = text_ids(prompt, target, tokenizer)
+            tokens += patches + len(head) + len(tail)
+            targets += len(tail)
     return {"task": task, "suite": suite, "kind": "image_text", "split": split,
             "examples": len(source), "captions": captions, "questions": questions,
             "tokens": tokens, "target_tokens": targets}
